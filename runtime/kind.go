@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+)
+
+// Kind is a kind of plugin: a name (such as "client") bound to a typed
+// default map from implementation names to constructors of type F.
+//
+// The map stays the host's own (go-micro's cmd.DefaultClients binds as it
+// is), but once plugins may load concurrently, read and write it only
+// through the Kind: [Kind.Get], [Kind.Names], [Kind.Register], [Init].
+type Kind[F any] struct {
+	name string
+	want reflect.Type
+	id   uintptr // identity of the bound map, to make Declare idempotent
+
+	mu sync.RWMutex
+	m  map[string]F
+
+	choice choiceFlag
+}
+
+// Declare binds the kind name to the default map m in the [Default] registry.
+// See [DeclareIn].
+func Declare[F any](name string, m map[string]F) (*Kind[F], error) {
+	return DeclareIn(Default, name, m)
+}
+
+// MustDeclare is like [Declare] but panics on error. It suits package-level
+// variable declarations, where a conflict is a programming error.
+func MustDeclare[F any](name string, m map[string]F) *Kind[F] {
+	k, err := Declare(name, m)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// DeclareIn binds the kind name to the default map m in registry r. F must
+// be a func type. A nil m is replaced by a new map. Declaring the same name
+// over the same map again returns the Kind declared first, so host code and
+// generated code may both declare a kind; declaring it over another map or
+// another type is an [ErrKindConflict].
+func DeclareIn[F any](r *Registry, name string, m map[string]F) (*Kind[F], error) {
+	want := reflect.TypeFor[F]()
+	if name == "" || !validKindName(name) {
+		return nil, &Error{Kind: name, Err: ErrInvalid, Detail: "a kind name must be a non-empty identifier of letters, digits, '_' or '-'"}
+	}
+	if want.Kind() != reflect.Func {
+		return nil, &Error{Kind: name, Err: ErrInvalid, Detail: fmt.Sprintf("constructor type %s is not a func type", want)}
+	}
+	if m == nil {
+		m = map[string]F{}
+	}
+	k := &Kind[F]{name: name, want: want, id: reflect.ValueOf(m).Pointer(), m: m}
+	k.choice.kind = name
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.kinds[name]; ok {
+		if prev, same := old.(*Kind[F]); same && prev.id == k.id {
+			return prev, nil
+		}
+		return nil, &Error{Kind: name, Err: ErrKindConflict, Want: old.constructorType().String(), Got: want.String()}
+	}
+	r.kinds[name] = k
+	return k, nil
+}
+
+func validKindName(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// Name returns the kind's name, e.g. "client".
+func (k *Kind[F]) Name() string { return k.name }
+
+// ConstructorType returns F, the type every NewFunc of this kind must have.
+func (k *Kind[F]) ConstructorType() reflect.Type { return k.want }
+
+func (k *Kind[F]) constructorType() reflect.Type { return k.want }
+
+// Get returns the constructor registered under name, or an [ErrUnknownName]
+// error that lists the names available.
+func (k *Kind[F]) Get(name string) (F, error) {
+	k.mu.RLock()
+	f, ok := k.m[name]
+	k.mu.RUnlock()
+	if !ok {
+		var zero F
+		return zero, &Error{Kind: k.name, Err: ErrUnknownName, Detail: name, Known: k.Names()}
+	}
+	return f, nil
+}
+
+// Names returns the registered implementation names, sorted.
+func (k *Kind[F]) Names() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	names := make([]string, 0, len(k.m))
+	for n := range k.m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Register puts f into the default map under name. It is the typed
+// counterpart of [Init]: the compiler checks f's type. Registering a name
+// that exists is an [ErrDuplicate] unless opts include [Replace].
+func (k *Kind[F]) Register(name string, f F, opts ...InitOption) error {
+	return k.register(&Config{Name: name, Type: k.name, NewFunc: f}, reflect.ValueOf(f), opts)
+}
+
+// register stores v (a value assignable to F) under c.Name.
+func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error {
+	o := applyInit(opts)
+	if c.Name == "" {
+		return &Error{Kind: k.name, Err: ErrInvalid, Detail: "empty Name"}
+	}
+	if !v.IsValid() || v.Kind() == reflect.Func && v.IsNil() {
+		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrInvalid, Detail: "nil NewFunc"}
+	}
+	f := v.Convert(k.want).Interface().(F)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, exists := k.m[c.Name]; exists && !o.replace {
+		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"}
+	}
+	k.m[c.Name] = f
+	return nil
+}
+
+// check reports whether NewFunc's dynamic type is assignable to F.
+func (k *Kind[F]) check(c *Config) (reflect.Value, error) {
+	if c.NewFunc == nil {
+		return reflect.Value{}, &Error{Plugin: c.Name, Kind: k.name, Err: ErrInvalid, Detail: "nil NewFunc"}
+	}
+	v := reflect.ValueOf(c.NewFunc)
+	if !v.Type().AssignableTo(k.want) {
+		return reflect.Value{}, &Error{Plugin: c.Name, Kind: k.name, Err: ErrType, Got: v.Type().String(), Want: k.want.String()}
+	}
+	return v, nil
+}
+
+// Func returns f unchanged. Generated code uses it to have the compiler check
+// that a plugin's constructor has the element type of a kind's default map:
+//
+//	NewFunc: runtime.Func(client.DefaultClients, brpc.NewClient)
+func Func[F any](m map[string]F, f F) F { return f }
+
+// Func returns f unchanged; like the package-level [Func], it lets generated
+// code have the compiler check a constructor against the kind's type.
+func (k *Kind[F]) Func(f F) F { return f }

@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"sync"
+)
+
+// kind is what a Registry needs of a *Kind[F], whatever F is.
+type kind interface {
+	constructorType() reflect.Type
+	check(c *Config) (reflect.Value, error)
+	register(c *Config, v reflect.Value, opts []InitOption) error
+	Names() []string
+}
+
+// Registry holds declared kinds. Most programs use [Default] through the
+// package-level functions; tests and embedders may make their own.
+// A Registry is safe for concurrent use.
+type Registry struct {
+	mu    sync.RWMutex
+	kinds map[string]kind
+}
+
+// Default is the registry used by the package-level functions and by
+// plugink's generated code.
+var Default = NewRegistry()
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{kinds: map[string]kind{}}
+}
+
+// InitOption changes how [Init] registers a plugin.
+type InitOption func(*initOptions)
+
+type initOptions struct{ replace bool }
+
+// Replace lets Init overwrite an implementation already registered under the
+// same name (for example, a plugin that replaces a built-in default).
+func Replace() InitOption { return func(o *initOptions) { o.replace = true } }
+
+func applyInit(opts []InitOption) initOptions {
+	var o initOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Init registers c in the [Default] registry. See [Registry.Init].
+func Init(c *Config, opts ...InitOption) error { return Default.Init(c, opts...) }
+
+// InitAll registers every config in the [Default] registry. See
+// [Registry.InitAll].
+func InitAll(cs []*Config, opts ...InitOption) error { return Default.InitAll(cs, opts...) }
+
+// Init registers c under c.Name in the default map of the kind c.Type, after
+// checking that c.NewFunc's type is assignable to the kind's constructor type.
+// Errors are *[Error] values naming the plugin, the kind, and the types or
+// names involved. A failed Init registers nothing.
+func (r *Registry) Init(c *Config, opts ...InitOption) error {
+	if c == nil {
+		return &Error{Err: ErrInvalid, Detail: "nil *Config"}
+	}
+	if c.Type == "" {
+		return &Error{Plugin: c.Name, Err: ErrInvalid, Detail: "empty Type"}
+	}
+	k, err := r.kind(c.Name, c.Type)
+	if err != nil {
+		return err
+	}
+	if c.Name == "" {
+		return &Error{Kind: c.Type, Err: ErrInvalid, Detail: "empty Name"}
+	}
+	v, err := k.check(c)
+	if err != nil {
+		return err
+	}
+	return k.register(c, v, opts)
+}
+
+// InitAll registers each config independently, as [Registry.Init] does, and
+// returns every failure joined into one error.
+func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, r.Init(c, opts...))
+	}
+	return errors.Join(errs...)
+}
+
+// Check reports whether c could be registered: its kind is declared and its
+// NewFunc has the kind's constructor type. It registers nothing, so a loader
+// can validate every plugin of a file before registering any.
+func (r *Registry) Check(c *Config) error {
+	if c == nil {
+		return &Error{Err: ErrInvalid, Detail: "nil *Config"}
+	}
+	k, err := r.kind(c.Name, c.Type)
+	if err != nil {
+		return err
+	}
+	_, err = k.check(c)
+	return err
+}
+
+func (r *Registry) kind(plugin, name string) (kind, error) {
+	r.mu.RLock()
+	k, ok := r.kinds[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, &Error{Plugin: plugin, Kind: name, Err: ErrUnknownKind, Known: r.Kinds()}
+	}
+	return k, nil
+}
+
+// Kinds returns the names of the declared kinds, sorted.
+func (r *Registry) Kinds() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Names returns the implementation names registered in kind, sorted.
+func (r *Registry) Names(kind string) ([]string, error) {
+	k, err := r.kind("", kind)
+	if err != nil {
+		return nil, err
+	}
+	return k.Names(), nil
+}
+
+// ConstructorType returns the constructor type of kind.
+func (r *Registry) ConstructorType(kind string) (reflect.Type, error) {
+	k, err := r.kind("", kind)
+	if err != nil {
+		return nil, err
+	}
+	return k.constructorType(), nil
+}

@@ -116,18 +116,17 @@ func (k *Kind[F]) Names() []string {
 // counterpart of [Init]: the compiler checks f's type. Registering a name
 // that exists is an [ErrDuplicate] unless opts include [Replace].
 func (k *Kind[F]) Register(name string, f F, opts ...InitOption) error {
-	return k.register(&Config{Name: name, Type: k.name, NewFunc: f}, reflect.ValueOf(f), opts)
+	c := &Config{Name: name, Type: k.name, NewFunc: f}
+	v, err := k.check(c)
+	if err != nil {
+		return err
+	}
+	return k.register(c, v, opts)
 }
 
-// register stores v (a value assignable to F) under c.Name.
+// register stores v, a value check accepted, under c.Name.
 func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error {
 	o := applyInit(opts)
-	if c.Name == "" {
-		return &Error{Kind: k.name, Err: ErrInvalid, Detail: "empty Name"}
-	}
-	if !v.IsValid() || v.Kind() == reflect.Func && v.IsNil() {
-		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrInvalid, Detail: "nil NewFunc"}
-	}
 	f := v.Convert(k.want).Interface().(F)
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -138,14 +137,21 @@ func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error 
 	return nil
 }
 
-// check reports whether NewFunc's dynamic type is assignable to F.
+// check reports whether c has a name and a non-nil NewFunc whose dynamic
+// type is assignable to F, and returns NewFunc as a reflect.Value.
 func (k *Kind[F]) check(c *Config) (reflect.Value, error) {
+	if c.Name == "" {
+		return reflect.Value{}, &Error{Kind: k.name, Err: ErrInvalid, Detail: "empty Name"}
+	}
 	if c.NewFunc == nil {
 		return reflect.Value{}, &Error{Plugin: c.Name, Kind: k.name, Err: ErrInvalid, Detail: "nil NewFunc"}
 	}
 	v := reflect.ValueOf(c.NewFunc)
 	if !v.Type().AssignableTo(k.want) {
 		return reflect.Value{}, &Error{Plugin: c.Name, Kind: k.name, Err: ErrType, Got: v.Type().String(), Want: k.want.String()}
+	}
+	if v.Kind() == reflect.Func && v.IsNil() {
+		return reflect.Value{}, &Error{Plugin: c.Name, Kind: k.name, Err: ErrInvalid, Detail: "nil NewFunc"}
 	}
 	return v, nil
 }

@@ -61,24 +61,27 @@ func InitAll(cs []*Config, opts ...InitOption) error { return Default.InitAll(cs
 // Errors are *[Error] values naming the plugin, the kind, and the types or
 // names involved. A failed Init registers nothing.
 func (r *Registry) Init(c *Config, opts ...InitOption) error {
-	if c == nil {
-		return &Error{Err: ErrInvalid, Detail: "nil *Config"}
-	}
-	if c.Type == "" {
-		return &Error{Plugin: c.Name, Err: ErrInvalid, Detail: "empty Type"}
-	}
-	k, err := r.kind(c.Name, c.Type)
-	if err != nil {
-		return err
-	}
-	if c.Name == "" {
-		return &Error{Kind: c.Type, Err: ErrInvalid, Detail: "empty Name"}
-	}
-	v, err := k.check(c)
+	k, v, err := r.validate(c)
 	if err != nil {
 		return err
 	}
 	return k.register(c, v, opts)
+}
+
+// validate finds c's kind and checks c against it.
+func (r *Registry) validate(c *Config) (kind, reflect.Value, error) {
+	if c == nil {
+		return nil, reflect.Value{}, &Error{Err: ErrInvalid, Detail: "nil *Config"}
+	}
+	if c.Type == "" {
+		return nil, reflect.Value{}, &Error{Plugin: c.Name, Err: ErrInvalid, Detail: "empty Type"}
+	}
+	k, err := r.kind(c.Name, c.Type)
+	if err != nil {
+		return nil, reflect.Value{}, err
+	}
+	v, err := k.check(c)
+	return k, v, err
 }
 
 // InitAll registers each config independently, as [Registry.Init] does, and
@@ -95,14 +98,7 @@ func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 // NewFunc has the kind's constructor type. It registers nothing, so a loader
 // can validate every plugin of a file before registering any.
 func (r *Registry) Check(c *Config) error {
-	if c == nil {
-		return &Error{Err: ErrInvalid, Detail: "nil *Config"}
-	}
-	k, err := r.kind(c.Name, c.Type)
-	if err != nil {
-		return err
-	}
-	_, err = k.check(c)
+	_, _, err := r.validate(c)
 	return err
 }
 

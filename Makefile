@@ -1,0 +1,18 @@
+# plugink — see README.md.
+GO ?= go
+# Every package of every module in go.work (the root module and the example).
+PKGS := github.com/plugink/plugink/...
+
+.PHONY: test vet bench
+
+## test: vet, then every test under the race detector.
+test: vet
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## vet: go vet over every module in the workspace.
+vet:
+	$(GO) vet $(PKGS)
+
+## bench: the benchmarks behind docs/BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

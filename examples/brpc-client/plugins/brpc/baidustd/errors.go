@@ -1,0 +1,105 @@
+package baidustd
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors wrapped by [*FrameError]; test for them with [errors.Is].
+var (
+	// ErrMagic reports a frame that does not start with "PRPC".
+	ErrMagic = errors.New("bad magic")
+	// ErrTooLarge reports a body over the decoder's size limit.
+	ErrTooLarge = errors.New("body too large")
+	// ErrMetaSize reports a meta size larger than the body size.
+	ErrMetaSize = errors.New("meta size exceeds body size")
+	// ErrTruncated reports a stream that ended inside a frame.
+	ErrTruncated = errors.New("truncated frame")
+	// ErrMeta reports an RpcMeta that is not valid protobuf, or whose
+	// attachment_size does not fit the body.
+	ErrMeta = errors.New("malformed meta")
+	// ErrPayload reports a payload that cannot be decompressed or whose
+	// checksum does not match.
+	ErrPayload = errors.New("malformed payload")
+	// ErrNotResponse reports a frame without response semantics where a
+	// response was expected (it carries a request meta).
+	ErrNotResponse = errors.New("not a response")
+)
+
+// FrameError is a frame that cannot be decoded. It wraps one of the sentinel
+// errors above and says what was wrong.
+type FrameError struct {
+	// Err is the sentinel error.
+	Err error
+	// Detail describes the frame, e.g. "meta size 20 > body size 10".
+	Detail string
+}
+
+// Error implements error.
+func (e *FrameError) Error() string {
+	if e.Detail == "" {
+		return "baidu_std: " + e.Err.Error()
+	}
+	return "baidu_std: " + e.Err.Error() + ": " + e.Detail
+}
+
+// Unwrap returns the sentinel error.
+func (e *FrameError) Unwrap() error { return e.Err }
+
+func frameErr(sentinel error, format string, args ...any) *FrameError {
+	return &FrameError{Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Code is a bRPC error code (brpc/errno.proto), sent in
+// RpcResponseMeta.error_code.
+type Code int32
+
+// The bRPC error codes this package names.
+const (
+	ENOSERVICE   Code = 1001 // service not found
+	ENOMETHOD    Code = 1002 // method not found
+	EREQUEST     Code = 1003 // bad request (e.g. the payload does not parse)
+	ERPCAUTH     Code = 1004 // unauthorized
+	ERPCTIMEDOUT Code = 1008 // the RPC timed out
+	EOVERCROWDED Code = 1011 // too many pending requests
+	EINTERNAL    Code = 2001 // server-side error
+	ERESPONSE    Code = 2002 // bad response
+	ELOGOFF      Code = 2003 // the server is stopping
+	ELIMIT       Code = 2004 // concurrency limit reached
+	ECLOSE       Code = 2005 // the connection was closed
+)
+
+var codeNames = map[Code]string{
+	ENOSERVICE:   "ENOSERVICE",
+	ENOMETHOD:    "ENOMETHOD",
+	EREQUEST:     "EREQUEST",
+	ERPCAUTH:     "ERPCAUTH",
+	ERPCTIMEDOUT: "ERPCTIMEDOUT",
+	EOVERCROWDED: "EOVERCROWDED",
+	EINTERNAL:    "EINTERNAL",
+	ERESPONSE:    "ERESPONSE",
+	ELOGOFF:      "ELOGOFF",
+	ELIMIT:       "ELIMIT",
+	ECLOSE:       "ECLOSE",
+}
+
+// String returns the code's errno name, such as "ENOMETHOD", or "E<code>"
+// for codes this package does not name.
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("E%d", int32(c))
+}
+
+// Error is an error a bRPC server answered with: the error_code and
+// error_text of the response meta.
+type Error struct {
+	Code Code
+	Text string
+}
+
+// Error implements error: "ENOMETHOD (1002): <text>".
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (%d): %s", e.Code, int32(e.Code), e.Text)
+}

@@ -3,6 +3,7 @@ module github.com/plugink/plugink/examples/brpc-client
 go 1.26.0
 
 require (
+	github.com/plugink/plugink v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

@@ -1,0 +1,19 @@
+// Package echo implements example.EchoService, the service of bRPC's
+// example/echo_c++, for this module's servers and tests.
+package echo
+
+import (
+	"context"
+
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+)
+
+// Service answers each request with its own message.
+type Service struct {
+	echopb.UnimplementedEchoServiceServer
+}
+
+// Echo returns req's message.
+func (Service) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+	return &echopb.EchoResponse{Message: req.Message}, nil
+}

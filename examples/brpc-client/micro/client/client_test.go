@@ -1,0 +1,121 @@
+package client_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+	"github.com/plugink/plugink/runtime"
+)
+
+// serveGRPC starts the echo service over gRPC on a loopback port.
+func serveGRPC(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := grpc.NewServer()
+	echopb.RegisterEchoServiceServer(s, echo.Service{})
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	return l.Addr().String()
+}
+
+func TestKindHasGRPC(t *testing.T) {
+	assert.Equal(t, "client", client.Kind.Name())
+	assert.Contains(t, client.Kind.Names(), "grpc")
+	f, err := client.Kind.Get("grpc")
+	require.NoError(t, err)
+	c := f()
+	assert.Equal(t, "grpc", c.String())
+	require.NoError(t, c.Close())
+
+	_, err = client.Kind.Get("thrift")
+	assert.ErrorIs(t, err, runtime.ErrUnknownName)
+	assert.Contains(t, err.Error(), "available: ")
+}
+
+func TestGRPCClientCallsEcho(t *testing.T) {
+	addr := serveGRPC(t)
+	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Second))
+	defer c.Close()
+	for _, msg := range []string{"hello", "", "second call, same connection"} {
+		rsp := &echopb.EchoResponse{}
+		require.NoError(t, c.Call(context.Background(), "example.EchoService", "Echo",
+			&echopb.EchoRequest{Message: proto.String(msg)}, rsp))
+		assert.Equal(t, msg, rsp.GetMessage())
+	}
+}
+
+func TestGRPCClientErrors(t *testing.T) {
+	addr := serveGRPC(t)
+	c := client.NewGRPCClient(client.Address(addr))
+	defer c.Close()
+	req, rsp := &echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{}
+
+	err := c.Call(context.Background(), "example.EchoService", "Nope", req, rsp)
+	require.Error(t, err)
+	assert.Equal(t, codes.Unimplemented, status.Code(err), "the gRPC status survives wrapping")
+	assert.Contains(t, err.Error(), "grpc: call example.EchoService.Nope on "+addr)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = c.Call(ctx, "example.EchoService", "Echo", req, rsp)
+	assert.Equal(t, codes.Canceled, status.Code(err))
+
+	err = client.NewGRPCClient().Call(context.Background(), "example.EchoService", "Echo", req, rsp)
+	assert.ErrorIs(t, err, client.ErrNoAddress)
+}
+
+func TestGRPCClientServerDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+
+	c := client.NewGRPCClient(client.Address(addr), client.Timeout(2*time.Second))
+	defer c.Close()
+	err = c.Call(context.Background(), "example.EchoService", "Echo",
+		&echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{})
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+}
+
+func TestCallContext(t *testing.T) {
+	o := client.NewOptions(client.Timeout(time.Hour))
+	co := client.NewCallOptions()
+	ctx, cancel := client.CallContext(context.Background(), &o, &co)
+	defer cancel()
+	d, ok := ctx.Deadline()
+	require.True(t, ok, "the client's timeout bounds a context without deadline")
+	assert.WithinDuration(t, time.Now().Add(time.Hour), d, time.Minute)
+
+	parent, cancelParent := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelParent()
+	ctx, cancel = client.CallContext(parent, &o, &co)
+	defer cancel()
+	d, _ = ctx.Deadline()
+	assert.WithinDuration(t, time.Now().Add(time.Minute), d, 10*time.Second, "the context's own deadline wins over the client's timeout")
+
+	co = client.NewCallOptions(client.WithTimeout(time.Millisecond))
+	ctx, cancel = client.CallContext(parent, &o, &co)
+	defer cancel()
+	d, _ = ctx.Deadline()
+	assert.WithinDuration(t, time.Now(), d, 10*time.Second, "a call timeout bounds the call")
+
+	o = client.NewOptions(client.Timeout(0))
+	co = client.NewCallOptions()
+	ctx, cancel = client.CallContext(context.Background(), &o, &co)
+	defer cancel()
+	_, ok = ctx.Deadline()
+	assert.False(t, ok, "timeout 0 means no bound")
+}

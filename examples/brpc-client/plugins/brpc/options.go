@@ -1,0 +1,84 @@
+package brpc
+
+import (
+	"context"
+
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
+)
+
+// options are the client options of this plugin, kept in
+// client.Options.Context.
+type options struct {
+	compress    baidustd.CompressType
+	maxBodySize int
+}
+
+// callOptions are the call options of this plugin, kept in
+// client.CallOptions.Context.
+type callOptions struct {
+	logID         int64
+	attachment    []byte
+	rspAttachment *[]byte
+}
+
+type optionsKey struct{}
+
+type callOptionsKey struct{}
+
+// pluginOptions returns this plugin's options in o, adding them if absent,
+// so that every Option of this package edits one value.
+func pluginOptions(o *client.Options) *options {
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if v, ok := o.Context.Value(optionsKey{}).(*options); ok {
+		return v
+	}
+	v := &options{}
+	o.Context = context.WithValue(o.Context, optionsKey{}, v)
+	return v
+}
+
+func pluginCallOptions(o *client.CallOptions) *callOptions {
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if v, ok := o.Context.Value(callOptionsKey{}).(*callOptions); ok {
+		return v
+	}
+	v := &callOptions{}
+	o.Context = context.WithValue(o.Context, callOptionsKey{}, v)
+	return v
+}
+
+// Compress makes the client compress every request payload with t
+// (baidustd.CompressGzip or baidustd.CompressZlib). Attachments are never
+// compressed. Responses are decompressed whatever their type, except snappy.
+func Compress(t baidustd.CompressType) client.Option {
+	return func(o *client.Options) { pluginOptions(o).compress = t }
+}
+
+// MaxBodySize sets the largest response body the client accepts, in bytes
+// (default baidustd.DefaultMaxBodySize, 64 MiB, as bRPC's max_body_size).
+// A larger response breaks the connection, since the stream cannot be
+// resynchronised after a frame it refuses to read.
+func MaxBodySize(n int) client.Option {
+	return func(o *client.Options) { pluginOptions(o).maxBodySize = n }
+}
+
+// LogID sends id as the request's log_id, which bRPC servers log.
+func LogID(id int64) client.CallOption {
+	return func(o *client.CallOptions) { pluginCallOptions(o).logID = id }
+}
+
+// Attachment sends b, uncompressed, after the request payload.
+func Attachment(b []byte) client.CallOption {
+	return func(o *client.CallOptions) { pluginCallOptions(o).attachment = b }
+}
+
+// ResponseAttachment stores the response's attachment in *dst when the
+// call succeeds.
+func ResponseAttachment(dst *[]byte) client.CallOption {
+	return func(o *client.CallOptions) { pluginCallOptions(o).rspAttachment = dst }
+}

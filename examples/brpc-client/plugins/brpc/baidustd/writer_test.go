@@ -1,0 +1,85 @@
+package baidustd_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
+)
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
+type syncBuffer struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes int
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.b.Write(p)
+}
+
+func TestWriterKeepsFramesWhole(t *testing.T) {
+	var out syncBuffer
+	w := baidustd.NewWriter(&out, nil)
+	const writers, per = 8, 200
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range per {
+				f := baidustd.AppendFrame(nil, echoRequest(int64(g*per+i)), bytes.Repeat([]byte{byte(g)}, i), nil)
+				require.NoError(t, w.Write(f))
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, w.Close(), "Close writes what is queued")
+	assert.ErrorIs(t, w.Write([]byte("late")), baidustd.ErrWriterClosed)
+
+	d := baidustd.NewDecoder(&out.b, 0)
+	seen := map[int64]bool{}
+	for {
+		var f baidustd.Frame
+		err := d.Decode(&f)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		id := f.Meta.CorrelationID
+		assert.Equal(t, bytes.Repeat([]byte{byte(id / per)}, int(id%per)), f.Payload)
+		seen[id] = true
+	}
+	assert.Len(t, seen, writers*per, "every frame arrives whole")
+	t.Logf("%d frames in %d writes", writers*per, out.writes)
+}
+
+type brokenWriter struct{ n atomic.Int32 }
+
+func (b *brokenWriter) Write(p []byte) (int, error) {
+	b.n.Add(1)
+	return 0, errors.New("broken pipe")
+}
+
+func TestWriterReportsTheFirstError(t *testing.T) {
+	var calls atomic.Int32
+	got := make(chan error, 1)
+	w := baidustd.NewWriter(&brokenWriter{}, func(err error) {
+		calls.Add(1)
+		got <- err
+	})
+	require.NoError(t, w.Write([]byte("frame")))
+	assert.EqualError(t, <-got, "broken pipe")
+	err := w.Write([]byte("again"))
+	assert.EqualError(t, err, "baidu_std: write: broken pipe")
+	require.NoError(t, w.Close())
+	assert.Equal(t, int32(1), calls.Load())
+}

@@ -1,0 +1,310 @@
+package loader_test
+
+import (
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/testkind"
+	"github.com/plugink/plugink/runtime"
+)
+
+// Import paths of the test plugins under testdata/.
+const (
+	testdataPkg = "github.com/plugink/plugink/loader/testdata"
+	echoPkg     = testdataPkg + "/plugins/echo"
+	greetPkg    = testdataPkg + "/plugins/greet-go/v2" // package greet
+)
+
+// fixtureDir holds the plugin files the tests build, once per test binary.
+var fixtureDir string
+
+// fixture is a plugin file built on first use.
+type fixture struct {
+	name  string
+	build func(out string) error
+	once  sync.Once
+	path  string
+	err   error
+}
+
+func (f *fixture) get() (string, error) {
+	f.once.Do(func() {
+		f.path = filepath.Join(fixtureDir, f.name+".so")
+		f.err = f.build(f.path)
+	})
+	return f.path, f.err
+}
+
+// fixtures are built in this order (the ones most tests need first), in
+// parallel, when the test binary starts.
+var fixtures = []*fixture{
+	{name: "echo", build: buildConfig(runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "greet", build: buildConfig(runtime.Config{Name: "greet", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},
+	{name: "noplugin", build: buildMain("noplugin")},
+	{name: "wrongtype", build: buildMain("wrongtype")},
+	{name: "nilfunc", build: buildMain("nilfunc")},
+	{name: "wrongsig", build: buildConfig(runtime.Config{Name: "wrongsig", Type: "client", Path: echoPkg, NewFunc: "NewWrong"})},
+	{name: "unknownkind", build: buildConfig(runtime.Config{Name: "echo", Type: "nosuchkind", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "dupecho", build: buildMain("dupecho")},
+	{name: "tamper", build: buildConfig(runtime.Config{Name: "tamper", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "trimpath", build: buildTrimpathMismatch},
+	yamlHost,
+	{name: "yaml", build: buildYAMLPlugin},
+	{name: "yamlok", build: buildYAMLPluginForHost},
+	{name: "panicinit", build: buildMain("panicinit")},
+	{name: "conc1", build: buildConfig(runtime.Config{Name: "conc1", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "conc2", build: buildConfig(runtime.Config{Name: "conc2", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "conc3", build: buildConfig(runtime.Config{Name: "conc3", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},
+}
+
+// yamlHost is the host program testdata/hosts/yamlhost.
+var yamlHost = &fixture{name: "yamlhost", build: buildYAMLHost}
+
+// fixturePath returns the path of the named fixture, building it if the
+// background builds have not yet.
+func fixturePath(t testing.TB, name string) string {
+	t.Helper()
+	for _, f := range fixtures {
+		if f.name == name {
+			path, err := f.get()
+			require.NoError(t, err, "build fixture %s", name)
+			return path
+		}
+	}
+	t.Fatalf("no fixture %s", name)
+	return ""
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(benchChildEnv); spec != "" {
+		os.Exit(benchChild(spec))
+	}
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "plugink-loader-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fixtureDir = dir
+	if flag.Lookup("test.run").Value.String() != "^$" {
+		prebuild(2) // two cores
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// prebuild starts building every fixture in the background, n at a time.
+func prebuild(n int) {
+	sem := make(chan struct{}, n)
+	go func() {
+		for _, f := range fixtures {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				f.get()
+			}()
+		}
+	}()
+}
+
+// buildConfig builds c with Build and this test binary's settings.
+func buildConfig(c runtime.Config) func(string) error {
+	return func(out string) error { return loader.Build(out, &c) }
+}
+
+// buildMain builds the hand-written main package testdata/mains/<name> as a
+// plugin, with the flags and environment Build would use.
+func buildMain(name string) func(string) error {
+	return func(out string) error {
+		bi, _ := debug.ReadBuildInfo()
+		flags, env := loader.HostSettings(bi)
+		args := append([]string{"build", "-buildmode=plugin", "-o", out}, flags...)
+		cmd := exec.Command("go", append(args, "./testdata/mains/"+name)...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+		return nil
+	}
+}
+
+// hostTrimpath reports whether this test binary was built with -trimpath.
+func hostTrimpath() bool {
+	bi, _ := debug.ReadBuildInfo()
+	for _, s := range bi.Settings {
+		if s.Key == "-trimpath" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// buildTrimpathMismatch builds a plugin that differs from the test binary
+// in -trimpath only.
+func buildTrimpathMismatch(out string) error {
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Flags: []string{fmt.Sprintf("-trimpath=%t", !hostTrimpath())}}))
+	return l.Build(out, &runtime.Config{Name: "trimpath", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
+}
+
+// buildYAMLHost builds the host program testdata/hosts/yamlhost (an
+// executable, despite the fixture's file name). Unlike this test binary,
+// whose build information lists no modules, it records the version of
+// go.yaml.in/yaml/v3 it links.
+func buildYAMLHost(out string) error {
+	if msg, err := runIn("", "go", "build", "-o", out, "./testdata/hosts/yamlhost"); err != nil {
+		return fmt.Errorf("go build yamlhost: %v\n%s", err, msg)
+	}
+	return nil
+}
+
+// yamlHostInfo returns the yamlhost fixture's path and build information.
+func yamlHostInfo() (string, *debug.BuildInfo, error) {
+	path, err := yamlHost.get()
+	if err != nil {
+		return "", nil, err
+	}
+	bi, err := loader.ReadBuildInfo(path)
+	return path, bi, err
+}
+
+// buildYAMLPluginForHost builds testdata/yamlmod in this module, for the
+// host yamlhost: it links the same yaml as the host.
+func buildYAMLPluginForHost(out string) error {
+	_, host, err := yamlHostInfo()
+	if err != nil {
+		return err
+	}
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Host: host}))
+	return l.Build(out, &runtime.Config{Name: "yamlok", Type: "client", Path: testdataPkg + "/yamlmod", NewFunc: "New"})
+}
+
+// buildYAMLPlugin builds testdata/yamlmod for the host yamlhost, but in a
+// throwaway module that replaces go.yaml.in/yaml/v3 — at the version the
+// host links — with a modified copy of it from the module cache. Nothing
+// is downloaded.
+func buildYAMLPlugin(out string) error {
+	const yamlPath = "go.yaml.in/yaml/v3"
+	_, host, err := yamlHostInfo()
+	if err != nil {
+		return err
+	}
+	version := ""
+	for _, d := range host.Deps {
+		if d.Path == yamlPath {
+			version = d.Version
+		}
+	}
+	if version == "" {
+		return fmt.Errorf("yamlhost does not link %s", yamlPath)
+	}
+	cache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return err
+	}
+	mod := filepath.Join(fixtureDir, "yamlmod")
+	if err := copyDir(filepath.Join(strings.TrimSpace(string(cache)), yamlPath+"@"+version), filepath.Join(mod, "yaml")); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"yaml/zz_plugink_variant.go": "package yaml\n\n// PluginkVariant makes this copy differ from the original.\nfunc PluginkVariant() string { return \"modified\" }\n",
+		"go.mod": fmt.Sprintf("module example.com/yamlplug\n\ngo 1.26\n\nrequire (\n\tgithub.com/plugink/plugink v0.0.0-00010101000000-000000000000\n\t%s %s\n)\n\nreplace github.com/plugink/plugink => %s\n\nreplace %s => ./yaml\n",
+			yamlPath, version, root, yamlPath),
+	}
+	for src, dst := range map[string]string{"testdata/yamlmod/yamlplug.go": "yamlplug.go", "../go.sum": "go.sum"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		files[dst] = string(b)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{
+		Dir:  mod,
+		Host: host,
+		Env:  []string{"GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off"},
+	}))
+	return l.Build(out, &runtime.Config{Name: "yaml", Type: "client", Path: "example.com/yamlplug", NewFunc: "New"})
+}
+
+// copyDir copies a directory tree, making the copies writable (the module
+// cache is read-only).
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+// copyFile copies src to dst.
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(dst, b, 0o644))
+}
+
+// newRegistry returns a registry with the kind "client" declared over a
+// fresh map, and the kind.
+func newRegistry(t testing.TB) (*runtime.Registry, *runtime.Kind[testkind.NewFunc]) {
+	t.Helper()
+	reg := runtime.NewRegistry()
+	kind, err := runtime.DeclareIn(reg, "client", map[string]testkind.NewFunc{})
+	require.NoError(t, err)
+	return reg, kind
+}
+
+// runIn runs a command in dir and returns its combined output.
+func runIn(dir, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// runCC compiles the C file src into the shared library out with the C
+// compiler cgo uses.
+func runCC(src, out string) error {
+	cc, err := exec.Command("go", "env", "CC").Output()
+	if err != nil {
+		return err
+	}
+	args := append(strings.Fields(string(cc)), "-shared", "-fPIC", "-o", out, src)
+	if len(args) < 6 {
+		return fmt.Errorf("go env CC is empty")
+	}
+	if msg, err := runIn("", args[0], args[1:]...); err != nil {
+		return fmt.Errorf("%v: %s", err, msg)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package loader
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/plugink/plugink/gen/emit"
+	"github.com/plugink/plugink/runtime"
+)
+
+// Info describes a plugin file, as read by [Inspect] without opening it.
+type Info struct {
+	// File is the path Inspect was given.
+	File string
+	// PluginPath is the import path Go registers the plugin under; a
+	// process can load one plugin per pluginpath.
+	PluginPath string
+	// BuildInfo is the file's Go build information: Go version, build
+	// settings and the modules it links.
+	BuildInfo *debug.BuildInfo
+	// Config is the plugin's description, from the metadata that Build
+	// embeds. Its NewFunc is the constructor's name (a string), the form
+	// Build takes. Config is nil for a plugin plugink did not build.
+	Config *runtime.Config
+	// Plugink is the version of plugink that generated the plugin's main
+	// package; "" when Config is nil.
+	Plugink string
+	// SHA256 is the file's checksum, as [FileSum] computes it.
+	SHA256 string
+}
+
+// thisPluginPath is the linker's symbol holding a plugin's pluginpath.
+const thisPluginPath = "go:link.thispluginpath"
+
+// Inspect reads a plugin file without opening it: it checks that the file is
+// a Go plugin, and returns its build information, pluginpath, checksum and
+// the Config metadata that [Loader.Build] embeds. Since nothing in the file
+// runs, Inspect is safe on files you do not trust, and works on plugins
+// built for another platform.
+func Inspect(path string) (*Info, error) {
+	info, err := inspect(path)
+	if err != nil {
+		return nil, &LoadError{Op: "inspect", Path: path, Err: err}
+	}
+	return info, nil
+}
+
+func inspect(path string) (*Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pf, err := readPluginFile(f)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
+	suffix := []byte("." + emit.PluginMetadataVar)
+	syms, err := readSymbols(f, func(name []byte) bool {
+		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
+	})
+	if err != nil {
+		return nil, err
+	}
+	var metas []symbol
+	for _, s := range syms {
+		if s.name == thisPluginPath {
+			info.PluginPath = string(s.data)
+		} else {
+			metas = append(metas, s)
+		}
+	}
+	if meta := pickMetadata(metas, info.PluginPath); meta != nil {
+		if err := decodeMetadata(info, meta.data); err != nil {
+			return nil, err
+		}
+	}
+	if info.SHA256, err = FileSum(path); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// pickMetadata returns the metadata symbol of the plugin's main package:
+// the one named <pluginpath>.PluginkMetadata (Mach-O prefixes names with
+// '_'), or the only candidate when the pluginpath is unknown.
+func pickMetadata(syms []symbol, pluginpath string) *symbol {
+	want := pluginpath + "." + emit.PluginMetadataVar
+	for i, s := range syms {
+		if s.name == want || s.name == "_"+want {
+			return &syms[i]
+		}
+	}
+	if pluginpath == "" && len(syms) == 1 {
+		return &syms[0]
+	}
+	return nil
+}
+
+func decodeMetadata(info *Info, data []byte) error {
+	var m emit.PluginMetadata
+	// The data may run past the JSON value (Mach-O records no symbol
+	// sizes): decode the first value only.
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
+		return fmt.Errorf("%w: malformed %s metadata: %v", ErrNotPlugin, emit.PluginMetadataVar, err)
+	}
+	info.Config = &runtime.Config{Name: m.Name, Type: m.Type, Path: m.Path, NewFunc: m.NewFunc}
+	info.Plugink = m.Plugink
+	return nil
+}

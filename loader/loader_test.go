@@ -1,0 +1,556 @@
+package loader_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/testkind"
+	"github.com/plugink/plugink/runtime"
+)
+
+// TestGoMicroExample is go-micro's plugin story: Build a client plugin from
+// a Config naming its constructor, Load it, read its Config, register it
+// and call the constructor.
+func TestGoMicroExample(t *testing.T) {
+	path := fixturePath(t, "echo") // loader.Build(path, &runtime.Config{Name: "echo", ..., NewFunc: "NewClient"})
+
+	cfg, err := loader.Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, "echo", cfg.Name)
+	assert.Equal(t, "client", cfg.Type)
+	assert.Equal(t, echoPkg, cfg.Path)
+	newClient, ok := cfg.NewFunc.(func(...testkind.Option) testkind.Client)
+	require.True(t, ok, "NewFunc is a %T", cfg.NewFunc)
+	reply, err := newClient(testkind.WithPrefix("> ")).Call("hi")
+	require.NoError(t, err)
+	assert.Equal(t, "> echo: hi", reply)
+
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+	require.NoError(t, l.Init(cfg))
+	assert.Equal(t, []string{"echo"}, kind.Names())
+	name, f, err := kind.Select("echo")
+	require.NoError(t, err)
+	reply, err = f().Call("again")
+	require.NoError(t, err)
+	assert.Equal(t, "echo", name)
+	assert.Equal(t, "echo: again", reply)
+}
+
+// TestBuildAliasesThePackage builds a plugin from a package whose name
+// (greet) is neither its directory (greet-go) nor the last element of its
+// import path (v2).
+func TestBuildAliasesThePackage(t *testing.T) {
+	cfg, err := loader.Load(fixturePath(t, "greet"))
+	require.NoError(t, err)
+	assert.Equal(t, greetPkg, cfg.Path)
+	reply, err := cfg.NewFunc.(testkind.NewFunc)().Call("you")
+	require.NoError(t, err)
+	assert.Equal(t, "hello, you", reply)
+}
+
+func TestInspectReadsMetadataWithoutOpening(t *testing.T) {
+	path := fixturePath(t, "tamper") // no test opens this one before checking it
+	info, err := loader.Inspect(path)
+	require.NoError(t, err)
+	assert.Equal(t, &runtime.Config{Name: "tamper", Type: "client", Path: echoPkg, NewFunc: "NewClient"}, info.Config)
+	assert.Equal(t, "github.com/plugink/plugink/_plugink/client/tamper", info.PluginPath)
+	assert.Equal(t, "(devel)", info.Plugink)
+	assert.Equal(t, "plugin", buildSetting(info, "-buildmode"))
+	sum, err := loader.FileSum(path)
+	require.NoError(t, err)
+	assert.Equal(t, sum, info.SHA256)
+
+	t.Run("a plugin plugink did not build has no Config", func(t *testing.T) {
+		info, err := loader.Inspect(fixturePath(t, "nilfunc"))
+		require.NoError(t, err)
+		assert.Nil(t, info.Config)
+		assert.Equal(t, testdataPkg+"/mains/nilfunc", info.PluginPath)
+	})
+	t.Run("not a plugin", func(t *testing.T) {
+		exe, err := os.Executable()
+		require.NoError(t, err)
+		_, err = loader.Inspect(exe)
+		assert.ErrorIs(t, err, loader.ErrNotPlugin)
+	})
+}
+
+func buildSetting(info *loader.Info, key string) string {
+	for _, s := range info.BuildInfo.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+func TestLoadSameFileTwice(t *testing.T) {
+	path := fixturePath(t, "echo")
+	first, err := loader.Load(path)
+	require.NoError(t, err)
+	again, err := loader.NewPlugin().Load(path)
+	require.NoError(t, err)
+	assert.Same(t, first, again)
+
+	link := filepath.Join(t.TempDir(), "link.so")
+	require.NoError(t, os.Symlink(path, link))
+	viaSymlink, err := loader.Load(link)
+	require.NoError(t, err)
+	assert.Same(t, first, viaSymlink)
+
+	hard := filepath.Join(fixtureDir, "hardlink-echo.so")
+	require.NoError(t, os.Link(path, hard))
+	viaHardLink, err := loader.Load(hard)
+	require.NoError(t, err)
+	assert.Same(t, first, viaHardLink)
+}
+
+func TestLoadSamePluginpathFromAnotherFile(t *testing.T) {
+	path := fixturePath(t, "echo")
+	_, err := loader.Load(path)
+	require.NoError(t, err)
+	other := filepath.Join(t.TempDir(), "copy-of-echo.so")
+	copyFile(t, path, other)
+
+	_, err = loader.Load(other)
+	require.ErrorIs(t, err, loader.ErrPluginPath)
+	assert.Equal(t, fmt.Sprintf(`plugink: load %s: pluginpath already loaded from another file: %s, loaded from %s, has the same pluginpath "github.com/plugink/plugink/_plugink/client/echo"; `+
+		`a process can load only one plugin per pluginpath (the import path of its main package): build one of them for another plugin name or type`, other, path, path), err.Error())
+	assert.NotContains(t, err.Error(), "plugin.Open")
+}
+
+// TestLoadRejects covers every file Load refuses before or while opening it.
+func TestLoadRejects(t *testing.T) {
+	dir := t.TempDir()
+	echo := fixturePath(t, "echo")
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		return p
+	}
+	echoBytes, err := os.ReadFile(echo)
+	require.NoError(t, err)
+	patched := func(name string, off int, b byte) string {
+		data := append([]byte(nil), echoBytes...)
+		data[off] = b
+		return write(name, data)
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		path string
+		is   error
+		want string
+	}{
+		{"missing file", filepath.Join(dir, "missing.so"), os.ErrNotExist, "no such file or directory"},
+		{"directory", dir, loader.ErrNotPlugin, "not a regular file"},
+		{"empty file", write("empty.so", nil), loader.ErrNotPlugin, "file too short to be a shared object"},
+		{"not ELF", write("text.so", []byte("#!/bin/sh\necho not a plugin\n")), loader.ErrNotPlugin, `not an ELF or Mach-O shared object (file starts with "#!/b")`},
+		{"corrupt ELF", write("truncated.so", echoBytes[:len(echoBytes)/3]), loader.ErrNotPlugin, "corrupt ELF file"},
+		{"executable, not shared object", exe, loader.ErrNotPlugin, "an ELF executable (ET_EXEC), not a shared object (ET_DYN)"},
+		{"other architecture", patched("arm64.so", 18, byte(183)), loader.ErrPlatform, "the file is a 64-bit ELF shared object for arm64, this program runs on linux/amd64"},
+		{"other word size", patched("class32.so", 4, 1), loader.ErrNotPlugin, "corrupt ELF file"},
+		{"no Plugin symbol", fixturePath(t, "noplugin"), loader.ErrNoSymbol, "the plugin exports no variable Plugin"},
+		{"Plugin of another type", fixturePath(t, "wrongtype"), loader.ErrSymbolType, "Plugin is a variable of type main.Config (" + testdataPkg + "/mains/wrongtype), want a variable of type runtime.Config"},
+		{"nil NewFunc", fixturePath(t, "nilfunc"), runtime.ErrInvalid, "plugin client/nilfunc: Plugin.NewFunc is nil"},
+	}
+	if cLib := buildCSharedObject(t, dir); cLib != "" {
+		tests = append(tests, struct {
+			name string
+			path string
+			is   error
+			want string
+		}{"C shared library", cLib, loader.ErrNotPlugin, "no Go build information in this ELF file"})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loader.Load(tc.path)
+			require.Error(t, err)
+			assert.Nil(t, cfg)
+			assert.ErrorIs(t, err, tc.is)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "plugink: load "+tc.path+": "), err.Error())
+			var le *loader.LoadError
+			require.ErrorAs(t, err, &le)
+			assert.Equal(t, tc.path, le.Path)
+
+			// Loading again gives the same answer: nothing was half-done.
+			_, again := loader.Load(tc.path)
+			assert.Equal(t, err.Error(), again.Error())
+		})
+	}
+}
+
+// buildCSharedObject compiles a C shared library with the C compiler cgo
+// uses, or returns "" when there is none.
+func buildCSharedObject(t *testing.T, dir string) string {
+	src := filepath.Join(dir, "lib.c")
+	require.NoError(t, os.WriteFile(src, []byte("int answer(void) { return 42; }\n"), 0o644))
+	out := filepath.Join(dir, "libanswer.so")
+	if err := runCC(src, out); err != nil {
+		t.Logf("no C shared object: %v", err)
+		return ""
+	}
+	return out
+}
+
+func TestInitRejects(t *testing.T) {
+	t.Run("unknown kind", func(t *testing.T) {
+		reg, _ := newRegistry(t)
+		cfg, err := loader.Load(fixturePath(t, "unknownkind"))
+		require.NoError(t, err)
+		err = loader.NewPlugin(loader.WithRegistry(reg)).Init(cfg)
+		require.ErrorIs(t, err, runtime.ErrUnknownKind)
+		assert.Equal(t, `plugink: plugin "echo": unknown kind "nosuchkind" (declared kinds: client)`, err.Error())
+	})
+	t.Run("NewFunc of another signature", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		path := fixturePath(t, "wrongsig")
+		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{path})
+		require.ErrorIs(t, err, runtime.ErrType)
+		assert.Equal(t, "plugink: init "+path+`: plugin "wrongsig" (client): NewFunc has type func(string) string; kind client wants func(...testkind.Option) testkind.Client`, err.Error())
+		assert.Empty(t, kind.Names())
+	})
+	t.Run("name already registered", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		require.NoError(t, kind.Register("echo", testkind.NewStatic))
+		path := fixturePath(t, "echo")
+		cfgs, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{path})
+		require.ErrorIs(t, err, runtime.ErrDuplicate)
+		assert.Nil(t, cfgs)
+		assert.Equal(t, "plugink: init "+path+`: plugin "echo" (client): name already registered: pass loader.WithReplace() to replace it`, err.Error())
+		f, err := kind.Get("echo")
+		require.NoError(t, err)
+		assert.Equal(t, reflect.ValueOf(testkind.NewStatic).Pointer(), reflect.ValueOf(f).Pointer(), "the static registration is untouched")
+
+		cfgs, err = loader.NewPlugin(loader.WithRegistry(reg), loader.WithReplace()).LoadAll([]string{path})
+		require.NoError(t, err)
+		f, err = kind.Get("echo")
+		require.NoError(t, err)
+		assert.Equal(t, reflect.ValueOf(cfgs[0].NewFunc).Pointer(), reflect.ValueOf(f).Pointer(), "replaced by the plugin")
+	})
+	t.Run("same kind and name in two files", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		echo, dup := fixturePath(t, "echo"), fixturePath(t, "dupecho")
+		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{echo, dup})
+		require.ErrorIs(t, err, runtime.ErrDuplicate)
+		assert.Equal(t, "plugink: init "+dup+`: plugin "echo" (client): name already registered: also provided by `+echo, err.Error())
+		assert.Empty(t, kind.Names())
+	})
+	t.Run("Init with NewFunc as a name", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		err := loader.NewPlugin(loader.WithRegistry(reg)).Init(&runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
+		require.ErrorIs(t, err, runtime.ErrInvalid)
+		assert.Contains(t, err.Error(), `NewFunc is the string "NewClient"; Init needs the constructor itself (a func value, as Load returns it), a name is what Build takes`)
+		assert.Empty(t, kind.Names())
+	})
+}
+
+func TestLoadAll(t *testing.T) {
+	echo, greet := fixturePath(t, "echo"), fixturePath(t, "greet")
+
+	t.Run("registers nothing when a file fails", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		missing := filepath.Join(t.TempDir(), "missing.so")
+		noplugin := fixturePath(t, "noplugin")
+		cfgs, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{echo, missing, greet, noplugin})
+		require.Error(t, err)
+		assert.Nil(t, cfgs)
+		assert.Empty(t, kind.Names())
+		lines := strings.Split(err.Error(), "\n")
+		require.Len(t, lines, 2, err.Error())
+		assert.Contains(t, lines[0], "plugink: load "+missing+": ")
+		assert.Contains(t, lines[1], "plugink: load "+noplugin+": no symbol Plugin")
+	})
+	t.Run("registers every file, once", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		l := loader.NewPlugin(loader.WithRegistry(reg))
+		cfgs, err := l.LoadAll([]string{echo, "", greet, echo})
+		require.NoError(t, err)
+		require.Len(t, cfgs, 2)
+		assert.Equal(t, []string{"echo", "greet"}, kind.Names())
+		_, err = l.LoadAll([]string{greet, echo})
+		assert.NoError(t, err, "loading and registering the same files again is a no-op")
+	})
+}
+
+func TestLoadEnv(t *testing.T) {
+	echo, greet := fixturePath(t, "echo"), fixturePath(t, "greet")
+
+	t.Run("several files and empty entries", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		t.Setenv(loader.EnvPlugins, " ,"+echo+",, "+greet+" ,")
+		assert.Equal(t, []string{echo, greet}, loader.EnvPaths())
+		cfgs, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadEnv()
+		require.NoError(t, err)
+		assert.Len(t, cfgs, 2)
+		assert.Equal(t, []string{"echo", "greet"}, kind.Names())
+	})
+	t.Run("unset", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		t.Setenv(loader.EnvPlugins, "")
+		cfgs, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadEnv()
+		require.NoError(t, err)
+		assert.Nil(t, cfgs)
+		assert.Empty(t, kind.Names())
+	})
+	t.Run("one error naming every failure", func(t *testing.T) {
+		reg, kind := newRegistry(t)
+		missing := filepath.Join(t.TempDir(), "missing.so")
+		text := filepath.Join(t.TempDir(), "text.so")
+		require.NoError(t, os.WriteFile(text, []byte("not a plugin"), 0o644))
+		t.Setenv(loader.EnvPlugins, strings.Join([]string{echo, missing, text}, ","))
+		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadEnv()
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), "MICRO_PLUGIN: plugink: load "+missing+": "), err.Error())
+		assert.Contains(t, err.Error(), "\nplugink: load "+text+": not a Go plugin")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+		assert.ErrorIs(t, err, loader.ErrNotPlugin)
+		assert.Empty(t, kind.Names())
+	})
+}
+
+func TestChecksums(t *testing.T) {
+	path := fixturePath(t, "tamper")
+	sums := loader.Sums{}
+	sum, err := sums.Add(path)
+	require.NoError(t, err)
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithSums(sums))
+
+	// Tamper with the file: one byte more.
+	original, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, append(append([]byte(nil), original...), 0), 0o755))
+	_, err = l.LoadAll([]string{path})
+	var ce *loader.ChecksumError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, loader.ErrChecksum)
+	assert.Equal(t, sum, ce.Want)
+	assert.NotEqual(t, sum, ce.Got)
+	assert.Equal(t, "plugink: checksum "+path+": the file's SHA-256 is "+ce.Got+" but "+sum+" is recorded; refusing to open it", ce.Error())
+	assert.Empty(t, kind.Names())
+
+	// The tampered file was never opened: once restored, it loads from the
+	// same path (package plugin would otherwise remember the path).
+	require.NoError(t, os.WriteFile(path, original, 0o755))
+	cfgs, err := l.LoadAll([]string{path})
+	require.NoError(t, err)
+	assert.Equal(t, "tamper", cfgs[0].Name)
+	assert.Equal(t, []string{"tamper"}, kind.Names())
+
+	t.Run("required", func(t *testing.T) {
+		_, err := loader.NewPlugin(loader.WithSums(sums), loader.WithSumsRequired()).Load(fixturePath(t, "greet"))
+		require.ErrorIs(t, err, loader.ErrNoChecksum)
+		assert.Contains(t, err.Error(), "no checksum recorded for this file, and this Loader requires one")
+	})
+}
+
+func TestSumsFile(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.so")
+	b := filepath.Join(dir, "sub", "b c.so")
+	require.NoError(t, os.MkdirAll(filepath.Dir(b), 0o755))
+	require.NoError(t, os.WriteFile(a, []byte("plugin a"), 0o644))
+	require.NoError(t, os.WriteFile(b, []byte("plugin b"), 0o644))
+	sums := loader.Sums{}
+	sumA, err := sums.Add(a)
+	require.NoError(t, err)
+	sumB, err := sums.Add(b)
+	require.NoError(t, err)
+	file := filepath.Join(dir, loader.SumFile)
+	require.NoError(t, loader.WriteSums(file, sums))
+
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, sumA+"  a.so\n"+sumB+"  sub/b c.so\n", string(data))
+	if out, err := runIn(dir, "sha256sum", "-c", loader.SumFile); err == nil || !strings.Contains(err.Error(), "executable file not found") {
+		require.NoError(t, err, "sha256sum -c: %s", out)
+		assert.Equal(t, "a.so: OK\nsub/b c.so: OK\n", out)
+	}
+
+	read, err := loader.ReadSums(file)
+	require.NoError(t, err)
+	assert.Equal(t, sums, read)
+	require.NoError(t, read.Verify(a))
+	require.NoError(t, os.WriteFile(a, []byte("plugin A"), 0o644))
+	assert.ErrorIs(t, read.Verify(a), loader.ErrChecksum)
+	assert.ErrorIs(t, read.Verify(filepath.Join(dir, "other.so")), loader.ErrNoChecksum)
+
+	t.Run("sha256sum's binary mode and escaped names", func(t *testing.T) {
+		f := filepath.Join(dir, "escaped.sum")
+		h := strings.Repeat("ab", 32)
+		require.NoError(t, os.WriteFile(f, []byte(h+" *bin.so\n\n\\"+h+"  back\\\\slash.so\n"), 0o644))
+		s, err := loader.ReadSums(f)
+		require.NoError(t, err)
+		assert.Equal(t, loader.Sums{filepath.Join(dir, "bin.so"): h, filepath.Join(dir, `back\slash.so`): h}, s)
+		require.NoError(t, loader.WriteSums(f, s))
+		again, err := loader.ReadSums(f)
+		require.NoError(t, err)
+		assert.Equal(t, s, again)
+	})
+	t.Run("malformed", func(t *testing.T) {
+		f := filepath.Join(dir, "bad.sum")
+		require.NoError(t, os.WriteFile(f, []byte(sumA+"  a.so\nnot a checksum line\n"), 0o644))
+		_, err := loader.ReadSums(f)
+		assert.EqualError(t, err, f+`:2: malformed line: want "<sha256 in hex>  <file name>"`)
+		require.NoError(t, os.WriteFile(f, []byte(strings.Repeat("zz", 32)+"  a.so\n"), 0o644))
+		_, err = loader.ReadSums(f)
+		assert.EqualError(t, err, f+`:1: malformed checksum "`+strings.Repeat("zz", 32)+`"`)
+	})
+}
+
+// TestPreflightTrimpath loads a plugin that differs from the test binary in
+// -trimpath only: plugin.Open would blame package internal/goarch.
+func TestPreflightTrimpath(t *testing.T) {
+	path := fixturePath(t, "trimpath")
+	plugin, host := fmt.Sprint(!hostTrimpath()), fmt.Sprint(hostTrimpath())
+	want := "plugink: preflight " + path + ": plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): " +
+		"-trimpath: plugin " + plugin + ", host " + host
+
+	err := loader.Preflight(path, nil)
+	var mm *loader.MismatchError
+	require.ErrorAs(t, err, &mm)
+	assert.Equal(t, []loader.Difference{{What: "-trimpath", Plugin: plugin, Host: host}}, mm.Diffs)
+	assert.Equal(t, want, err.Error())
+
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+	_, err = l.LoadAll([]string{path})
+	require.ErrorIs(t, err, loader.ErrMismatch)
+	assert.Equal(t, want, err.Error())
+
+	// The mismatched file was never opened: rebuilt with the host's
+	// settings at the same path, it loads.
+	require.NoError(t, loader.Build(path, &runtime.Config{Name: "trimpath", Type: "client", Path: echoPkg, NewFunc: "NewClient"}))
+	require.NoError(t, loader.Preflight(path, nil))
+	cfgs, err := l.LoadAll([]string{path})
+	require.NoError(t, err)
+	assert.Equal(t, "trimpath", cfgs[0].Name)
+	assert.Equal(t, []string{"trimpath"}, kind.Names())
+
+	// A file replaced after it was loaded cannot be loaded in this process.
+	replacement := path + ".new"
+	copyFile(t, path, replacement)
+	require.NoError(t, os.Rename(replacement, path))
+	_, err = l.Load(path)
+	require.ErrorIs(t, err, loader.ErrReload)
+	assert.Equal(t, "plugink: load "+path+": cannot load a changed plugin file again in this process: this process loaded "+path+
+		" before it was replaced, and package plugin remembers plugins by path; restart the process to load the new file", err.Error())
+}
+
+// TestPreflightSharedModuleVersion checks a plugin that links a modified
+// copy of a module its host links too. The host is the program yamlhost:
+// a test binary's build information lists no modules to compare.
+func TestPreflightSharedModuleVersion(t *testing.T) {
+	hostExe, host, err := yamlHostInfo()
+	require.NoError(t, err)
+	path := fixturePath(t, "yaml")
+
+	err = loader.Preflight(path, host)
+	var mm *loader.MismatchError
+	require.ErrorAs(t, err, &mm)
+	require.Len(t, mm.Diffs, 1, err.Error())
+	d := mm.Diffs[0]
+	assert.Equal(t, "module go.yaml.in/yaml/v3", d.What)
+	assert.Regexp(t, `^v3\.\d+\.\d+ => \./yaml$`, d.Plugin)
+	assert.Regexp(t, `^v3\.\d+\.\d+ h1:\S+=$`, d.Host)
+
+	// In the host, Load refuses it before opening it.
+	out, err := runIn("", hostExe, path)
+	require.Error(t, err)
+	assert.Equal(t, "plugink: preflight "+path+": plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): "+d.String()+"\n", out)
+
+	// Without preflight, plugin.Open notices a difference itself.
+	out, err = runIn("", hostExe, "-nopreflight", path)
+	require.Error(t, err)
+	assert.Equal(t, "plugink: load "+path+": plugin.Open failed: plugin was built with a different version of package go.yaml.in/yaml/v3; package plugin will not retry this path in this process\n", out)
+
+	// The same package built in the host's module loads.
+	ok := fixturePath(t, "yamlok")
+	require.NoError(t, loader.Preflight(ok, host))
+	out, err = runIn("", hostExe, ok)
+	require.NoError(t, err, out)
+	assert.Equal(t, "loaded client/yamlok\n", out)
+}
+
+func TestPanicInPluginInit(t *testing.T) {
+	path := fixturePath(t, "panicinit")
+	_, err := loader.Load(path)
+	require.ErrorIs(t, err, loader.ErrOpen)
+	assert.Equal(t, "plugink: load "+path+": plugin.Open failed: a package init function panicked: panicinit: refusing to initialize; package plugin cannot open this path again in this process", err.Error())
+	// A second Load must not call plugin.Open, which would block forever.
+	_, again := loader.Load(path)
+	assert.Equal(t, err.Error(), again.Error())
+}
+
+// TestConcurrentLoadAndLookup loads and registers plugins from several
+// goroutines while others look implementations up; run it with -race.
+func TestConcurrentLoadAndLookup(t *testing.T) {
+	paths := []string{fixturePath(t, "conc1"), fixturePath(t, "conc2"), fixturePath(t, "conc3")}
+	reg, kind := newRegistry(t)
+	require.NoError(t, kind.Register("static", testkind.NewStatic))
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				f, err := kind.Get("static")
+				if assert.NoError(t, err) {
+					_, _ = f().Call("x")
+				}
+				names := kind.Names()
+				assert.Contains(t, names, "static")
+				for _, n := range names {
+					_, err := kind.Get(n)
+					assert.NoError(t, err)
+				}
+			}
+		})
+	}
+
+	var loaders sync.WaitGroup
+	got := make([][]*runtime.Config, 6)
+	for i := range got {
+		loaders.Go(func() {
+			cfg, err := l.Load(paths[i%len(paths)])
+			if assert.NoError(t, err) {
+				assert.NoError(t, l.Init(cfg))
+				got[i] = []*runtime.Config{cfg}
+			}
+		})
+	}
+	loaders.Wait()
+	close(done)
+	readers.Wait()
+
+	for i := range got {
+		require.Len(t, got[i], 1)
+		assert.Same(t, got[i%len(paths)][0], got[i][0], "every Load of one file returns the same Config")
+	}
+	assert.Equal(t, []string{"conc1", "conc2", "conc3", "static"}, kind.Names())
+	for _, n := range kind.Names() {
+		f, err := kind.Get(n)
+		require.NoError(t, err)
+		_, err = f().Call("x")
+		assert.NoError(t, err)
+	}
+}

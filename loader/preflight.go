@@ -1,0 +1,236 @@
+package loader
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// MismatchError lists every way a plugin's build differs from the host's in
+// a way that makes plugin.Open fail (or fail with a misleading message).
+type MismatchError struct {
+	// Path is the plugin file.
+	Path string
+	// Diffs are the differences: the Go version first, then build settings,
+	// then modules sorted by path.
+	Diffs []Difference
+}
+
+// Difference is one build setting or module that a plugin and its host
+// disagree on.
+type Difference struct {
+	// What is "go" (the toolchain version), a build setting as
+	// runtime/debug records it ("-trimpath", "-race", "-tags", "GOAMD64",
+	// "CGO_ENABLED", ...), or "module <path>".
+	What string
+	// Plugin and Host are the two values. A module is written as its
+	// version, then its checksum, then " => " and its replacement, if any.
+	Plugin, Host string
+}
+
+// String returns "What: plugin <value>, host <value>".
+func (d Difference) String() string {
+	return fmt.Sprintf("%s: plugin %s, host %s", d.What, orNone(d.Plugin), orNone(d.Host))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// Error implements error. It lists every difference on one line.
+func (e *MismatchError) Error() string {
+	parts := make([]string, len(e.Diffs))
+	for i, d := range e.Diffs {
+		parts[i] = d.String()
+	}
+	return fmt.Sprintf("plugink: preflight %s: plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): %s",
+		e.Path, strings.Join(parts, "; "))
+}
+
+// Is reports whether target is [ErrMismatch].
+func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
+
+// hostBuildInfo is this program's build information, read once.
+var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil, errors.New("this program has no Go build information (built without module support?), so plugins cannot be checked against it; use WithoutPreflight to skip the check")
+	}
+	return bi, nil
+})
+
+// Preflight reports whether the plugin at path can load into a program
+// built as host describes, without opening the plugin: it compares the
+// plugin's build information (debug/buildinfo) with host's and returns a
+// *[MismatchError] listing every difference at once — Go version, GOOS,
+// GOARCH and GOAMD64 (or the architecture's variable), GOEXPERIMENT,
+// CGO_ENABLED, -trimpath, -race, -msan, -asan, -cover, -tags, -gcflags,
+// -asmflags, -pgo, and every module both link at a different version,
+// checksum or replacement.
+//
+// A nil host means this program (runtime/debug.ReadBuildInfo); then the
+// file's ELF header is also checked against this process's architecture.
+// Use [ReadBuildInfo] to check against another binary.
+//
+// Not compared, because they do not change the code of packages the two
+// share: -ldflags, CGO_CFLAGS and the other C flags, DefaultGODEBUG, and the
+// tag plugink_dynamic, which only selects plugink's generated file in the
+// host's own package. Nor is a module that one side builds as its main (or
+// workspace) module while the other also builds it from a local directory:
+// build information cannot tell whether the two sources are the same.
+func Preflight(path string, host *debug.BuildInfo) error {
+	pf, err := readPath(path)
+	if err != nil {
+		return &LoadError{Op: "preflight", Path: path, Err: err}
+	}
+	if host == nil {
+		if err := checkPlatform(pf); err != nil {
+			return &LoadError{Op: "preflight", Path: path, Err: err}
+		}
+		if host, err = hostBuildInfo(); err != nil {
+			return &LoadError{Op: "preflight", Path: path, Err: err}
+		}
+	}
+	if diffs := Compare(pf.bi, host); len(diffs) > 0 {
+		return &MismatchError{Path: path, Diffs: diffs}
+	}
+	return nil
+}
+
+func readPath(path string) (*pluginFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readPluginFile(f)
+}
+
+// comparedSettings are the build settings Compare checks, in the order it
+// reports them. Architecture variables (GOAMD64, GOARM64, ...) follow
+// GOARCH. Boolean flags are "false" when not recorded.
+var comparedSettings = []string{
+	"GOOS", "GOARCH", "GOEXPERIMENT", "GOFIPS140", "CGO_ENABLED",
+	"-trimpath", "-race", "-msan", "-asan", "-cover", "-tags", "-gcflags", "-asmflags", "-pgo",
+}
+
+var archSettings = []string{"GO386", "GOAMD64", "GOARM", "GOARM64", "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM"}
+
+var boolSettings = map[string]bool{"-trimpath": true, "-race": true, "-msan": true, "-asan": true, "-cover": true}
+
+// dynamicTag is the build tag that selects plugink's generated dynamic
+// loader file in a host package; it changes no package a plugin shares.
+const dynamicTag = "plugink_dynamic"
+
+// Compare returns the differences between a plugin's build information and
+// its host's that would stop the plugin from loading, as [Preflight]
+// describes; none means the two are compatible as far as build information
+// can tell.
+func Compare(plugin, host *debug.BuildInfo) []Difference {
+	var diffs []Difference
+	if p, h := plugin.GoVersion, host.GoVersion; p != h {
+		diffs = append(diffs, Difference{What: "go", Plugin: p, Host: h})
+	}
+	keys := slices.Clone(comparedSettings)
+	keys = slices.Insert(keys, slices.Index(keys, "GOARCH")+1, archSettings...)
+	for _, key := range keys {
+		p, h := settingValue(plugin, key), settingValue(host, key)
+		if p != h {
+			diffs = append(diffs, Difference{What: key, Plugin: p, Host: h})
+		}
+	}
+	return append(diffs, compareModules(plugin, host)...)
+}
+
+// settingValue returns a setting in a form that compares equal when the
+// two builds agree.
+func settingValue(bi *debug.BuildInfo, key string) string {
+	v := setting(bi, key)
+	switch {
+	case boolSettings[key] && v == "":
+		return "false"
+	case key == "-tags":
+		var tags []string
+		for _, t := range strings.Split(v, ",") {
+			if t != "" && t != dynamicTag {
+				tags = append(tags, t)
+			}
+		}
+		slices.Sort(tags)
+		return strings.Join(slices.Compact(tags), ",")
+	}
+	return v
+}
+
+// compareModules compares every module both builds link (the main module
+// and the dependencies), except those [unknowable] says cannot be compared.
+func compareModules(plugin, host *debug.BuildInfo) []Difference {
+	hostMods := map[string]*debug.Module{}
+	for _, m := range modules(host) {
+		hostMods[m.Path] = m
+	}
+	var diffs []Difference
+	for _, pm := range modules(plugin) {
+		hm := hostMods[pm.Path]
+		if hm == nil || unknowable(pm, plugin, hm, host) {
+			continue
+		}
+		if p, h := moduleString(pm), moduleString(hm); p != h {
+			diffs = append(diffs, Difference{What: "module " + pm.Path, Plugin: p, Host: h})
+		}
+	}
+	slices.SortFunc(diffs, func(a, b Difference) int { return cmp.Compare(a.What, b.What) })
+	return diffs
+}
+
+func modules(bi *debug.BuildInfo) []*debug.Module {
+	mods := make([]*debug.Module, 0, len(bi.Deps)+1)
+	if bi.Main.Path != "" {
+		mods = append(mods, &bi.Main)
+	}
+	return append(mods, bi.Deps...)
+}
+
+// unknowable reports whether build information cannot tell if two builds
+// of a module are the same: one side builds it from a local directory as a
+// main (or workspace) module, and the other does too or replaces it by a
+// local directory. Two directory replacements are compared by their paths.
+func unknowable(pm *debug.Module, plugin *debug.BuildInfo, hm *debug.Module, host *debug.BuildInfo) bool {
+	pMain, hMain := mainModule(pm, plugin), mainModule(hm, host)
+	return pMain && (hMain || dirReplaced(hm)) || hMain && dirReplaced(pm)
+}
+
+func mainModule(m *debug.Module, bi *debug.BuildInfo) bool {
+	return m == &bi.Main || m.Replace == nil && m.Version == "(devel)"
+}
+
+// dirReplaced reports whether m is replaced by a local directory, which
+// build information records without a version, or as "(devel)".
+func dirReplaced(m *debug.Module) bool {
+	return m.Replace != nil && (m.Replace.Version == "" || m.Replace.Version == "(devel)")
+}
+
+func moduleString(m *debug.Module) string {
+	s := m.Version
+	if m.Sum != "" {
+		s += " " + m.Sum
+	}
+	if r := m.Replace; r != nil {
+		s += " => " + r.Path
+		if !dirReplaced(m) {
+			s += " " + r.Version
+		}
+		if r.Sum != "" {
+			s += " " + r.Sum
+		}
+	}
+	return s
+}

@@ -1,0 +1,251 @@
+package loader
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// SumFile is the conventional name of the checksum file kept next to
+// plugin files.
+const SumFile = "plugink.sum"
+
+// Sums maps plugin files to their expected SHA-256 checksums. Keys are
+// absolute, cleaned paths; values are lower-case hex. A Loader given Sums
+// ([WithSums]) verifies a file before opening it.
+//
+// On disk, Sums is kept in the format of sha256sum: one "<hex>  <name>" line
+// per file, names relative to the sum file's directory, so that
+// `sha256sum -c plugink.sum` run in that directory checks the files too.
+type Sums map[string]string
+
+// ChecksumError reports a file whose SHA-256 is not the one recorded.
+type ChecksumError struct {
+	// Path is the file.
+	Path string
+	// Want is the recorded checksum, Got the file's.
+	Want, Got string
+}
+
+// Error implements error.
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("plugink: checksum %s: the file's SHA-256 is %s but %s is recorded; refusing to open it", e.Path, e.Got, e.Want)
+}
+
+// Is reports whether target is [ErrChecksum].
+func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
+
+// FileSum returns the SHA-256 of the file at path, in lower-case hex.
+func FileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("checksum %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sumKey(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Clean(abs), nil
+}
+
+// Lookup returns the checksum recorded for path.
+func (s Sums) Lookup(path string) (string, bool) {
+	key, err := sumKey(path)
+	if err != nil {
+		return "", false
+	}
+	sum, ok := s[key]
+	return sum, ok
+}
+
+// Add computes the checksum of the file at path, records it and returns it.
+func (s Sums) Add(path string) (string, error) {
+	key, err := sumKey(path)
+	if err != nil {
+		return "", err
+	}
+	sum, err := FileSum(key)
+	if err != nil {
+		return "", err
+	}
+	s[key] = sum
+	return sum, nil
+}
+
+// Verify checks the file at path against its recorded checksum. It returns
+// an error wrapping [ErrNoChecksum] when none is recorded, and a
+// *[ChecksumError] when the file differs.
+func (s Sums) Verify(path string) error {
+	want, ok := s.Lookup(path)
+	if !ok {
+		return fmt.Errorf("%w for %s", ErrNoChecksum, path)
+	}
+	got, err := FileSum(path)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return &ChecksumError{Path: path, Want: want, Got: got}
+	}
+	return nil
+}
+
+// ReadSums reads a sha256sum-format file. Relative names in it are taken
+// relative to the file's directory. Blank lines are skipped; any other
+// line that is not "<64 hex digits>  <name>" (or " *<name>", sha256sum's
+// binary mode) is an error naming the line.
+func ReadSums(file string) (Sums, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dir, err := sumKey(filepath.Dir(file))
+	if err != nil {
+		return nil, err
+	}
+	s := Sums{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		sum, name, err := parseSumLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, n, err)
+		}
+		key := filepath.FromSlash(name)
+		if !filepath.IsAbs(key) {
+			key = filepath.Join(dir, key)
+		}
+		key = filepath.Clean(key)
+		if old, ok := s[key]; ok && old != sum {
+			return nil, fmt.Errorf("%s:%d: %s is listed twice with different checksums", file, n, name)
+		}
+		s[key] = sum
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// parseSumLine parses "<hex>  <name>", "<hex> *<name>", and sha256sum's
+// escaped form "\<hex>  <name with \\ and \n>".
+func parseSumLine(line string) (sum, name string, err error) {
+	escaped := strings.HasPrefix(line, `\`)
+	if escaped {
+		line = line[1:]
+	}
+	if len(line) < 67 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') {
+		return "", "", errors.New(`malformed line: want "<sha256 in hex>  <file name>"`)
+	}
+	sum = strings.ToLower(line[:64])
+	if _, err := hex.DecodeString(sum); err != nil {
+		return "", "", fmt.Errorf("malformed checksum %q", line[:64])
+	}
+	name = line[66:]
+	if escaped {
+		name = strings.NewReplacer(`\\`, `\`, `\n`, "\n").Replace(name)
+	}
+	return sum, name, nil
+}
+
+// WriteSums writes s to file in sha256sum's format, names relative to the
+// file's directory, sorted, replacing the file atomically.
+func WriteSums(file string, s Sums) error {
+	dir, err := sumKey(filepath.Dir(file))
+	if err != nil {
+		return err
+	}
+	type sumLine struct{ name, sum string }
+	entries := make([]sumLine, 0, len(s))
+	for path, sum := range s {
+		name := path
+		if rel, err := filepath.Rel(dir, path); err == nil {
+			name = rel
+		}
+		entries = append(entries, sumLine{filepath.ToSlash(name), sum})
+	}
+	slices.SortFunc(entries, func(a, b sumLine) int { return strings.Compare(a.name, b.name) })
+	var b strings.Builder
+	for _, e := range entries {
+		name := e.name
+		if strings.ContainsAny(name, "\\\n") {
+			b.WriteString(`\`)
+			name = strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(name)
+		}
+		b.WriteString(e.sum + "  " + name + "\n")
+	}
+	return writeFileAtomic(file, []byte(b.String()), 0o644)
+}
+
+// writeFileAtomic writes data to a temporary file next to file and renames
+// it over file, so readers see the old or the new contents, never a part.
+func writeFileAtomic(file string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// sumFileLocks serializes read-modify-write updates of one sum file within
+// this process (parallel Builds recording into the same file).
+var sumFileLocks sync.Map // absolute path -> *sync.Mutex
+
+// recordSum sets the checksum of path in the sum file, creating the file if
+// needed.
+func recordSum(file, path, sum string) error {
+	key, err := sumKey(file)
+	if err != nil {
+		return err
+	}
+	mu, _ := sumFileLocks.LoadOrStore(key, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	s, err := ReadSums(key)
+	if errors.Is(err, fs.ErrNotExist) {
+		s, err = Sums{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	pathKey, err := sumKey(path)
+	if err != nil {
+		return err
+	}
+	s[pathKey] = sum
+	return WriteSums(key, s)
+}

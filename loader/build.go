@@ -109,6 +109,10 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	if err != nil {
 		return fail(err)
 	}
+	src, err := emit.PluginMain(emit.PluginMainSpec{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: newFunc, Version: pluginkVersion()})
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalid, err))
+	}
 	if out, err = outputPath(path); err != nil {
 		return fail(err)
 	}
@@ -131,13 +135,9 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	if err != nil {
 		return fail(err)
 	}
-	src, err := emit.PluginMain(emit.PluginMainSpec{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: newFunc, Version: pluginkVersion()})
-	if err != nil {
-		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalid, err))
-	}
 	args, output, err := mod.compile(goCmd, env, c, src, out, append(flags, o.Flags...))
 	if err != nil {
-		be.Args, be.Output = args, output
+		be.Args, be.Output, be.Source = args, output, src
 		return fail(err)
 	}
 	if sum, err = FileSum(out); err != nil {
@@ -357,6 +357,9 @@ func (m *module) compile(goCmd string, env []string, c *runtime.Config, src []by
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir, cmd.Env = m.dir, env
 	combined, err := cmd.CombinedOutput()
+	// Name the generated file as the go command sees it, not by the
+	// temporary file that stands in for it (and is gone when Build returns).
+	combined = bytes.ReplaceAll(combined, []byte(mainFile), []byte(filepath.FromSlash(rel+"/main.go")))
 	if err != nil {
 		return args, string(combined), fmt.Errorf("%w (%v) in module %s (%s); %s is the plugin's main package, generated from the Config",
 			ErrCompile, err, m.path, m.dir, rel)

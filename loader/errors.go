@@ -86,8 +86,12 @@ type BuildError struct {
 	Path string
 	// Args is the go command line that failed, if it got that far.
 	Args []string
-	// Output is what the go command printed, if it ran.
+	// Output is what the go command printed, if it ran. It names the
+	// generated main package's file as <module>/_plugink/<type>/<name>/main.go,
+	// the path the go command compiles it under.
 	Output string
+	// Source is the generated main package, if Build got that far.
+	Source []byte
 	// Err wraps one of ErrNoToolchain, ErrNoCgo, ErrGoVersion, ErrNotModule,
 	// ErrCompile, runtime.ErrInvalid or a file system error.
 	Err error

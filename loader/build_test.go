@@ -1,0 +1,182 @@
+package loader_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/testkind"
+	"github.com/plugink/plugink/runtime"
+)
+
+// TestBuildRejectsConfigs covers Configs Build refuses before running the
+// go command.
+func TestBuildRejectsConfigs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "p.so")
+	tests := []struct {
+		name string
+		cfg  *runtime.Config
+		want string
+	}{
+		{"NewFunc as a func value", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: testkind.NewStatic},
+			`Build takes Config.NewFunc as the name of the constructor (a string such as "NewClient"), not a value of type func(...testkind.Option) testkind.Client; a func value is the form Load returns`},
+		{"nil NewFunc", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg},
+			`not nil; a func value is the form Load returns`},
+		{"nil Config", nil, "nil *runtime.Config"},
+		{"name that is no directory", &runtime.Config{Name: "../echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"},
+			`plugin name "../echo" cannot name a package directory`},
+		{"unexported constructor", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "newClient"},
+			`invalid plugin main spec: NewFunc "newClient" is not the name of an exported function`},
+		{"bad import path", &runtime.Config{Name: "echo", Type: "client", Path: "./echo", NewFunc: "NewClient"},
+			`invalid plugin main spec: Path "./echo" is not an import path`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := loader.Build(out, tc.cfg)
+			require.ErrorIs(t, err, runtime.ErrInvalid)
+			var be *loader.BuildError
+			require.ErrorAs(t, err, &be)
+			assert.Empty(t, be.Args, "the go command did not run")
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NoFileExists(t, out)
+		})
+	}
+}
+
+// TestBuildEnvironmentErrors covers a missing toolchain, cgo or module.
+func TestBuildEnvironmentErrors(t *testing.T) {
+	cfg := &runtime.Config{Name: "envcheck", Type: "client", Path: echoPkg, NewFunc: "NewClient"}
+	build := func(o loader.BuildOptions) error {
+		return loader.NewPlugin(loader.WithBuildOptions(o)).Build(filepath.Join(t.TempDir(), "p"), cfg)
+	}
+	t.Run("no go command", func(t *testing.T) {
+		err := build(loader.BuildOptions{Go: filepath.Join(t.TempDir(), "go")})
+		require.ErrorIs(t, err, loader.ErrNoToolchain)
+		assert.Contains(t, err.Error(), "(install Go, or set BuildOptions.Go)")
+	})
+	t.Run("no go command in PATH", func(t *testing.T) {
+		err := build(loader.BuildOptions{Go: "go-not-installed"})
+		require.ErrorIs(t, err, loader.ErrNoToolchain)
+		assert.Contains(t, err.Error(), `exec: "go-not-installed": executable file not found in $PATH`)
+	})
+	t.Run("cgo disabled", func(t *testing.T) {
+		err := build(loader.BuildOptions{Env: []string{"CGO_ENABLED=0"}})
+		require.ErrorIs(t, err, loader.ErrNoCgo)
+		assert.Contains(t, err.Error(), "cgo is not available: CGO_ENABLED=0, and -buildmode=plugin needs cgo")
+	})
+	t.Run("no C compiler", func(t *testing.T) {
+		cc := filepath.Join(t.TempDir(), "no-such-cc")
+		err := build(loader.BuildOptions{Env: []string{"CC=" + cc}})
+		require.ErrorIs(t, err, loader.ErrNoCgo)
+		assert.Contains(t, err.Error(), `C compiler "`+cc+`" not found`)
+	})
+	t.Run("not in a module", func(t *testing.T) {
+		err := build(loader.BuildOptions{Dir: t.TempDir(), Env: []string{"GOWORK=off"}})
+		require.ErrorIs(t, err, loader.ErrNotModule)
+		assert.Contains(t, err.Error(), "no go.mod in ")
+	})
+	t.Run("go version differs from the host's", func(t *testing.T) {
+		host := &debug.BuildInfo{GoVersion: "go1.21.0"}
+		err := build(loader.BuildOptions{Host: host})
+		require.ErrorIs(t, err, loader.ErrGoVersion)
+		assert.Contains(t, err.Error(), "the host was built with go1.21.0, so it could not load the plugin (set BuildOptions.Go, or GOTOOLCHAIN=go1.21.0)")
+	})
+	t.Run("generated package directory exists", func(t *testing.T) {
+		mod := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/m\n\ngo 1.26\n"), 0o644))
+		require.NoError(t, os.MkdirAll(filepath.Join(mod, "_plugink", "client", "envcheck"), 0o755))
+		err := build(loader.BuildOptions{Dir: mod, Env: []string{"GOWORK=off"}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), filepath.Join(mod, "_plugink", "client", "envcheck")+" exists; Build uses this directory")
+	})
+}
+
+func TestBuildCompileErrors(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "broken.so")
+	t.Run("no such constructor", func(t *testing.T) {
+		err := loader.Build(out, &runtime.Config{Name: "broken", Type: "client", Path: echoPkg, NewFunc: "DoesNotExist"})
+		require.ErrorIs(t, err, loader.ErrCompile)
+		var be *loader.BuildError
+		require.ErrorAs(t, err, &be)
+		assert.Contains(t, be.Output, "_plugink/client/broken/main.go")
+		assert.Contains(t, be.Output, "undefined: echo.DoesNotExist")
+		assert.Contains(t, be.Args, "-buildmode=plugin")
+		assert.Contains(t, err.Error(), "go build failed (exit status 1) in module github.com/plugink/plugink")
+		assert.Contains(t, err.Error(), ":\n"+strings.TrimSpace(be.Output), "the message carries the compiler's output")
+		assert.NoFileExists(t, out)
+	})
+	t.Run("no such package", func(t *testing.T) {
+		err := loader.Build(out, &runtime.Config{Name: "broken", Type: "client", Path: testdataPkg + "/plugins/nosuch", NewFunc: "NewClient"})
+		require.ErrorIs(t, err, loader.ErrCompile)
+		assert.Contains(t, err.Error(), "plugins/nosuch")
+	})
+	entries, err := os.ReadDir(filepath.Dir(out))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "failed builds leave no temporary files")
+}
+
+// TestBuildInParallel builds one plugin several times at once, into the
+// same file and into files with the same name in two directories,
+// recording checksums into one sum file.
+func TestBuildInParallel(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a", "par"), filepath.Join(dir, "b", "par")
+	sumFile := filepath.Join(dir, loader.SumFile)
+	l := loader.NewPlugin(loader.WithSums(loader.Sums{}), loader.WithSumsRequired(),
+		loader.WithBuildOptions(loader.BuildOptions{SumFile: sumFile}))
+	cfg := &runtime.Config{Name: "par", Type: "client", Path: echoPkg, NewFunc: "NewClient"}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, out := range []string{a, a, b} {
+		wg.Go(func() { errs[i] = l.Build(out, cfg) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	sumA, err := loader.FileSum(a + ".so")
+	require.NoError(t, err)
+	sumB, err := loader.FileSum(b + ".so")
+	require.NoError(t, err)
+	assert.Equal(t, sumA, sumB, "builds are reproducible")
+	sums, err := loader.ReadSums(sumFile)
+	require.NoError(t, err)
+	assert.Equal(t, loader.Sums{a + ".so": sumA, b + ".so": sumB}, sums)
+	for _, sub := range []string{"a", "b"} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		require.NoError(t, err)
+		require.Len(t, entries, 1, "only par.so, no temporary files")
+		assert.Equal(t, "par.so", entries[0].Name())
+	}
+
+	// The Loader that built them verifies what it built.
+	reg, kind := newRegistry(t)
+	l2 := loader.NewPlugin(loader.WithRegistry(reg), loader.WithSums(sums), loader.WithSumsRequired())
+	_, err = l2.LoadAll([]string{b + ".so"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"par"}, kind.Names())
+	_, err = l.Load(a + ".so")
+	assert.ErrorIs(t, err, loader.ErrPluginPath, "a's pluginpath is b's")
+}
+
+func TestReadBuildInfo(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	bi, err := loader.ReadBuildInfo(exe)
+	require.NoError(t, err)
+	assert.Equal(t, "github.com/plugink/plugink/loader.test", bi.Path)
+
+	text := filepath.Join(t.TempDir(), "text")
+	require.NoError(t, os.WriteFile(text, []byte("text"), 0o644))
+	_, err = loader.ReadBuildInfo(text)
+	assert.ErrorContains(t, err, "plugink: read build info of "+text+": ")
+}

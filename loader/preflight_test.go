@@ -1,0 +1,180 @@
+package loader_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/loader"
+)
+
+// buildInfo returns a host's or a plugin's build information; change edits
+// it.
+func buildInfo(mode string, change func(*debug.BuildInfo)) *debug.BuildInfo {
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.26.8",
+		Path:      "example.com/host/cmd/host",
+		Main:      debug.Module{Path: "example.com/host", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "example.com/a", Version: "v1.0.0", Sum: "h1:aaa="},
+			{Path: "example.com/b", Version: "v1.2.0", Sum: "h1:bbb="},
+			{Path: "example.com/fork", Version: "v1.0.0", Replace: &debug.Module{Path: "example.com/myfork", Version: "v1.0.1", Sum: "h1:fff="}},
+			{Path: "example.com/local", Version: "v0.0.0", Replace: &debug.Module{Path: "../local", Version: "(devel)"}},
+			{Path: "example.com/only-" + mode, Version: "v1.0.0", Sum: "h1:ooo="},
+		},
+		Settings: []debug.BuildSetting{
+			{Key: "-buildmode", Value: mode},
+			{Key: "-compiler", Value: "gc"},
+			{Key: "-race", Value: "true"},
+			{Key: "-tags", Value: "netgo,foo"},
+			{Key: "CGO_ENABLED", Value: "1"},
+			{Key: "CGO_CFLAGS", Value: "-O2 -g"},
+			{Key: "GOARCH", Value: "amd64"},
+			{Key: "GOOS", Value: "linux"},
+			{Key: "GOAMD64", Value: "v1"},
+		},
+	}
+	if mode == "plugin" {
+		bi.Path = "example.com/host/_plugink/client/brpc"
+	}
+	if change != nil {
+		change(bi)
+	}
+	return bi
+}
+
+func set(key, value string) func(*debug.BuildInfo) {
+	return func(bi *debug.BuildInfo) {
+		for i, s := range bi.Settings {
+			if s.Key == key {
+				if value == "" {
+					bi.Settings = append(bi.Settings[:i], bi.Settings[i+1:]...)
+				} else {
+					bi.Settings[i].Value = value
+				}
+				return
+			}
+		}
+		bi.Settings = append(bi.Settings, debug.BuildSetting{Key: key, Value: value})
+	}
+}
+
+func dep(path string, change func(*debug.Module)) func(*debug.BuildInfo) {
+	return func(bi *debug.BuildInfo) {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				change(d)
+				return
+			}
+		}
+		panic("no dep " + path)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	tests := []struct {
+		name   string
+		plugin func(*debug.BuildInfo)
+		host   func(*debug.BuildInfo)
+		want   []loader.Difference
+	}{
+		{name: "same build", want: nil},
+		{name: "tags in another order, and plugink_dynamic only in the host",
+			plugin: set("-tags", "foo,netgo"), host: set("-tags", "netgo,plugink_dynamic,foo"), want: nil},
+		{name: "C flags, ldflags and DefaultGODEBUG do not matter",
+			plugin: func(bi *debug.BuildInfo) {
+				set("CGO_CFLAGS", "-O0")(bi)
+				set("-ldflags", "-s -w")(bi)
+				set("DefaultGODEBUG", "panicnil=1")(bi)
+			}, want: nil},
+		{name: "go version", plugin: func(bi *debug.BuildInfo) { bi.GoVersion = "go1.26.7" },
+			want: []loader.Difference{{What: "go", Plugin: "go1.26.7", Host: "go1.26.8"}}},
+		{name: "-trimpath", plugin: set("-trimpath", "true"),
+			want: []loader.Difference{{What: "-trimpath", Plugin: "true", Host: "false"}}},
+		{name: "-race", host: set("-race", ""),
+			want: []loader.Difference{{What: "-race", Plugin: "true", Host: "false"}}},
+		{name: "GOAMD64", plugin: set("GOAMD64", "v3"),
+			want: []loader.Difference{{What: "GOAMD64", Plugin: "v3", Host: "v1"}}},
+		{name: "CGO_ENABLED", host: set("CGO_ENABLED", "0"),
+			want: []loader.Difference{{What: "CGO_ENABLED", Plugin: "1", Host: "0"}}},
+		{name: "tags", plugin: set("-tags", "netgo"),
+			want: []loader.Difference{{What: "-tags", Plugin: "netgo", Host: "foo,netgo"}}},
+		{name: "gcflags", plugin: set("-gcflags", "all=-N -l"),
+			want: []loader.Difference{{What: "-gcflags", Plugin: "all=-N -l", Host: ""}}},
+		{name: "GOEXPERIMENT", host: set("GOEXPERIMENT", "greenteagc"),
+			want: []loader.Difference{{What: "GOEXPERIMENT", Plugin: "", Host: "greenteagc"}}},
+		{name: "module version", plugin: dep("example.com/b", func(m *debug.Module) { m.Version, m.Sum = "v1.3.0", "h1:ccc=" }),
+			want: []loader.Difference{{What: "module example.com/b", Plugin: "v1.3.0 h1:ccc=", Host: "v1.2.0 h1:bbb="}}},
+		{name: "module checksum", plugin: dep("example.com/a", func(m *debug.Module) { m.Sum = "h1:xxx=" }),
+			want: []loader.Difference{{What: "module example.com/a", Plugin: "v1.0.0 h1:xxx=", Host: "v1.0.0 h1:aaa="}}},
+		{name: "module replaced in one only", host: dep("example.com/a", func(m *debug.Module) { m.Sum, m.Replace = "", &debug.Module{Path: "../a", Version: "(devel)"} }),
+			want: []loader.Difference{{What: "module example.com/a", Plugin: "v1.0.0 h1:aaa=", Host: "v1.0.0 => ../a"}}},
+		{name: "module replaced by another version", plugin: dep("example.com/fork", func(m *debug.Module) { m.Replace.Version, m.Replace.Sum = "v1.0.2", "h1:ggg=" }),
+			want: []loader.Difference{{What: "module example.com/fork", Plugin: "v1.0.0 => example.com/myfork v1.0.2 h1:ggg=", Host: "v1.0.0 => example.com/myfork v1.0.1 h1:fff="}}},
+		{name: "module replaced by other directories", plugin: dep("example.com/local", func(m *debug.Module) { m.Replace.Path = "../../local" }),
+			want: []loader.Difference{{What: "module example.com/local", Plugin: "v0.0.0 => ../../local", Host: "v0.0.0 => ../local"}}},
+		{name: "the host's main module, from a directory in the plugin's build",
+			plugin: func(bi *debug.BuildInfo) {
+				bi.Main = debug.Module{Path: "example.com/plugin", Version: "(devel)"}
+				bi.Deps = append(bi.Deps, &debug.Module{Path: "example.com/host", Version: "v0.0.0", Replace: &debug.Module{Path: "/src/host", Version: "(devel)"}})
+			}, want: nil},
+		{name: "the host's main module, at a version in the plugin's build",
+			plugin: func(bi *debug.BuildInfo) {
+				bi.Main = debug.Module{Path: "example.com/plugin", Version: "(devel)"}
+				bi.Deps = append(bi.Deps, &debug.Module{Path: "example.com/host", Version: "v1.4.0", Sum: "h1:hhh="})
+			},
+			want: []loader.Difference{{What: "module example.com/host", Plugin: "v1.4.0 h1:hhh=", Host: "(devel)"}}},
+		{name: "everything at once, in order",
+			plugin: func(bi *debug.BuildInfo) {
+				bi.GoVersion = "go1.25.0"
+				set("-trimpath", "true")(bi)
+				set("GOAMD64", "v2")(bi)
+				set("-tags", "")(bi)
+				dep("example.com/b", func(m *debug.Module) { m.Version = "v1.1.0" })(bi)
+				dep("example.com/a", func(m *debug.Module) { m.Sum = "h1:zzz=" })(bi)
+			},
+			host: set("-race", "false"),
+			want: []loader.Difference{
+				{What: "go", Plugin: "go1.25.0", Host: "go1.26.8"},
+				{What: "GOAMD64", Plugin: "v2", Host: "v1"},
+				{What: "-trimpath", Plugin: "true", Host: "false"},
+				{What: "-race", Plugin: "true", Host: "false"},
+				{What: "-tags", Plugin: "", Host: "foo,netgo"},
+				{What: "module example.com/a", Plugin: "v1.0.0 h1:zzz=", Host: "v1.0.0 h1:aaa="},
+				{What: "module example.com/b", Plugin: "v1.1.0 h1:bbb=", Host: "v1.2.0 h1:bbb="},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := loader.Compare(buildInfo("plugin", tc.plugin), buildInfo("exe", tc.host))
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestMismatchErrorMessage(t *testing.T) {
+	err := &loader.MismatchError{Path: "p.so", Diffs: []loader.Difference{
+		{What: "-race", Plugin: "true", Host: "false"},
+		{What: "-gcflags", Plugin: "all=-N", Host: ""},
+	}}
+	assert.Equal(t, "plugink: preflight p.so: plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): "+
+		"-race: plugin true, host false; -gcflags: plugin all=-N, host (none)", err.Error())
+	assert.ErrorIs(t, err, loader.ErrMismatch)
+}
+
+func TestPreflightRejects(t *testing.T) {
+	text := filepath.Join(t.TempDir(), "text.so")
+	require.NoError(t, os.WriteFile(text, []byte("not a plugin"), 0o644))
+	err := loader.Preflight(text, nil)
+	assert.ErrorIs(t, err, loader.ErrNotPlugin)
+	assert.Contains(t, err.Error(), "plugink: preflight "+text+": not a Go plugin")
+
+	err = loader.Preflight(fixturePath(t, "echo"), &debug.BuildInfo{GoVersion: "go1.26.8"})
+	var mm *loader.MismatchError
+	require.ErrorAs(t, err, &mm, "a host with other settings")
+	assert.Equal(t, "GOOS", mm.Diffs[0].What)
+}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -42,13 +43,14 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *grpcAddr, *brpcAddr, *maxBody); err != nil {
+	if err := run(ctx, os.Stdout, *grpcAddr, *brpcAddr, *maxBody); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run serves until ctx ends or a server fails.
-func run(ctx context.Context, grpcAddr, brpcAddr string, maxBody int) error {
+// run serves until ctx ends or a server fails, after writing the addresses
+// it listens on to out.
+func run(ctx context.Context, out io.Writer, grpcAddr, brpcAddr string, maxBody int) error {
 	gl, err := net.Listen("tcp", grpcAddr)
 	if err != nil {
 		return fmt.Errorf("grpc: %w", err)
@@ -66,7 +68,7 @@ func run(ctx context.Context, grpcAddr, brpcAddr string, maxBody int) error {
 	errs := make(chan error, 2)
 	go func() { errs <- gs.Serve(gl) }()
 	go func() { errs <- bs.Serve(bl) }()
-	fmt.Printf("grpc %s\nbrpc %s\n", gl.Addr(), bl.Addr())
+	fmt.Fprintf(out, "grpc %s\nbrpc %s\n", gl.Addr(), bl.Addr())
 
 	select {
 	case <-ctx.Done():

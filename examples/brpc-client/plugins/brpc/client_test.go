@@ -1,0 +1,571 @@
+package brpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+)
+
+func TestEchoOverOneConnection(t *testing.T) {
+	noLeaks(t)
+	l := startEcho(t)
+	c := newClient(l.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	assert.Equal(t, "brpc", c.String())
+	for _, msg := range []string{"hello", "", strings.Repeat("large ", 100000)} {
+		mustEcho(t, c, msg)
+	}
+	assert.Equal(t, int32(1), l.accepted.Load(), "calls reuse the connection")
+}
+
+func TestAttachmentsAndCompression(t *testing.T) {
+	for _, ct := range []baidustd.CompressType{baidustd.CompressNone, baidustd.CompressGzip, baidustd.CompressZlib} {
+		t.Run(ct.String(), func(t *testing.T) {
+			noLeaks(t)
+			l := startEcho(t)
+			c := newClient(l.Addr().String(), brpc.Compress(ct))
+			t.Cleanup(func() { c.Close() })
+
+			var att []byte
+			msg := strings.Repeat("compressible ", 50)
+			got, err := echoCall(context.Background(), c, msg, brpc.Attachment([]byte("raw\x00bytes")), brpc.ResponseAttachment(&att))
+			require.NoError(t, err)
+			assert.Equal(t, msg, got)
+			assert.Equal(t, "raw\x00bytes", string(att), "the echo server sends the attachment back")
+		})
+	}
+}
+
+// TestRequestFrame checks what the client puts on the wire.
+func TestRequestFrame(t *testing.T) {
+	noLeaks(t)
+	frames := make(chan baidustd.Frame, 2)
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		for {
+			var f baidustd.Frame
+			if d.Decode(&f) != nil {
+				return
+			}
+			frames <- f
+			nc.Write(reply(t, &f))
+		}
+	})
+	c := newClient(s.Addr().String(), brpc.Compress(baidustd.CompressGzip))
+	t.Cleanup(func() { c.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	_, err := echoCall(ctx, c, "first", brpc.LogID(42), brpc.Attachment([]byte("att")))
+	require.NoError(t, err)
+	mustEcho(t, c, "second")
+
+	f := <-frames
+	req := f.Meta.Request
+	require.NotNil(t, req)
+	assert.Equal(t, "example.EchoService", req.ServiceName)
+	assert.Equal(t, "Echo", req.MethodName)
+	assert.Equal(t, int64(42), req.LogID)
+	assert.True(t, req.TimeoutMs > 0 && req.TimeoutMs <= 700, "timeout_ms %d carries the deadline", req.TimeoutMs)
+	assert.Equal(t, baidustd.CompressGzip, f.Meta.CompressType)
+	assert.Equal(t, "att", string(f.Attachment), "the attachment is not compressed")
+	payload, err := baidustd.Decompress(baidustd.CompressGzip, f.Payload, 1<<20)
+	require.NoError(t, err)
+	want, _ := proto.Marshal(&echopb.EchoRequest{Message: proto.String("first")})
+	assert.Equal(t, want, payload)
+
+	second := <-frames
+	assert.NotEqual(t, f.Meta.CorrelationID, second.Meta.CorrelationID)
+	assert.Equal(t, int32(5000), second.Meta.Request.TimeoutMs, "the client's timeout is sent when the context has none")
+	assert.Zero(t, second.Meta.Request.LogID)
+}
+
+// TestMisbehavingServer runs one bad answer per case on the first
+// connection. Each must be a clear error, and the same client must then
+// work: on a new connection when the stream broke, on the same one when
+// only the call failed.
+func TestMisbehavingServer(t *testing.T) {
+	okMeta := func(f *baidustd.Frame) *baidustd.Meta {
+		return &baidustd.Meta{Response: &baidustd.ResponseMeta{}, CorrelationID: f.Meta.CorrelationID}
+	}
+	hdr := func(magic string, body, meta uint32) []byte {
+		return append([]byte(magic), byte(body>>24), byte(body>>16), byte(body>>8), byte(body),
+			byte(meta>>24), byte(meta>>16), byte(meta>>8), byte(meta))
+	}
+	tests := []struct {
+		name string
+		opts []client.Option
+		// answer writes the bad answer to request f; it returns whether
+		// the server goes on answering on this connection.
+		answer func(nc net.Conn, f *baidustd.Frame) bool
+		is     []error
+		msg    string
+		conns  int32
+	}{
+		{
+			name:   "garbage",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")); return false },
+			is:     []error{brpc.ErrConnection, baidustd.ErrMagic},
+			msg:    `connection broken: baidu_std: bad magic: got "HTTP", want "PRPC"`,
+			conns:  2,
+		},
+		{
+			name: "wrong magic",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				b := baidustd.AppendFrame(nil, okMeta(f), nil, nil)
+				copy(b, "RPCP")
+				nc.Write(b)
+				return false
+			},
+			is:    []error{brpc.ErrConnection, baidustd.ErrMagic},
+			msg:   `bad magic: got "RPCP", want "PRPC"`,
+			conns: 2,
+		},
+		{
+			name:   "body over the default limit",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write(hdr("PRPC", 64<<20+1, 10)); return false },
+			is:     []error{brpc.ErrConnection, baidustd.ErrTooLarge},
+			msg:    "body size 67108865 exceeds the limit of 67108864 bytes",
+			conns:  2,
+		},
+		{
+			name: "body over a configured limit",
+			opts: []client.Option{brpc.MaxBodySize(1000)},
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				nc.Write(baidustd.AppendFrame(nil, okMeta(f), nil, make([]byte, 2000)))
+				return false
+			},
+			is:    []error{brpc.ErrConnection, baidustd.ErrTooLarge},
+			msg:   "exceeds the limit of 1000 bytes",
+			conns: 2,
+		},
+		{
+			name:   "meta size over body size",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write(hdr("PRPC", 4, 9)); return false },
+			is:     []error{brpc.ErrConnection, baidustd.ErrMetaSize},
+			msg:    "meta size 9 > body size 4",
+			conns:  2,
+		},
+		{
+			name: "truncated frame",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				b := baidustd.AppendFrame(nil, okMeta(f), []byte("payload"), nil)
+				nc.Write(b[:len(b)-3])
+				return false
+			},
+			is:    []error{brpc.ErrConnection, baidustd.ErrTruncated},
+			msg:   "truncated frame: stream ended after",
+			conns: 2,
+		},
+		{
+			name:   "malformed meta",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write(append(hdr("PRPC", 3, 3), 0x20, 0xff, 0xff)); return false },
+			is:     []error{brpc.ErrConnection, baidustd.ErrMeta},
+			msg:    "malformed meta: bad field 4",
+			conns:  2,
+		},
+		{
+			name: "reset mid-call",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool {
+				nc.(*net.TCPConn).SetLinger(0)
+				return false
+			},
+			is:    []error{brpc.ErrConnection, syscall.ECONNRESET},
+			msg:   "connection reset by peer",
+			conns: 2,
+		},
+		{
+			name:   "closed without an answer",
+			answer: func(net.Conn, *baidustd.Frame) bool { return false },
+			is:     []error{brpc.ErrConnection, io.EOF},
+			msg:    "connection broken: server closed the connection: EOF",
+			conns:  2,
+		},
+		{
+			name: "error response",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				m := okMeta(f)
+				m.Response = &baidustd.ResponseMeta{ErrorCode: 2001, ErrorText: "[127.0.0.1:1][E2001]oops"}
+				nc.Write(baidustd.AppendFrame(nil, m, nil, nil))
+				return true
+			},
+			msg:   "EINTERNAL (2001): [127.0.0.1:1][E2001]oops",
+			conns: 1,
+		},
+		{
+			name: "payload that does not parse",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				nc.Write(baidustd.AppendFrame(nil, okMeta(f), []byte{0xff}, nil))
+				return true
+			},
+			msg:   "decode example.EchoResponse: ",
+			conns: 1,
+		},
+		{
+			name: "response without the required message",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				nc.Write(baidustd.AppendFrame(nil, okMeta(f), nil, nil))
+				return true
+			},
+			msg:   "required field example.EchoResponse.message not set",
+			conns: 1,
+		},
+		{
+			name: "corrupt gzip",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				m := okMeta(f)
+				m.CompressType = baidustd.CompressGzip
+				nc.Write(baidustd.AppendFrame(nil, m, []byte("not gzip"), nil))
+				return true
+			},
+			is:    []error{baidustd.ErrPayload},
+			msg:   "malformed payload: gzip",
+			conns: 1,
+		},
+		{
+			name: "a request instead of a response",
+			answer: func(nc net.Conn, f *baidustd.Frame) bool {
+				nc.Write(baidustd.AppendFrame(nil, &f.Meta, f.Payload, nil))
+				return true
+			},
+			is:    []error{baidustd.ErrNotResponse},
+			conns: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			noLeaks(t)
+			s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+				if i == 0 {
+					var f baidustd.Frame
+					if d.Decode(&f) != nil || !tt.answer(nc, &f) {
+						return
+					}
+				}
+				serveEcho(t, nc, d)
+			})
+			c := newClient(s.Addr().String(), tt.opts...)
+			t.Cleanup(func() { c.Close() })
+
+			_, err := echoCall(context.Background(), c, "bad")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "brpc: call example.EchoService.Echo on "+s.Addr().String()+": ")
+			assert.Contains(t, err.Error(), tt.msg)
+			for _, is := range tt.is {
+				assert.ErrorIs(t, err, is)
+			}
+			var e *brpc.Error
+			assert.Equal(t, len(tt.is) == 0 && strings.Contains(tt.msg, "(2001)"), errors.As(err, &e))
+
+			mustEcho(t, c, "good")
+			mustEcho(t, c, "still good")
+			assert.Equal(t, tt.conns, s.accepted.Load())
+		})
+	}
+}
+
+func TestServerDown(t *testing.T) {
+	noLeaks(t)
+	l := listen(t)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	c := newClient(addr)
+	t.Cleanup(func() { c.Close() })
+
+	_, err := echoCall(context.Background(), c, "anyone?")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Contains(t, err.Error(), "brpc: call example.EchoService.Echo on "+addr+": dial tcp "+addr)
+
+	// The server comes up on the same port: the same client reaches it.
+	nl, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+	}
+	s := startScripted2(t, nl)
+	mustEcho(t, c, "there you are")
+	assert.Equal(t, int32(1), s.accepted.Load())
+}
+
+// startScripted2 serves the echo script on a listener the test made.
+func startScripted2(t *testing.T, l net.Listener) *scripted {
+	s := &scripted{countingListener: &countingListener{Listener: l}}
+	s.wg.Go(func() {
+		for {
+			nc, err := s.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, nc)
+			s.mu.Unlock()
+			s.wg.Go(func() { defer nc.Close(); serveEcho(t, nc, baidustd.NewDecoder(nc, 0)) })
+		}
+	})
+	t.Cleanup(func() {
+		s.Close()
+		s.mu.Lock()
+		for _, nc := range s.conns {
+			nc.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// TestDeadlineExceeded leaves the first request unanswered until the
+// client has given up on it; its late answer is dropped, and the
+// connection serves the next calls.
+func TestDeadlineExceeded(t *testing.T) {
+	noLeaks(t)
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		var first, second baidustd.Frame
+		if d.Decode(&first) != nil || d.Decode(&second) != nil {
+			return
+		}
+		nc.Write(reply(t, &first)) // late: its caller is gone
+		nc.Write(reply(t, &second))
+		serveEcho(t, nc, d)
+	})
+	c := newClient(s.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := echoCall(ctx, c, "slow")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "waiting for the response: context deadline exceeded")
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	mustEcho(t, c, "second")
+	mustEcho(t, c, "third")
+	assert.Equal(t, int32(1), s.accepted.Load())
+
+	// The client's own timeout bounds calls without a deadline, and a call
+	// timeout bounds one call.
+	slow := newClient(s.Addr().String(), client.Timeout(30*time.Millisecond))
+	t.Cleanup(func() { slow.Close() })
+	_, err = echoCall(context.Background(), slow, "x")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = echoCall(context.Background(), c, "y", client.WithTimeout(time.Nanosecond))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	mustEcho(t, c, "fine again")
+}
+
+func TestCanceled(t *testing.T) {
+	noLeaks(t)
+	held := make(chan struct{})
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		close(held)
+		serveEcho(t, nc, d)
+	})
+	c := newClient(s.Addr().String())
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-held; cancel() }()
+	_, err := echoCall(ctx, c, "never answered")
+	assert.ErrorIs(t, err, context.Canceled)
+	mustEcho(t, c, "answered")
+}
+
+// TestOutOfOrder answers a batch of requests in reverse order: each call
+// gets its own answer.
+func TestOutOfOrder(t *testing.T) {
+	noLeaks(t)
+	const n = 16
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		frames := make([]baidustd.Frame, n)
+		for i := range frames {
+			if d.Decode(&frames[i]) != nil {
+				return
+			}
+		}
+		for i := n - 1; i >= 0; i-- {
+			nc.Write(reply(t, &frames[i]))
+		}
+		serveEcho(t, nc, d)
+	})
+	c := newClient(s.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			msg := fmt.Sprintf("call %d", i)
+			got, err := echoCall(context.Background(), c, msg)
+			assert.NoError(t, err)
+			assert.Equal(t, msg, got)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), s.accepted.Load())
+}
+
+func TestConcurrentCallsShareOneConnection(t *testing.T) {
+	noLeaks(t)
+	l := startEcho(t)
+	c := newClient(l.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	const callers, calls = 64, 50
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for i := range calls {
+				msg := fmt.Sprintf("%d/%d", g, i)
+				var att []byte
+				got, err := echoCall(context.Background(), c, msg, brpc.Attachment([]byte(msg)), brpc.ResponseAttachment(&att))
+				if !assert.NoError(t, err) || !assert.Equal(t, msg, got) || !assert.Equal(t, msg, string(att)) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), l.accepted.Load(), "the first calls wait for one dial")
+}
+
+// TestResetFailsEveryPendingCall breaks the connection while calls wait:
+// each fails with the cause, and the client dials again for the next.
+func TestResetFailsEveryPendingCall(t *testing.T) {
+	noLeaks(t)
+	const n = 10
+	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+		if i == 0 {
+			for range n {
+				var f baidustd.Frame
+				if d.Decode(&f) != nil {
+					return
+				}
+			}
+			nc.(*net.TCPConn).SetLinger(0)
+			return
+		}
+		serveEcho(t, nc, d)
+	})
+	c := newClient(s.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := echoCall(context.Background(), c, fmt.Sprint(i))
+			assert.ErrorIs(t, err, brpc.ErrConnection)
+			assert.ErrorIs(t, err, syscall.ECONNRESET)
+		})
+	}
+	wg.Wait()
+	mustEcho(t, c, "after the reset")
+	assert.Equal(t, int32(2), s.accepted.Load())
+}
+
+func TestClose(t *testing.T) {
+	noLeaks(t)
+	got := make(chan struct{}, 3)
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		for {
+			var f baidustd.Frame
+			if d.Decode(&f) != nil {
+				return
+			}
+			got <- struct{}{}
+		}
+	})
+	c := newClient(s.Addr().String())
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			_, err := echoCall(context.Background(), c, "pending")
+			assert.ErrorIs(t, err, brpc.ErrClosed)
+		})
+	}
+	for range 3 {
+		<-got
+	}
+	require.NoError(t, c.Close())
+	wg.Wait()
+	_, err := echoCall(context.Background(), c, "after close")
+	assert.ErrorIs(t, err, brpc.ErrClosed)
+	assert.EqualError(t, err, "brpc: call example.EchoService.Echo on "+s.Addr().String()+": client closed")
+	require.NoError(t, c.Close(), "Close twice is fine")
+}
+
+func TestServerErrors(t *testing.T) {
+	noLeaks(t)
+	l := startEcho(t)
+	addr := l.Addr().String()
+	c := newClient(addr)
+	t.Cleanup(func() { c.Close() })
+
+	tests := []struct {
+		name, service, method string
+		req                   proto.Message
+		code                  baidustd.Code
+		text                  string
+	}{
+		{"unknown service", "example.Nope", "Echo", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOSERVICE,
+			"[" + addr + "][E1001]Fail to find service=example.Nope"},
+		{"unknown method", "example.EchoService", "Nope", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOMETHOD,
+			"[" + addr + "][E1002]Fail to find method=Nope"},
+		{"empty request", "example.EchoService", "Echo", &emptypb.Empty{}, baidustd.EREQUEST,
+			"[" + addr + "][E1003]Fail to parse request message, CompressType=none, request_size=0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.Call(context.Background(), tt.service, tt.method, tt.req, &echopb.EchoResponse{})
+			var e *brpc.Error
+			require.True(t, errors.As(err, &e), "got %v", err)
+			assert.Equal(t, tt.code, e.Code)
+			assert.True(t, strings.HasPrefix(e.Text, tt.text), "%q starts with %q", e.Text, tt.text)
+		})
+	}
+	_, err := echoCall(context.Background(), c, "still connected")
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), l.accepted.Load())
+}
+
+func TestLocalErrors(t *testing.T) {
+	noLeaks(t)
+	l := startEcho(t)
+	c := newClient(l.Addr().String())
+	t.Cleanup(func() { c.Close() })
+
+	err := c.Call(context.Background(), "example.EchoService", "Echo", &echopb.EchoRequest{}, &echopb.EchoResponse{})
+	assert.ErrorContains(t, err, "encode example.EchoRequest: ")
+	assert.ErrorContains(t, err, "required field example.EchoRequest.message not set")
+
+	snappy := newClient(l.Addr().String(), brpc.Compress(baidustd.CompressSnappy))
+	t.Cleanup(func() { snappy.Close() })
+	_, err = echoCall(context.Background(), snappy, "x")
+	assert.ErrorContains(t, err, "compress type snappy is not supported")
+
+	noAddr := brpc.NewClient()
+	t.Cleanup(func() { noAddr.Close() })
+	_, err = echoCall(context.Background(), noAddr, "x")
+	assert.ErrorIs(t, err, client.ErrNoAddress)
+	assert.Equal(t, int32(0), l.accepted.Load(), "nothing reached the server")
+}

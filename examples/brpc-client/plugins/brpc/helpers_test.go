@@ -1,0 +1,153 @@
+package brpc_test
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// noLeaks fails t if goroutines started during the test outlive it and its
+// cleanups. Call it first, so that its cleanup runs last.
+func noLeaks(t *testing.T) {
+	t.Helper()
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+func listen(t *testing.T) *countingListener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return &countingListener{Listener: l}
+}
+
+// startEcho serves the echo service over baidu_std with the real server.
+func startEcho(t *testing.T) *countingListener {
+	t.Helper()
+	l := listen(t)
+	s := brpcserver.New()
+	echopb.RegisterEchoServiceServer(s, echo.Service{})
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return l
+}
+
+// scripted is a test server that hands each connection to a script, with
+// the connection's index (0 for the first). It reads frames with the real
+// decoder and writes whatever the script wants, good or bad.
+type scripted struct {
+	*countingListener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startScripted(t *testing.T, script func(i int, nc net.Conn, d *baidustd.Decoder)) *scripted {
+	t.Helper()
+	s := &scripted{countingListener: listen(t)}
+	s.wg.Go(func() {
+		for i := 0; ; i++ {
+			nc, err := s.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, nc)
+			s.mu.Unlock()
+			s.wg.Go(func() {
+				defer nc.Close()
+				script(i, nc, baidustd.NewDecoder(nc, 0))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		s.Close()
+		s.mu.Lock()
+		for _, nc := range s.conns {
+			nc.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// reply returns the echo service's response frame to the request f.
+func reply(t *testing.T, f *baidustd.Frame) []byte {
+	payload, err := baidustd.Payload(f, baidustd.DefaultMaxBodySize)
+	if err != nil {
+		t.Errorf("scripted server: %v", err)
+		return nil
+	}
+	var req echopb.EchoRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		t.Errorf("scripted server: %v", err)
+	}
+	out, _ := proto.Marshal(&echopb.EchoResponse{Message: req.Message})
+	return baidustd.AppendFrame(nil, &baidustd.Meta{
+		Response:      &baidustd.ResponseMeta{},
+		CorrelationID: f.Meta.CorrelationID,
+	}, out, f.Attachment)
+}
+
+// serveEcho answers every request on nc, in order, as the echo service.
+func serveEcho(t *testing.T, nc net.Conn, d *baidustd.Decoder) {
+	for {
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		if _, err := nc.Write(reply(t, &f)); err != nil {
+			return
+		}
+	}
+}
+
+func newClient(addr string, opts ...client.Option) client.Client {
+	return brpc.NewClient(append([]client.Option{client.Address(addr), client.Timeout(5 * time.Second)}, opts...)...)
+}
+
+// echoCall calls Echo with msg and returns the answer's message.
+func echoCall(ctx context.Context, c client.Client, msg string, opts ...client.CallOption) (string, error) {
+	var rsp echopb.EchoResponse
+	err := c.Call(ctx, "example.EchoService", "Echo", &echopb.EchoRequest{Message: proto.String(msg)}, &rsp, opts...)
+	return rsp.GetMessage(), err
+}
+
+// mustEcho checks that an Echo call with msg succeeds.
+func mustEcho(t *testing.T, c client.Client, msg string) {
+	t.Helper()
+	got, err := echoCall(context.Background(), c, msg)
+	require.NoError(t, err)
+	require.Equal(t, msg, got)
+}

@@ -120,11 +120,14 @@ func TestMisbehavingServer(t *testing.T) {
 		conns  int32
 	}{
 		{
-			name:   "garbage",
-			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")); return false },
-			is:     []error{brpc.ErrConnection, baidustd.ErrMagic},
-			msg:    `connection broken: baidu_std: bad magic: got "HTTP", want "PRPC"`,
-			conns:  2,
+			name: "garbage",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool {
+				nc.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+				return false
+			},
+			is:    []error{brpc.ErrConnection, baidustd.ErrMagic},
+			msg:   `connection broken: baidu_std: bad magic: got "HTTP", want "PRPC"`,
+			conns: 2,
 		},
 		{
 			name: "wrong magic",
@@ -175,11 +178,14 @@ func TestMisbehavingServer(t *testing.T) {
 			conns: 2,
 		},
 		{
-			name:   "malformed meta",
-			answer: func(nc net.Conn, _ *baidustd.Frame) bool { nc.Write(append(hdr("PRPC", 3, 3), 0x20, 0xff, 0xff)); return false },
-			is:     []error{brpc.ErrConnection, baidustd.ErrMeta},
-			msg:    "malformed meta: bad field 4",
-			conns:  2,
+			name: "malformed meta",
+			answer: func(nc net.Conn, _ *baidustd.Frame) bool {
+				nc.Write(append(hdr("PRPC", 3, 3), 0x20, 0xff, 0xff))
+				return false
+			},
+			is:    []error{brpc.ErrConnection, baidustd.ErrMeta},
+			msg:   "malformed meta: bad field 4",
+			conns: 2,
 		},
 		{
 			name: "reset mid-call",

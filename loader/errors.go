@@ -59,9 +59,10 @@ var (
 	ErrCompile = errors.New("go build failed")
 )
 
-// LoadError reports a failure to load, or to register, one plugin file.
+// LoadError reports a failure to load, register, check or inspect one
+// plugin file.
 type LoadError struct {
-	// Op is "load" or "init".
+	// Op is "load", "init", "preflight" or "inspect".
 	Op string
 	// Path is the file, as the caller named it.
 	Path string

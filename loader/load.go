@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"plugin"
@@ -59,17 +60,7 @@ type openEntry struct {
 // then considers the path half-opened forever, so Load refuses it from then
 // on. A fatal error in the Go runtime (a throw) cannot be recovered.
 func (l *Loader) Load(path string) (*runtime.Config, error) {
-	return l.load(path)
-}
-
-func (l *Loader) load(path string) (*runtime.Config, error) {
 	fail := func(err error) (*runtime.Config, error) {
-		var mm *MismatchError
-		var ce *ChecksumError
-		var le *LoadError
-		if errors.As(err, &mm) || errors.As(err, &ce) || errors.As(err, &le) {
-			return nil, err
-		}
 		return nil, &LoadError{Op: "load", Path: path, Err: err}
 	}
 	if err := supported(); err != nil {
@@ -80,23 +71,15 @@ func (l *Loader) load(path string) (*runtime.Config, error) {
 		return fail(err)
 	}
 	if err := l.verifySum(path, real); err != nil {
+		if errors.Is(err, ErrChecksum) {
+			return nil, err // a *ChecksumError, which names the file
+		}
 		return fail(err)
 	}
 	if e := lookupOpened(real); e != nil {
 		return e.result(path, fi)
 	}
-	f, err := os.Open(real)
-	if err != nil {
-		return fail(err)
-	}
-	pf, err := readPluginFile(f)
-	if err == nil {
-		err = checkPlatform(pf)
-	}
-	if err == nil && pf.pluginpath == "" {
-		pf.pluginpath, err = readPluginPath(f)
-	}
-	f.Close()
+	pf, err := readForLoad(real)
 	if err != nil {
 		return fail(err)
 	}
@@ -106,10 +89,33 @@ func (l *Loader) load(path string) (*runtime.Config, error) {
 			return fail(err)
 		}
 		if diffs := Compare(pf.bi, host); len(diffs) > 0 {
-			return fail(&MismatchError{Path: path, Diffs: diffs})
+			return nil, &MismatchError{Path: path, Diffs: diffs}
 		}
 	}
 	return openOnce(path, real, fi, pf.pluginpath)
+}
+
+// readForLoad reads what Load checks in the file at real: its format,
+// platform, build information and pluginpath.
+func readForLoad(real string) (*pluginFile, error) {
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pf, err := readPluginFile(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPlatform(pf); err != nil {
+		return nil, err
+	}
+	if pf.pluginpath == "" {
+		if pf.pluginpath, err = readPluginPath(f); err != nil {
+			return nil, err
+		}
+	}
+	return pf, nil
 }
 
 // supported reports whether this program can load plugins at all.
@@ -133,14 +139,19 @@ func resolve(path string) (string, os.FileInfo, error) {
 		return "", nil, err
 	}
 	real, err := filepath.EvalSymlinks(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fs.ErrNotExist // the path is in the caller's error already
+	}
 	if err != nil {
 		return "", nil, err
 	}
 	fi, err := os.Stat(real)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", nil, err
-	}
-	if !fi.Mode().IsRegular() {
+	case fi.IsDir():
+		return "", nil, fmt.Errorf("%w: a directory, not a file", ErrNotPlugin)
+	case !fi.Mode().IsRegular():
 		return "", nil, fmt.Errorf("%w: not a regular file (%s)", ErrNotPlugin, fi.Mode().Type())
 	}
 	return real, fi, nil

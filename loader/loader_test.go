@@ -153,8 +153,8 @@ func TestLoadRejects(t *testing.T) {
 		is   error
 		want string
 	}{
-		{"missing file", filepath.Join(dir, "missing.so"), os.ErrNotExist, "no such file or directory"},
-		{"directory", dir, loader.ErrNotPlugin, "not a regular file"},
+		{"missing file", filepath.Join(dir, "missing.so"), os.ErrNotExist, "file does not exist"},
+		{"directory", dir, loader.ErrNotPlugin, "not a Go plugin: a directory, not a file"},
 		{"empty file", write("empty.so", nil), loader.ErrNotPlugin, "file too short to be a shared object"},
 		{"not ELF", write("text.so", []byte("#!/bin/sh\necho not a plugin\n")), loader.ErrNotPlugin, `not an ELF or Mach-O shared object (file starts with "#!/b")`},
 		{"corrupt ELF", write("truncated.so", echoBytes[:len(echoBytes)/3]), loader.ErrNotPlugin, "corrupt ELF file"},

@@ -86,6 +86,10 @@ var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 // host's own package. Nor is a module that one side builds as its main (or
 // workspace) module while the other also builds it from a local directory:
 // build information cannot tell whether the two sources are the same.
+//
+// The go command records no modules in a test binary's build information,
+// so with a test binary as the host only the Go version and the build
+// settings are compared.
 func Preflight(path string, host *debug.BuildInfo) error {
 	pf, err := readPath(path)
 	if err != nil {

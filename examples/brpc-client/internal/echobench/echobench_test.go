@@ -1,0 +1,61 @@
+package echobench_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/examples/brpc-client/internal/echobench"
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
+)
+
+// BenchmarkEcho compares the built-in gRPC client with the brpc plugin,
+// linked in, on loopback, with 1 and 64 concurrent callers.
+func BenchmarkEcho(b *testing.B) {
+	srv, err := echobench.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop()
+	clients := []struct {
+		name string
+		new  func(...client.Option) client.Client
+		addr string
+	}{
+		{"grpc", client.NewGRPCClient, srv.GRPC},
+		{"brpc", brpc.NewClient, srv.BRPC},
+	}
+	for _, callers := range []int{1, 64} {
+		for _, cl := range clients {
+			b.Run(echobench.Name(cl.name, callers), func(b *testing.B) {
+				c := cl.new(client.Address(cl.addr))
+				defer c.Close()
+				echobench.Run(b, c, callers)
+			})
+		}
+	}
+}
+
+// TestRun checks the harness itself on a few calls, so that a broken
+// benchmark shows up in `go test`.
+func TestRun(t *testing.T) {
+	srv, err := echobench.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	bt := flag.Lookup("test.benchtime")
+	old := bt.Value.String()
+	require.NoError(t, bt.Value.Set("200x"))
+	defer bt.Value.Set(old)
+	res := testing.Benchmark(func(b *testing.B) {
+		c := brpc.NewClient(client.Address(srv.BRPC))
+		defer c.Close()
+		echobench.Run(b, c, 4)
+	})
+	if res.N == 0 || res.Extra["calls/s"] <= 0 || res.Extra["p99-µs"] < res.Extra["p50-µs"] {
+		t.Fatalf("harness reported %v", res)
+	}
+}

@@ -83,7 +83,7 @@ func (l *Loader) Load(path string) (*runtime.Config, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if l.preflight {
+	if !l.noPreflight {
 		host, err := hostBuildInfo()
 		if err != nil {
 			return fail(err)

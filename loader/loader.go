@@ -35,16 +35,16 @@ var _ Plugin = (*Loader)(nil)
 const EnvPlugins = "MICRO_PLUGIN"
 
 // Loader loads, registers and builds plugins. Create one with [NewPlugin];
-// the package-level functions use one with the default options. A Loader is
-// safe for concurrent use.
+// the zero value, like the Loader behind the package-level functions, has
+// the default options. A Loader is safe for concurrent use.
 //
 // What package plugin loads stays loaded for the life of the process, and
 // Go allows one plugin per pluginpath, so the record of which files are
 // open is shared by every Loader in the process. The registry, checksums
 // and options are each Loader's own.
 type Loader struct {
-	reg         *runtime.Registry
-	preflight   bool
+	reg         *runtime.Registry // nil: runtime.Default
+	noPreflight bool
 	replace     bool
 	requireSums bool
 	build       BuildOptions
@@ -62,7 +62,7 @@ type Option func(*Loader)
 // checksums, refuses to replace registered names, and builds in the current
 // directory's module with this program's build settings.
 func NewPlugin(opts ...Option) *Loader {
-	l := &Loader{reg: runtime.Default, preflight: true, inited: map[*runtime.Config]bool{}}
+	l := &Loader{}
 	for _, o := range opts {
 		o(l)
 	}
@@ -77,7 +77,7 @@ func WithRegistry(r *runtime.Registry) Option { return func(l *Loader) { l.reg =
 // program's before opening it. plugin.Open then reports mismatches itself,
 // naming one package, and a path it failed to open cannot be opened again
 // in this process.
-func WithoutPreflight() Option { return func(l *Loader) { l.preflight = false } }
+func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true } }
 
 // WithSums makes the Loader verify each file that s has a checksum for
 // before opening it, and refuse a file whose SHA-256 differs. Files s does
@@ -148,11 +148,21 @@ func (l *Loader) Init(c *runtime.Config) error {
 	if l.inited[c] {
 		return nil
 	}
-	if err := l.reg.Init(c, l.initOptions()...); err != nil {
+	if err := l.registry().Init(c, l.initOptions()...); err != nil {
 		return err
+	}
+	if l.inited == nil {
+		l.inited = map[*runtime.Config]bool{}
 	}
 	l.inited[c] = true
 	return nil
+}
+
+func (l *Loader) registry() *runtime.Registry {
+	if l.reg == nil {
+		return runtime.Default
+	}
+	return l.reg
 }
 
 func (l *Loader) initOptions() []runtime.InitOption {
@@ -219,13 +229,13 @@ func (l *Loader) check(c *runtime.Config) error {
 	if done {
 		return nil
 	}
-	if err := l.reg.Check(c); err != nil {
+	if err := l.registry().Check(c); err != nil {
 		return err
 	}
 	if l.replace {
 		return nil
 	}
-	names, err := l.reg.Names(c.Type)
+	names, err := l.registry().Names(c.Type)
 	if err != nil {
 		return err
 	}

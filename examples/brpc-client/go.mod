@@ -18,4 +18,6 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
 
+tool github.com/plugink/plugink/cmd/plugink
+
 replace github.com/plugink/plugink => ../..

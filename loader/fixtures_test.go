@@ -128,16 +128,20 @@ func buildConfig(c runtime.Config) func(string) error {
 // plugin, with the flags and environment Build would use.
 func buildMain(name string) func(string) error {
 	return func(out string) error {
-		bi, _ := debug.ReadBuildInfo()
-		flags, env := loader.HostSettings(bi)
-		args := append([]string{"build", "-buildmode=plugin", "-o", out}, flags...)
-		cmd := exec.Command("go", append(args, "./testdata/mains/"+name)...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", name, err, out)
-		}
-		return nil
+		return goBuild(out, "-buildmode=plugin", "./testdata/mains/"+name)
 	}
+}
+
+// goBuild runs go build -o out with this test binary's settings.
+func goBuild(out string, args ...string) error {
+	bi, _ := debug.ReadBuildInfo()
+	flags, env := loader.HostSettings(bi)
+	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return nil
 }
 
 // hostTrimpath reports whether this test binary was built with -trimpath.
@@ -159,14 +163,12 @@ func buildTrimpathMismatch(out string) error {
 }
 
 // buildYAMLHost builds the host program testdata/hosts/yamlhost (an
-// executable, despite the fixture's file name). Unlike this test binary,
-// whose build information lists no modules, it records the version of
-// go.yaml.in/yaml/v3 it links.
+// executable, despite the fixture's file name), with this test binary's
+// settings so that it shares its compiled packages. Unlike this test
+// binary, whose build information lists no modules, it records the version
+// of go.yaml.in/yaml/v3 it links.
 func buildYAMLHost(out string) error {
-	if msg, err := runIn("", "go", "build", "-o", out, "./testdata/hosts/yamlhost"); err != nil {
-		return fmt.Errorf("go build yamlhost: %v\n%s", err, msg)
-	}
-	return nil
+	return goBuild(out, "./testdata/hosts/yamlhost")
 }
 
 // yamlHostInfo returns the yamlhost fixture's path and build information.

@@ -160,7 +160,7 @@ type serverConn struct {
 func (s *Server) newConn(nc net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, addr: nc.LocalAddr().String()}
-	sc.w = baidustd.NewWriter(nc, func(err error) {
+	sc.w = baidustd.NewWriter(nc, 0, func(err error) {
 		s.logf("brpcserver: %s: %v", nc.RemoteAddr(), err)
 		nc.Close()
 	})

@@ -187,7 +187,12 @@ func (c *brpcClient) send(ctx context.Context, meta *baidustd.Meta, req proto.Me
 			return nil, nil, err
 		}
 		if err := cn.w.Write(b.frame); err != nil {
-			cn.forget(meta.CorrelationID)
+			if cn.forget(meta.CorrelationID) {
+				putCall(cl)
+			}
+			if errors.Is(err, baidustd.ErrOvercrowded) {
+				return nil, nil, err
+			}
 			return nil, nil, fmt.Errorf("%w: %w", ErrConnection, err)
 		}
 		return cn, cl, nil
@@ -256,7 +261,7 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 		err = ErrClosed
 	default:
 		c.conns.Add(1)
-		d.cn = newConn(nc, c.plugin.maxBodySize, c.conns.Done)
+		d.cn = newConn(nc, &c.plugin, c.conns.Done)
 		c.cur = d.cn
 	}
 	d.err = err

@@ -575,3 +575,39 @@ func TestLocalErrors(t *testing.T) {
 	assert.ErrorIs(t, err, client.ErrNoAddress)
 	assert.Equal(t, int32(0), l.accepted.Load(), "nothing reached the server")
 }
+
+// TestServerThatStopsReading fills the socket buffers and the client's
+// write queue: calls then fail at once with ErrOvercrowded, and the client
+// works again once the server reads.
+func TestServerThatStopsReading(t *testing.T) {
+	noLeaks(t)
+	reading := make(chan struct{})
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		<-reading
+		serveEcho(t, nc, d)
+	})
+	c := newClient(s.Addr().String(), brpc.MaxQueued(1<<20))
+	t.Cleanup(func() { c.Close() })
+
+	big := make([]byte, 1<<20)
+	var err error
+	for range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		_, err = echoCall(ctx, c, "x", brpc.Attachment(big))
+		cancel()
+		if errors.Is(err, baidustd.ErrOvercrowded) {
+			break
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	require.ErrorIs(t, err, baidustd.ErrOvercrowded)
+	assert.NotErrorIs(t, err, brpc.ErrConnection)
+	assert.Contains(t, err.Error(), "too many bytes queued for writing")
+
+	close(reading)
+	require.Eventually(t, func() bool {
+		_, err := echoCall(context.Background(), c, "drained")
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int32(1), s.accepted.Load())
+}

@@ -42,10 +42,10 @@ func putCall(cl *call) {
 
 // newConn starts the goroutines of a connection over nc; stopped is
 // called when both have ended.
-func newConn(nc net.Conn, maxBodySize int, stopped func()) *conn {
+func newConn(nc net.Conn, o *options, stopped func()) *conn {
 	cn := &conn{nc: nc, calls: map[int64]*call{}}
-	cn.w = baidustd.NewWriter(nc, func(err error) { cn.fail(err) })
-	go cn.read(maxBodySize, stopped)
+	cn.w = baidustd.NewWriter(nc, o.maxQueued, func(err error) { cn.fail(err) })
+	go cn.read(o.maxBodySize, stopped)
 	return cn
 }
 

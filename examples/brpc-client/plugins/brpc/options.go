@@ -12,6 +12,7 @@ import (
 type options struct {
 	compress    baidustd.CompressType
 	maxBodySize int
+	maxQueued   int
 }
 
 // callOptions are the call options of this plugin, kept in
@@ -65,6 +66,14 @@ func Compress(t baidustd.CompressType) client.Option {
 // resynchronised after a frame it refuses to read.
 func MaxBodySize(n int) client.Option {
 	return func(o *client.Options) { pluginOptions(o).maxBodySize = n }
+}
+
+// MaxQueued sets how many bytes of requests may wait to be written to the
+// connection (default baidustd.DefaultMaxQueued, 64 MiB). A call that
+// would exceed it, as when the server stops reading, fails at once with an
+// error wrapping baidustd.ErrOvercrowded; the connection stays up.
+func MaxQueued(n int) client.Option {
+	return func(o *client.Options) { pluginOptions(o).maxQueued = n }
 }
 
 // LogID sends id as the request's log_id, which bRPC servers log.

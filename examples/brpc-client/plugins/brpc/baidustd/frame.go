@@ -114,12 +114,33 @@ func (d *Decoder) Decode(f *Frame) error {
 	if err != nil {
 		return err
 	}
-	body := make([]byte, bodySize)
-	if n, err := io.ReadFull(d.r, body); err != nil {
+	body, err := readBody(d.r, bodySize)
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return frameErr(ErrTruncated, "stream ended after %d of %d body bytes", n, bodySize)
+			return frameErr(ErrTruncated, "stream ended after %d of %d body bytes", len(body), bodySize)
 		}
 		return fmt.Errorf("baidu_std: read body: %w", err)
 	}
 	return DecodeBody(body, metaSize, f)
+}
+
+// readChunk is the most readBody allocates ahead of the bytes that arrived.
+const readChunk = 1 << 20
+
+// readBody reads a body of n bytes. A large body's buffer grows as its
+// bytes arrive, so that a header claiming a large body does not cost
+// memory by itself. On error, it returns the bytes read so far.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	body := make([]byte, min(n, readChunk))
+	for got := 0; ; {
+		m, err := io.ReadFull(r, body[got:])
+		got += m
+		if err != nil {
+			return body[:got], err
+		}
+		if got == n {
+			return body, nil
+		}
+		body = append(body, make([]byte, min(n-got, len(body)))...)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -156,4 +157,22 @@ func TestParseHeader(t *testing.T) {
 	_, _, err = baidustd.ParseHeader([]byte("PRPC"), 100)
 	assert.ErrorIs(t, err, baidustd.ErrTruncated)
 	assert.ErrorIs(t, baidustd.DecodeBody([]byte("ab"), 3, &baidustd.Frame{}), baidustd.ErrMetaSize)
+}
+
+// TestDecoderLargeBodies reads a body over several chunks, and does not
+// allocate what a header claims before the bytes arrive.
+func TestDecoderLargeBodies(t *testing.T) {
+	att := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+5)
+	stream := baidustd.AppendFrame(nil, echoRequest(1), []byte("p"), att)
+	var f baidustd.Frame
+	require.NoError(t, baidustd.NewDecoder(bytes.NewReader(stream), 0).Decode(&f))
+	assert.Equal(t, att, f.Attachment)
+
+	claim := append(header("PRPC", 60<<20, 0), "only a few bytes"...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := baidustd.NewDecoder(bytes.NewReader(claim), 0).Decode(&f)
+	runtime.ReadMemStats(&after)
+	assert.EqualError(t, err, "baidu_std: truncated frame: stream ended after 16 of 62914560 body bytes")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "memory follows the bytes, not the claim")
 }

@@ -10,6 +10,15 @@ import (
 // ErrWriterClosed is returned by [Writer.Write] after [Writer.Close].
 var ErrWriterClosed = errors.New("baidu_std: writer closed")
 
+// ErrOvercrowded is returned by [Writer.Write] when a frame would take the
+// bytes waiting to be written past the writer's limit, as when the peer
+// stops reading. The writer stays usable; bRPC's error for this state is
+// EOVERCROWDED.
+var ErrOvercrowded = errors.New("baidu_std: too many bytes queued for writing")
+
+// DefaultMaxQueued is the default limit of a [Writer]'s queue, in bytes.
+const DefaultMaxQueued = 64 << 20
+
 // maxSpare is the largest batch buffer a Writer keeps for reuse.
 const maxSpare = 1 << 20
 
@@ -18,34 +27,46 @@ const maxSpare = 1 << 20
 // has queued up in a single call, so that concurrent callers share
 // system calls and no caller waits on a slow peer.
 type Writer struct {
-	w       io.Writer
-	onError func(error)
+	w         io.Writer
+	maxQueued int
+	onError   func(error)
 
-	mu      sync.Mutex
-	pending []byte
-	spare   []byte
-	err     error
-	wake    chan struct{}
-	stopped chan struct{}
+	mu       sync.Mutex
+	pending  []byte
+	inFlight int // bytes the writing goroutine has taken and not written yet
+	spare    []byte
+	err      error
+	wake     chan struct{}
+	stopped  chan struct{}
 }
 
-// NewWriter starts a Writer over w. onError, if not nil, is called once,
-// from the writing goroutine, when a write to w fails; the Writer then
-// refuses further frames with that error.
-func NewWriter(w io.Writer, onError func(error)) *Writer {
-	fw := &Writer{w: w, onError: onError, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+// NewWriter starts a Writer over w that queues at most maxQueued bytes
+// (0 means [DefaultMaxQueued]). onError, if not nil, is called once, from
+// the writing goroutine, when a write to w fails; the Writer then refuses
+// further frames with that error.
+func NewWriter(w io.Writer, maxQueued int, onError func(error)) *Writer {
+	if maxQueued <= 0 {
+		maxQueued = DefaultMaxQueued
+	}
+	fw := &Writer{w: w, maxQueued: maxQueued, onError: onError, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go fw.loop()
 	return fw
 }
 
 // Write queues frame, copying it, to be written after the frames queued
-// before it. It returns the writer's error once it has failed or closed.
+// before it. It returns the writer's error once it has failed or closed,
+// and [ErrOvercrowded] when the queue is full; a frame larger than the
+// limit is still accepted when nothing else waits.
 func (fw *Writer) Write(frame []byte) error {
 	fw.mu.Lock()
 	if fw.err != nil {
 		err := fw.err
 		fw.mu.Unlock()
 		return err
+	}
+	if queued := len(fw.pending) + fw.inFlight; queued > 0 && queued+len(frame) > fw.maxQueued {
+		fw.mu.Unlock()
+		return ErrOvercrowded
 	}
 	fw.pending = append(fw.pending, frame...)
 	fw.mu.Unlock()
@@ -88,10 +109,12 @@ func (fw *Writer) loop() {
 				break
 			}
 			fw.pending = fw.spare[:0]
+			fw.inFlight = len(buf)
 			fw.mu.Unlock()
 
 			_, err := fw.w.Write(buf)
 			fw.mu.Lock()
+			fw.inFlight = 0
 			if cap(buf) <= maxSpare {
 				fw.spare = buf[:0]
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +31,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 
 func TestWriterKeepsFramesWhole(t *testing.T) {
 	var out syncBuffer
-	w := baidustd.NewWriter(&out, nil)
+	w := baidustd.NewWriter(&out, 0, nil)
 	const writers, per = 8, 200
 	var wg sync.WaitGroup
 	for g := range writers {
@@ -72,7 +73,7 @@ func (b *brokenWriter) Write(p []byte) (int, error) {
 func TestWriterReportsTheFirstError(t *testing.T) {
 	var calls atomic.Int32
 	got := make(chan error, 1)
-	w := baidustd.NewWriter(&brokenWriter{}, func(err error) {
+	w := baidustd.NewWriter(&brokenWriter{}, 0, func(err error) {
 		calls.Add(1)
 		got <- err
 	})
@@ -82,4 +83,27 @@ func TestWriterReportsTheFirstError(t *testing.T) {
 	assert.EqualError(t, err, "baidu_std: write: broken pipe")
 	require.NoError(t, w.Close())
 	assert.Equal(t, int32(1), calls.Load())
+}
+
+// TestWriterBoundsItsQueue writes to a peer that never reads: the queue
+// stops growing at its limit, and closing the connection frees the writer.
+func TestWriterBoundsItsQueue(t *testing.T) {
+	local, peer := net.Pipe()
+	defer peer.Close()
+	const limit, size = 1 << 20, 10 << 10
+	w := baidustd.NewWriter(local, limit, nil)
+	frame := make([]byte, size)
+	var queued int
+	for {
+		err := w.Write(frame)
+		if err != nil {
+			assert.ErrorIs(t, err, baidustd.ErrOvercrowded)
+			break
+		}
+		queued += size
+		require.LessOrEqual(t, queued, limit, "the queue is bounded")
+	}
+	assert.Greater(t, queued, limit-size)
+	local.Close()
+	require.NoError(t, w.Close())
 }

@@ -22,8 +22,8 @@ import (
 // pluginpath. So BenchmarkLoad measures each sample in a fresh process: it
 // re-runs this test binary with benchChildEnv set, and the child (see
 // TestMain) times one load of the same file and prints the nanoseconds.
-// The benchmark reports that time as ns/load; its ns/op is the whole
-// child process, start-up included.
+// The benchmark reports that time as ns/load; its ns/op is the whole of
+// the child processes, start-up included.
 const benchChildEnv = "PLUGINK_LOADER_BENCH_CHILD"
 
 // The ways BenchmarkLoad loads the plugin, in the child process.
@@ -104,33 +104,50 @@ func benchPluginPath(b *testing.B) string {
 }
 
 // BenchmarkLoad compares loading one plugin through the loader with a bare
-// plugin.Open and Lookup of the same file, each sample in a new process.
-// Run it with -benchtime=<n>x for a fixed number of samples.
+// plugin.Open and Lookup of the same file. Each op starts four processes,
+// one per way of loading (in an order that rotates, so that a change in
+// the machine's load affects all four alike), and reports for each the
+// mean time of the load itself (<way>-ns/load) and its ratio to the bare
+// open (<way>/raw).
 func BenchmarkLoad(b *testing.B) {
 	path := benchPluginPath(b)
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []string{modeRaw, modeLoader, modePreflight, modeChecksum} {
-		b.Run(mode, func(b *testing.B) {
-			var total time.Duration
-			for b.Loop() {
-				cmd := exec.Command(exe)
-				cmd.Env = append(os.Environ(), benchChildEnv+"="+mode+":"+path)
-				out, err := cmd.Output()
-				if err != nil {
-					b.Fatalf("child: %v: %s", err, out)
-				}
-				ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
-				if err != nil {
-					b.Fatalf("child printed %q", out)
-				}
-				total += time.Duration(ns)
-			}
-			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/load")
-		})
+	modes := []string{modeRaw, modeLoader, modePreflight, modeChecksum}
+	names := []string{"raw", "loader", "preflight", "checksum"}
+	total := make([]time.Duration, len(modes))
+	i := 0
+	for b.Loop() {
+		for k := range modes {
+			m := (i + k) % len(modes)
+			total[m] += loadInChild(b, exe, modes[m], path)
+		}
+		i++
 	}
+	for m, name := range names {
+		b.ReportMetric(float64(total[m].Nanoseconds())/float64(b.N), name+"-ns/load")
+		if m > 0 {
+			b.ReportMetric(float64(total[m])/float64(total[0]), name+"/raw")
+		}
+	}
+}
+
+// loadInChild loads the plugin at path in a new process and returns how
+// long the load took there.
+func loadInChild(b *testing.B, exe, mode, path string) time.Duration {
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+mode+":"+path)
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("child %s: %v: %s", mode, err, out)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		b.Fatalf("child %s printed %q", mode, out)
+	}
+	return time.Duration(ns)
 }
 
 // BenchmarkPreflight measures the check Load makes before opening a file

@@ -1,0 +1,433 @@
+package gen
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"go.yaml.in/yaml/v3"
+)
+
+// ManifestFile is the manifest's conventional name.
+const ManifestFile = "plugink.yaml"
+
+// DefaultDynamicDir is where plugin .so files live when the manifest does
+// not say, relative to the manifest's directory at build time and to the
+// working directory at run time.
+const DefaultDynamicDir = "plugins"
+
+// Manifest is a parsed plugink.yaml: the kinds a host declares and the
+// plugins it links.
+type Manifest struct {
+	// File is the manifest's path, as given.
+	File string
+	// Kinds are the declared kinds, sorted by name.
+	Kinds []*KindDecl
+	// Plugins are the plugins, in file order.
+	Plugins []*PluginDecl
+	// DynamicDir is the directory of the plugin .so files (dynamic.dir).
+	DynamicDir string
+	// DynamicDirPos is where dynamic.dir was set.
+	DynamicDirPos token.Position
+}
+
+// KindDecl binds a kind name to the Go variable that holds its default map
+// (map[string]F) or its runtime kind (*runtime.Kind[F]).
+type KindDecl struct {
+	// Name is the kind's name, e.g. "client".
+	Name string
+	// Pkg is the import path of the package that declares the variable.
+	Pkg string
+	// Var is the variable's name, e.g. "DefaultClients".
+	Var string
+	// Pos is the position of the binding in the manifest.
+	Pos token.Position
+}
+
+// PluginDecl is one plugin of the manifest.
+type PluginDecl struct {
+	// Name, Type, Path and NewFunc become the plugin's runtime.Config
+	// (NewFunc as the constructor in Path of that name).
+	Name, Type, Path, NewFunc string
+	// Disabled keeps the plugin in the manifest but out of generated code
+	// and builds.
+	Disabled bool
+	// Replace lets the plugin replace an implementation of the same name
+	// already in the kind's default map (e.g. a built-in).
+	Replace bool
+	// Pos is the position of the plugin's entry; FieldPos of each field.
+	Pos      token.Position
+	FieldPos map[string]token.Position
+}
+
+// SOName returns the file name of the plugin's .so: "<type>_<name>.so".
+func (p *PluginDecl) SOName() string { return p.Type + "_" + p.Name + ".so" }
+
+// Enabled returns the plugins that are not disabled, in file order.
+func (m *Manifest) Enabled() []*PluginDecl {
+	var out []*PluginDecl
+	for _, p := range m.Plugins {
+		if !p.Disabled {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Kind returns the kind declared as name, or nil.
+func (m *Manifest) Kind(name string) *KindDecl {
+	for _, k := range m.Kinds {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// ReadManifest reads and parses the manifest at file.
+func ReadManifest(file string) (*Manifest, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return ParseManifest(file, data)
+}
+
+// ParseManifest parses a manifest; file names it in errors. Parsing is
+// strict: unknown keys, empty or invalid fields, unknown kinds and duplicate
+// names are errors, all reported at once in an [ErrorList].
+func ParseManifest(file string, data []byte) (*Manifest, error) {
+	c := &collector{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			c.add(1, 1, "empty manifest: want a mapping with kinds and plugins")
+			return nil, c.err()
+		}
+		return nil, yamlError(file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		c.add(extra.Line, extra.Column, "a manifest holds one YAML document; found another")
+	}
+	m := &Manifest{File: file, DynamicDir: DefaultDynamicDir}
+	p := &manifestParser{c: c, m: m}
+	p.root(&doc)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(m.Kinds, func(a, b *KindDecl) int { return strings.Compare(a.Name, b.Name) })
+	return m, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns the YAML library's syntax error into file:line:col form.
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	line := 1
+	if sm := yamlLine.FindStringSubmatch(msg); sm != nil {
+		fmt.Sscan(sm[1], &line)
+		msg = sm[2]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return ErrorList{{Pos: token.Position{Filename: file, Line: line, Column: 1}, Msg: "invalid YAML: " + msg}}
+}
+
+type manifestParser struct {
+	c *collector
+	m *Manifest
+}
+
+func (p *manifestParser) pos(n *yaml.Node) token.Position {
+	return token.Position{Filename: p.c.file, Line: n.Line, Column: n.Column}
+}
+
+// mapping checks that n is a mapping whose keys are all in allowed and
+// unique, and calls f for each key and value.
+func (p *manifestParser) mapping(n *yaml.Node, what string, allowed []string, f func(key string, k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		p.c.add(n.Line, n.Column, "%s must be a mapping, found %s", what, describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.c.add(k.Line, k.Column, "%s: keys must be strings", what)
+			continue
+		}
+		if seen[k.Value] {
+			p.c.add(k.Line, k.Column, "%s: duplicate key %q", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if allowed != nil && !slices.Contains(allowed, k.Value) {
+			p.c.add(k.Line, k.Column, "%s: unknown key %q (want one of: %s)", what, k.Value, strings.Join(allowed, ", "))
+			continue
+		}
+		f(k.Value, k, v)
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func (p *manifestParser) root(doc *yaml.Node) {
+	root := doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	var kinds, plugins *yaml.Node
+	p.mapping(root, "manifest", []string{"kinds", "plugins", "dynamic"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "kinds":
+			kinds = v
+		case "plugins":
+			plugins = v
+		case "dynamic":
+			p.dynamic(v)
+		}
+	})
+	if root.Kind != yaml.MappingNode {
+		return
+	}
+	if kinds == nil {
+		p.c.add(root.Line, root.Column, "manifest: missing key \"kinds\" (the kinds plugins may be of)")
+	} else {
+		p.kinds(kinds)
+	}
+	if plugins != nil {
+		p.plugins(plugins)
+	}
+}
+
+func (p *manifestParser) dynamic(n *yaml.Node) {
+	p.mapping(n, "dynamic", []string{"dir"}, func(key string, k, v *yaml.Node) {
+		if s, ok := p.scalar(v, "dynamic.dir"); ok {
+			if filepath.IsAbs(s) {
+				p.c.add(v.Line, v.Column, "dynamic.dir: %q is absolute; want a path relative to the manifest's directory", s)
+			}
+			p.m.DynamicDir, p.m.DynamicDirPos = filepath.ToSlash(filepath.Clean(s)), p.pos(v)
+		}
+	})
+}
+
+// scalar returns n's value if n is a non-empty string scalar.
+func (p *manifestParser) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.c.add(n.Line, n.Column, "%s must be a non-empty string, found %s", what, describe(n))
+		return "", false
+	}
+	if strings.TrimSpace(n.Value) == "" {
+		p.c.add(n.Line, n.Column, "%s is empty", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *manifestParser) kinds(n *yaml.Node) {
+	p.mapping(n, "kinds", nil, func(name string, k, v *yaml.Node) {
+		if !validKindName(name) {
+			p.c.add(k.Line, k.Column, "kind %q: a kind name is letters, digits, '_' and '-', starting with a letter", name)
+			return
+		}
+		ref, ok := p.scalar(v, fmt.Sprintf("kind %q", name))
+		if !ok {
+			return
+		}
+		pkg, sym, ok := splitQualified(ref)
+		if !ok {
+			p.c.add(v.Line, v.Column, "kind %q: %q is not a qualified Go name; want import/path.Var, e.g. example.com/svc/client.DefaultClients", name, ref)
+			return
+		}
+		if err := module.CheckImportPath(pkg); err != nil {
+			p.c.add(v.Line, v.Column, "kind %q: invalid import path %q: %v", name, pkg, err)
+			return
+		}
+		p.m.Kinds = append(p.m.Kinds, &KindDecl{Name: name, Pkg: pkg, Var: sym, Pos: p.pos(v)})
+	})
+}
+
+// splitQualified splits "import/path.Name" at the last dot after the last
+// slash.
+func splitQualified(s string) (pkg, name string, ok bool) {
+	slash := strings.LastIndex(s, "/")
+	dot := strings.LastIndex(s, ".")
+	if dot <= slash+0 || dot == len(s)-1 || dot == 0 {
+		return "", "", false
+	}
+	pkg, name = s[:dot], s[dot+1:]
+	if !token.IsIdentifier(name) || !token.IsExported(name) {
+		return "", "", false
+	}
+	return pkg, name, true
+}
+
+func validKindName(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+var pluginKeys = []string{"name", "type", "path", "newfunc", "disabled", "replace"}
+
+func (p *manifestParser) plugins(n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.c.add(n.Line, n.Column, "plugins must be a list, found %s", describe(n))
+		return
+	}
+	seen := map[string]token.Position{} // "type/name" -> first
+	for i, e := range n.Content {
+		d := p.plugin(i, e)
+		if d == nil {
+			continue
+		}
+		key := d.Type + "/" + d.Name
+		if first, dup := seen[key]; dup {
+			p.c.add(e.Line, e.Column, "plugin %q (%s): duplicate name within kind %s (first at line %d)", d.Name, d.Type, d.Type, first.Line)
+			continue
+		}
+		seen[key] = d.Pos
+		p.m.Plugins = append(p.m.Plugins, d)
+	}
+}
+
+// plugin parses the i'th plugin entry; nil if it has errors.
+func (p *manifestParser) plugin(i int, n *yaml.Node) *PluginDecl {
+	what := fmt.Sprintf("plugins[%d]", i)
+	if name := nameOf(n); name != "" {
+		what = fmt.Sprintf("plugin %q", name)
+	}
+	d := &PluginDecl{Pos: p.pos(n), FieldPos: map[string]token.Position{}}
+	before := len(p.c.list)
+	p.mapping(n, what, pluginKeys, func(key string, k, v *yaml.Node) {
+		d.FieldPos[key] = p.pos(v)
+		switch key {
+		case "disabled", "replace":
+			var b bool
+			if v.Kind != yaml.ScalarNode || v.Decode(&b) != nil {
+				p.c.add(v.Line, v.Column, "%s: %s must be true or false, found %s", what, key, describe(v))
+			}
+			if key == "disabled" {
+				d.Disabled = b
+			} else {
+				d.Replace = b
+			}
+			return
+		}
+		s, ok := p.scalar(v, what+": "+key)
+		if !ok {
+			return
+		}
+		switch key {
+		case "name":
+			d.Name = s
+		case "type":
+			d.Type = s
+		case "path":
+			d.Path = s
+		case "newfunc":
+			d.NewFunc = s
+		}
+	})
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for _, key := range []string{"name", "type", "path", "newfunc"} {
+		if _, ok := d.FieldPos[key]; !ok {
+			p.c.add(n.Line, n.Column, "%s: missing key %q", what, key)
+		}
+	}
+	p.validatePlugin(what, d)
+	if len(p.c.list) > before {
+		return nil
+	}
+	return d
+}
+
+// nameOf returns the value of n's "name" key, if n is a mapping that has
+// one, so that messages about an entry can name its plugin.
+func nameOf(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func (p *manifestParser) validatePlugin(what string, d *PluginDecl) {
+	at := func(key string) (int, int) { pos := d.FieldPos[key]; return pos.Line, pos.Column }
+	if d.Name != "" && !validPluginName(d.Name) {
+		l, c := at("name")
+		p.c.add(l, c, "%s: invalid name; a plugin name is letters, digits, '_', '-' and '.', starting with a letter or digit", what)
+	}
+	if d.Type != "" && p.m.Kind(d.Type) == nil && p.kindNamesKnown() {
+		l, c := at("type")
+		p.c.add(l, c, "%s: unknown kind %q (declared kinds: %s)", what, d.Type, strings.Join(p.m.kindNames(), ", "))
+	}
+	if d.Path != "" {
+		if err := module.CheckImportPath(d.Path); err != nil {
+			l, c := at("path")
+			p.c.add(l, c, "%s: invalid import path %q: %v", what, d.Path, err)
+		}
+	}
+	if d.NewFunc != "" && !(token.IsIdentifier(d.NewFunc) && token.IsExported(d.NewFunc)) {
+		l, c := at("newfunc")
+		p.c.add(l, c, "%s: newfunc %q must be the name of an exported function of the package, e.g. NewClient", what, d.NewFunc)
+	}
+}
+
+// kindNamesKnown reports whether the kinds section parsed; without it every
+// plugin's type would be reported unknown.
+func (p *manifestParser) kindNamesKnown() bool { return len(p.m.Kinds) > 0 }
+
+func (m *Manifest) kindNames() []string {
+	var names []string
+	for _, k := range m.Kinds {
+		names = append(names, k.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func validPluginName(s string) bool {
+	for i, r := range s {
+		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r == '_' || r == '-' || r == '.')
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -12,8 +12,8 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/mod/module"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/module"
 )
 
 // ManifestFile is the manifest's conventional name.

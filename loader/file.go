@@ -45,6 +45,9 @@ func readPluginFile(f *os.File) (*pluginFile, error) {
 	var err error
 	switch {
 	case string(magic[:]) == elf.ELFMAG:
+		if pf = readGoELF(f); pf != nil {
+			break // the common case, read quickly
+		}
 		pf, err = readELFHeader(f)
 	case isMachO(magic):
 		pf, err = readMachOHeader(f)
@@ -54,9 +57,10 @@ func readPluginFile(f *os.File) (*pluginFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	pf.bi, err = buildinfo.Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w: no Go build information in this %s file (%v)", ErrNotPlugin, pf.format, err)
+	if pf.bi == nil {
+		if pf.bi, err = buildinfo.Read(f); err != nil {
+			return nil, fmt.Errorf("%w: no Go build information in this %s file (%v)", ErrNotPlugin, pf.format, err)
+		}
 	}
 	if mode := setting(pf.bi, "-buildmode"); mode != "plugin" {
 		return nil, fmt.Errorf("%w: built with -buildmode=%s, not -buildmode=plugin", ErrNotPlugin, mode)
@@ -100,26 +104,152 @@ var elfArch = map[string]struct {
 }
 
 func readELFHeader(f *os.File) (*pluginFile, error) {
+	pf := &pluginFile{format: "ELF"}
 	ef, err := elf.NewFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: corrupt ELF file: %v", ErrNotPlugin, err)
 	}
-	pf := &pluginFile{format: "ELF", class: "64-bit"}
-	if ef.Class == elf.ELFCLASS32 {
-		pf.class = "32-bit"
-	}
-	for goarch, a := range elfArch {
-		if a.machine == ef.Machine && a.class == ef.Class && a.order == ef.ByteOrder {
-			pf.arch = goarch
-		}
-	}
-	if pf.arch == "" {
-		pf.arch = fmt.Sprintf("%s %s %s", strings.TrimPrefix(ef.Machine.String(), "EM_"), pf.class, ef.ByteOrder)
-	}
+	pf.setELFArch(ef.Machine, ef.Class, ef.ByteOrder)
 	if ef.Type != elf.ET_DYN {
 		return nil, fmt.Errorf("%w: an ELF %s, not a shared object (ET_DYN)", ErrNotPlugin, elfTypeName(ef.Type))
 	}
 	return pf, nil
+}
+
+// setELFArch sets pf's architecture and word size from an ELF header.
+func (pf *pluginFile) setELFArch(m elf.Machine, c elf.Class, order binary.ByteOrder) {
+	pf.class = "64-bit"
+	if c == elf.ELFCLASS32 {
+		pf.class = "32-bit"
+	}
+	for goarch, a := range elfArch {
+		if a.machine == m && a.class == c && a.order == order {
+			pf.arch = goarch
+		}
+	}
+	if pf.arch == "" {
+		pf.arch = fmt.Sprintf("%s %s %s", strings.TrimPrefix(m.String(), "EM_"), pf.class, order)
+	}
+}
+
+// readGoELF reads the header and the build information of an ELF shared
+// object written by Go's linker, in a handful of small reads (debug/elf and
+// debug/buildinfo together take several times longer, mostly in the first
+// call of a process). It returns nil for anything else — another type of
+// ELF file, old-style build information, a damaged file — which the
+// general path then reads, and explains if need be.
+func readGoELF(f io.ReaderAt) *pluginFile {
+	var h [64]byte // an ELF64 header; an ELF32 one is shorter
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return nil
+	}
+	var order binary.ByteOrder
+	switch elf.Data(h[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		order = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		order = binary.BigEndian
+	default:
+		return nil
+	}
+	class := elf.Class(h[elf.EI_CLASS])
+	typ, machine := elf.Type(order.Uint16(h[16:])), elf.Machine(order.Uint16(h[18:]))
+	var shoff uint64
+	var shentsize, shnum, shstrndx uint16
+	switch class {
+	case elf.ELFCLASS64:
+		shoff, shentsize, shnum, shstrndx = order.Uint64(h[40:]), order.Uint16(h[58:]), order.Uint16(h[60:]), order.Uint16(h[62:])
+		if shentsize < 64 {
+			return nil
+		}
+	case elf.ELFCLASS32:
+		shoff, shentsize, shnum, shstrndx = uint64(order.Uint32(h[32:])), order.Uint16(h[46:]), order.Uint16(h[48:]), order.Uint16(h[50:])
+		if shentsize < 40 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if typ != elf.ET_DYN || shnum == 0 || shstrndx >= shnum || shoff > 1<<40 {
+		return nil
+	}
+	shdrs := make([]byte, int(shnum)*int(shentsize))
+	if _, err := f.ReadAt(shdrs, int64(shoff)); err != nil {
+		return nil
+	}
+	// offset and size of section i's contents
+	section := func(i int) (off, size uint64) {
+		h := shdrs[i*int(shentsize):]
+		if class == elf.ELFCLASS64 {
+			return order.Uint64(h[24:32]), order.Uint64(h[32:40])
+		}
+		return uint64(order.Uint32(h[16:20])), uint64(order.Uint32(h[20:24]))
+	}
+	readSection := func(i int) []byte {
+		off, size := section(i)
+		if size > maxSymbolSize {
+			return nil
+		}
+		b := make([]byte, size)
+		if _, err := f.ReadAt(b, int64(off)); err != nil {
+			return nil
+		}
+		return b
+	}
+	names := readSection(int(shstrndx))
+	for i := range int(shnum) {
+		nameOff := order.Uint32(shdrs[i*int(shentsize):])
+		if int(nameOff) >= len(names) || !bytes.HasPrefix(names[nameOff:], []byte(".go.buildinfo\x00")) {
+			continue
+		}
+		bi := parseInlineBuildInfo(readSection(i))
+		if bi == nil {
+			return nil
+		}
+		pf := &pluginFile{format: "ELF", bi: bi}
+		pf.setELFArch(machine, class, order)
+		return pf
+	}
+	return nil
+}
+
+// parseInlineBuildInfo decodes the contents of a .go.buildinfo section in
+// the format of Go 1.18 and later: a 32-byte header starting with a magic
+// string, whose flags say the strings follow inline, then the Go version
+// and the module information as varint-length-prefixed strings.
+func parseInlineBuildInfo(b []byte) *debug.BuildInfo {
+	const magic, headerSize, flagsInline = "\xff Go buildinf:", 32, 0x2
+	if len(b) < headerSize || string(b[:len(magic)]) != magic || b[15]&flagsInline == 0 {
+		return nil
+	}
+	b = b[headerSize:]
+	next := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	vers, ok1 := next()
+	mod, ok2 := next()
+	if !ok1 || !ok2 || vers == "" {
+		return nil
+	}
+	// Strip the sentinels around the module information (as
+	// debug/buildinfo does).
+	if len(mod) >= 33 && mod[len(mod)-17] == '\n' {
+		mod = mod[16 : len(mod)-16]
+	} else {
+		mod = ""
+	}
+	bi, err := debug.ParseBuildInfo(mod)
+	if err != nil {
+		return nil
+	}
+	bi.GoVersion = vers
+	return bi
 }
 
 func elfTypeName(t elf.Type) string {

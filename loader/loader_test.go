@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +67,9 @@ func TestInspectReadsMetadataWithoutOpening(t *testing.T) {
 	assert.Equal(t, "github.com/plugink/plugink/_plugink/client/tamper", info.PluginPath)
 	assert.Equal(t, "(devel)", info.Plugink)
 	assert.Equal(t, "plugin", buildSetting(info, "-buildmode"))
+	want, err := buildinfo.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, want, info.BuildInfo, "the loader reads the build information as debug/buildinfo does")
 	sum, err := loader.FileSum(path)
 	require.NoError(t, err)
 	assert.Equal(t, sum, info.SHA256)

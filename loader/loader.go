@@ -83,6 +83,10 @@ func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true }
 // before opening it, and refuse a file whose SHA-256 differs. Files s does
 // not list are loaded unverified unless [WithSumsRequired] is also given.
 // The Loader keeps its own copy of s; Build adds the files it makes.
+//
+// The file is read twice, hashed by Load and then mapped by the dynamic
+// linker, so a checksum cannot catch a file swapped in between: keep plugin
+// directories writable only by those you trust to build plugins.
 func WithSums(s Sums) Option {
 	return func(l *Loader) {
 		l.sums = Sums{}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
-	"go/types"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -185,7 +184,21 @@ func reservedAlias(alias string) bool {
 	case "_", "runtime", "main", "Plugin", PluginMetadataVar:
 		return true
 	}
-	return token.IsKeyword(alias) || types.Universe.Lookup(alias) != nil
+	return token.IsKeyword(alias) || predeclared[alias]
+}
+
+// predeclared holds Go's predeclared identifiers (the universe scope). It
+// is spelled out rather than taken from go/types, which would make every
+// program that links the loader (and so this package) much larger.
+var predeclared = map[string]bool{
+	"any": true, "bool": true, "byte": true, "comparable": true, "complex64": true, "complex128": true,
+	"error": true, "float32": true, "float64": true, "int": true, "int8": true, "int16": true,
+	"int32": true, "int64": true, "rune": true, "string": true, "uint": true, "uint8": true,
+	"uint16": true, "uint32": true, "uint64": true, "uintptr": true,
+	"true": true, "false": true, "iota": true, "nil": true,
+	"append": true, "cap": true, "clear": true, "close": true, "complex": true, "copy": true,
+	"delete": true, "imag": true, "len": true, "make": true, "max": true, "min": true, "new": true,
+	"panic": true, "print": true, "println": true, "real": true, "recover": true,
 }
 
 // checkPluginMainSpec reports every invalid field of s at once.

@@ -7,6 +7,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -213,4 +214,17 @@ func TestPluginAlias(t *testing.T) {
 	for path, want := range tests {
 		assert.Equal(t, want, PluginAlias(path), path)
 	}
+}
+
+// TestPredeclaredIsTheUniverse keeps the list of predeclared identifiers in
+// step with go/types.
+func TestPredeclaredIsTheUniverse(t *testing.T) {
+	universe := map[string]bool{}
+	for _, name := range types.Universe.Names() {
+		if token.IsExported(name) || name == "unsafe" {
+			continue
+		}
+		universe[name] = true
+	}
+	assert.Equal(t, universe, predeclared)
 }

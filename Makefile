@@ -3,7 +3,14 @@ GO ?= go
 # Every package of every module in go.work (the root module and the example).
 PKGS := github.com/plugink/plugink/...
 
-.PHONY: test vet bench
+.PHONY: demo demo-loader test vet bench
+
+## demo: the main job (see README.md).
+demo: demo-loader
+
+## demo-loader: go-micro's contract by hand: Build a .so, Load, Init, select by --client.
+demo-loader:
+	$(GO) run ./loader/internal/demo
 
 ## test: vet, then every test under the race detector.
 test: vet

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/plugink/plugink/runtime"
 	"golang.org/x/mod/module"
 )
 
@@ -249,7 +251,7 @@ func (p *manifestParser) scalar(n *yaml.Node, what string) (string, bool) {
 
 func (p *manifestParser) kinds(n *yaml.Node) {
 	p.mapping(n, "kinds", nil, func(name string, k, v *yaml.Node) {
-		if !validKindName(name) {
+		if !runtime.ValidKindName(name) {
 			p.c.add(k.Line, k.Column, "kind %q: a kind name is letters, digits, '_' and '-', starting with a letter", name)
 			return
 		}
@@ -283,18 +285,6 @@ func splitQualified(s string) (pkg, name string, ok bool) {
 		return "", "", false
 	}
 	return pkg, name, true
-}
-
-func validKindName(s string) bool {
-	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 var pluginKeys = []string{"name", "type", "path", "newfunc", "disabled", "replace"}

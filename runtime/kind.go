@@ -47,8 +47,8 @@ func MustDeclare[F any](name string, m map[string]F) *Kind[F] {
 // another type is an [ErrKindConflict].
 func DeclareIn[F any](r *Registry, name string, m map[string]F) (*Kind[F], error) {
 	want := reflect.TypeFor[F]()
-	if name == "" || !validKindName(name) {
-		return nil, &Error{Kind: name, Err: ErrInvalid, Detail: "a kind name must be a non-empty identifier of letters, digits, '_' or '-'"}
+	if !ValidKindName(name) {
+		return nil, &Error{Kind: name, Err: ErrInvalid, Detail: "a kind name is a letter, then letters, digits, '_' or '-'"}
 	}
 	if want.Kind() != reflect.Func {
 		return nil, &Error{Kind: name, Err: ErrInvalid, Detail: fmt.Sprintf("constructor type %s is not a func type", want)}
@@ -70,13 +70,16 @@ func DeclareIn[F any](r *Registry, name string, m map[string]F) (*Kind[F], error
 	return k, nil
 }
 
-func validKindName(s string) bool {
-	for _, c := range s {
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+// ValidKindName reports whether s may name a kind: a letter, then letters,
+// digits, '_' or '-'. The manifest, the emitters and [DeclareIn] share it.
+func ValidKindName(s string) bool {
+	for i, c := range s {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c == '_' || c == '-' || c >= '0' && c <= '9')) {
 			return false
 		}
 	}
-	return true
+	return s != ""
 }
 
 // Name returns the kind's name, e.g. "client".

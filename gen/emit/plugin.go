@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/plugink/plugink/runtime"
 )
 
 // PluginMetadataVar is the name of the exported byte-array variable in which
@@ -211,8 +213,8 @@ func checkPluginMainSpec(s PluginMainSpec, alias string) error {
 	case !utf8.ValidString(s.Name) || strings.IndexFunc(s.Name, unicode.IsControl) >= 0:
 		add("Name %q has invalid or control characters", s.Name)
 	}
-	if !validKind(s.Type) {
-		add("Type %q is not a kind name (letters, digits, '_' or '-')", s.Type)
+	if !runtime.ValidKindName(s.Type) {
+		add("Type %q is not a kind name (a letter, then letters, digits, '_' or '-')", s.Type)
 	}
 	if err := checkImportPath(s.Path); err != nil {
 		add("Path %q is not an import path: %v", s.Path, err)
@@ -230,19 +232,6 @@ func checkPluginMainSpec(s PluginMainSpec, alias string) error {
 		return nil
 	}
 	return errors.New("invalid plugin main spec: " + strings.Join(problems, "; "))
-}
-
-// validKind mirrors runtime's rule for kind names.
-func validKind(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkImportPath applies the go command's rules for import paths: slash-

@@ -188,7 +188,7 @@ func TestPluginMainRejectsInvalidSpecs(t *testing.T) {
 	t.Run("every problem at once", func(t *testing.T) {
 		_, err := PluginMain(PluginMainSpec{Type: "a b", Path: "/x", NewFunc: "x"})
 		require.Error(t, err)
-		assert.Equal(t, `invalid plugin main spec: Name is empty; Type "a b" is not a kind name (letters, digits, '_' or '-'); `+
+		assert.Equal(t, `invalid plugin main spec: Name is empty; Type "a b" is not a kind name (a letter, then letters, digits, '_' or '-'); `+
 			`Path "/x" is not an import path: leading or trailing slash; `+
 			`NewFunc "x" is not the name of an exported function (want e.g. "NewClient")`, err.Error())
 	})

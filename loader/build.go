@@ -109,7 +109,7 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	if err != nil {
 		return fail(err)
 	}
-	src, err := emit.PluginMain(emit.PluginMainSpec{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: newFunc, Version: pluginkVersion()})
+	src, err := emit.PluginMain(emit.PluginMainSpec{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: newFunc, Version: Version()})
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalid, err))
 	}
@@ -384,9 +384,9 @@ func runGo(goCmd, dir string, env []string, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// pluginkVersion returns the version of plugink linked into this program,
+// Version returns the version of plugink linked into this program,
 // recorded in the plugins Build makes.
-func pluginkVersion() string {
+func Version() string {
 	const path = "github.com/plugink/plugink"
 	bi, err := hostBuildInfo()
 	if err != nil {

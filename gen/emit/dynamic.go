@@ -33,8 +33,9 @@ func Dynamic(h Host) ([]byte, error) {
 	f.Line()
 	f.Commentf("%s loads the plugins of %s (%s) from the plugin directory", InitFunc, h.Manifest, h.summary()).Line().
 		Commentf("(-%s, else $%s, else %q), then those $MICRO_PLUGIN names, and", DirFlag, DirEnv, h.DynamicDir).Line().
-		Comment("registers them. Call it once, after flag.Parse and before selecting").Line().
-		Comment("implementations. It returns one error naming every file that failed.")
+		Comment("registers them, all or none. A manifest plugin whose file is missing is").Line().
+		Comment("an error, unless $MICRO_PLUGIN is set (it may name the file elsewhere).").Line().
+		Comment("Call it once, after flag.Parse and before selecting implementations.")
 	body := h.declareKinds()
 	body = append(body,
 		jen.Id("dir").Op(":=").Id("pluginkDir"),
@@ -55,19 +56,28 @@ func Dynamic(h Host) ([]byte, error) {
 				jen.Return(jen.Err())),
 		),
 		jen.Id("l").Op(":=").Qual(loaderPath, "NewPlugin").Call(jen.Id("opts").Op("...")),
-		jen.Id("files").Op(":=").Index().String().Custom(multiline, h.files()...),
-		jen.List(jen.Id("_"), jen.Id("errFiles")).Op(":=").Id("l").Dot("LoadAll").Call(jen.Id("files")),
-		jen.List(jen.Id("_"), jen.Id("errEnv")).Op(":=").Id("l").Dot("LoadEnv").Call(),
-		jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errFiles"), jen.Id("errEnv"))),
+		jen.Id("env").Op(":=").Qual(loaderPath, "EnvPaths").Call(),
+		jen.Var().Id("files").Index().String(),
+		jen.For(jen.List(jen.Id("_"), jen.Id("name")).Op(":=").Range().Index().String().Custom(multiline, h.fileNames()...)).Block(
+			jen.Id("file").Op(":=").Qual("path/filepath", "Join").Call(jen.Id("dir"), jen.Id("name")),
+			jen.If(jen.Len(jen.Id("env")).Op(">").Lit(0)).Block(
+				jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Qual("os", "Stat").Call(jen.Id("file")), jen.Err().Op("!=").Nil()).Block(
+					jen.Continue().Comment("$MICRO_PLUGIN may provide it"),
+				),
+			),
+			jen.Id("files").Op("=").Append(jen.Id("files"), jen.Id("file")),
+		),
+		jen.List(jen.Id("_"), jen.Err()).Op("=").Id("l").Dot("LoadAll").Call(jen.Append(jen.Id("files"), jen.Id("env").Op("..."))),
+		jen.Return(jen.Err()),
 	)
 	f.Func().Id(InitFunc).Params().Error().Block(body...)
 	return render(f, "dynamic file")
 }
 
-func (h Host) files() []jen.Code {
+func (h Host) fileNames() []jen.Code {
 	var out []jen.Code
 	for _, p := range h.Plugins {
-		out = append(out, jen.Qual("path/filepath", "Join").Call(jen.Id("dir"), jen.Lit(p.File)))
+		out = append(out, jen.Lit(p.File))
 	}
 	return out
 }

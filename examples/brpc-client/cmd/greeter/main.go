@@ -1,0 +1,62 @@
+// Command greeter is a micro-style service that calls example.EchoService
+// through the "client" kind. Which client it uses is not in its code: the
+// default is the built-in gRPC client; --client=brpc (or MICRO_CLIENT=brpc)
+// picks the brpc plugin, compiled in by the generated static file, or
+// loaded from a .so by the dynamic one (-tags plugink_dynamic, with the
+// plugin in ./plugins or named by MICRO_PLUGIN).
+//
+//	greeter -grpc_addr 127.0.0.1:50051 -brpc_addr 127.0.0.1:8000 --client=brpc -msg hello
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+)
+
+//go:generate go tool plugink gen
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "greeter:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	client.Kind.RegisterFlag(nil) // --client, or MICRO_CLIENT
+	grpcAddr := flag.String("grpc_addr", "127.0.0.1:50051", "echo server's gRPC address, used by the grpc client")
+	brpcAddr := flag.String("brpc_addr", "127.0.0.1:8000", "echo server's baidu_std address, used by the brpc client")
+	msg := flag.String("msg", "hello from greeter", "message to echo")
+	timeout := flag.Duration("timeout", 5*time.Second, "call timeout")
+	flag.Parse()
+
+	if err := initPlugins(); err != nil { // generated: static or dynamic by build tag
+		return err
+	}
+	name, newClient, err := client.Kind.Select("grpc")
+	if err != nil {
+		return err
+	}
+	addr := *grpcAddr
+	if name != "grpc" {
+		addr = *brpcAddr // every other client of this example speaks baidu_std
+	}
+	c := newClient(client.Address(addr), client.Timeout(*timeout))
+	defer c.Close()
+
+	rsp := &echopb.EchoResponse{}
+	req := &echopb.EchoRequest{Message: proto.String(*msg)}
+	if err := c.Call(context.Background(), "example.EchoService", "Echo", req, rsp); err != nil {
+		return fmt.Errorf("%s client: %w", name, err)
+	}
+	fmt.Printf("client=%s (%s) addr=%s reply=%q\n", name, c, addr, rsp.GetMessage())
+	return nil
+}

@@ -5,8 +5,9 @@ PKGS := github.com/plugink/plugink/...
 
 .PHONY: demo demo-loader test vet bench
 
-## demo: the main job (see README.md).
-demo: demo-loader
+## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so.
+demo:
+	bash scripts/demo.sh
 
 ## demo-loader: go-micro's contract by hand: Build a .so, Load, Init, select by --client.
 demo-loader:

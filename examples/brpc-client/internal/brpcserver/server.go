@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"sync"
@@ -178,7 +179,8 @@ func (sc *serverConn) serve() {
 	for {
 		f := new(baidustd.Frame)
 		if err := d.Decode(f); err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			// A client closing between frames is the normal end.
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 				sc.s.logf("brpcserver: %s: %v", sc.nc.RemoteAddr(), err)
 			}
 			break

@@ -1,0 +1,211 @@
+// Package e2e runs the greeter service end to end in both of plugink's
+// modes, over real loopback sockets: the static build with the brpc plugin
+// compiled in, and the dynamic build loading it from a .so.
+package e2e
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/runtime"
+)
+
+// fixtures are built once for the package: the two greeter binaries and
+// the brpc plugin. The plugin takes the longest (gRPC and protobuf are
+// compiled for dynamic linking), so it starts as soon as the dynamic host
+// exists, while the static host builds.
+var fixtures struct {
+	dir, static, dynamic, plugin string
+	err                          error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugink-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	fixtures.dir = dir
+	fixtures.err = buildFixtures(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildFixtures(dir string) error {
+	fixtures.static = filepath.Join(dir, "greeter")
+	fixtures.dynamic = filepath.Join(dir, "greeter-dynamic")
+	fixtures.plugin = filepath.Join(dir, "plugins", "client_brpc.so")
+	var wg sync.WaitGroup
+	var staticErr, pluginErr error
+	wg.Go(func() { staticErr = goBuild("-o", fixtures.static, "../cmd/greeter") })
+	if err := goBuild("-tags", "plugink_dynamic", "-o", fixtures.dynamic, "../cmd/greeter"); err != nil {
+		wg.Wait()
+		return err
+	}
+	wg.Go(func() {
+		host, err := loader.ReadBuildInfo(fixtures.dynamic)
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		b := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Dir: "..", Host: host, SumFile: filepath.Join(dir, "plugins", loader.SumFile)}))
+		pluginErr = b.Build(fixtures.plugin, &runtime.Config{Name: "brpc", Type: "client",
+			Path: "github.com/plugink/plugink/examples/brpc-client/plugins/brpc", NewFunc: "NewClient"})
+	})
+	wg.Wait()
+	if staticErr != nil {
+		return staticErr
+	}
+	return pluginErr
+}
+
+func goBuild(args ...string) error {
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return &buildError{args: args, out: string(out), err: err}
+	}
+	return nil
+}
+
+type buildError struct {
+	args []string
+	out  string
+	err  error
+}
+
+func (e *buildError) Error() string {
+	return "go build " + strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.out
+}
+
+// server is the echo service on loopback, over gRPC and baidu_std.
+type server struct{ grpcAddr, brpcAddr string }
+
+func startServer(t *testing.T) server {
+	t.Helper()
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	gs := grpc.NewServer()
+	echopb.RegisterEchoServiceServer(gs, echo.Service{})
+	bs := brpcserver.New()
+	echopb.RegisterEchoServiceServer(bs, echo.Service{})
+	go gs.Serve(gl)
+	go bs.Serve(bl)
+	t.Cleanup(func() {
+		gs.Stop()
+		bs.Close()
+	})
+	return server{grpcAddr: gl.Addr().String(), brpcAddr: bl.Addr().String()}
+}
+
+// greet runs a greeter binary against s with extra args and environment.
+func greet(t *testing.T, s server, bin, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	require.NoError(t, fixtures.err, "building the fixtures")
+	cmd := exec.CommandContext(context.Background(), bin, append([]string{"-grpc_addr", s.grpcAddr, "-brpc_addr", s.brpcAddr, "-msg", "ping"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// cleanEnv is the environment without the variables the greeter reads.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MICRO_") && !strings.HasPrefix(kv, "PLUGINK_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func TestStatic(t *testing.T) {
+	s := startServer(t)
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"default is grpc", nil, nil, `client=grpc (grpc) addr=` + s.grpcAddr + ` reply="ping"`},
+		{"flag", nil, []string{"--client=brpc"}, `client=brpc (brpc) addr=` + s.brpcAddr + ` reply="ping"`},
+		{"env", []string{"MICRO_CLIENT=brpc"}, nil, `client=brpc (brpc) addr=` + s.brpcAddr + ` reply="ping"`},
+		{"flag wins over env", []string{"MICRO_CLIENT=brpc"}, []string{"--client=grpc"}, `client=grpc (grpc)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := greet(t, s, fixtures.static, t.TempDir(), tt.env, tt.args...)
+			require.NoError(t, err, out)
+			assert.Contains(t, out, tt.want)
+		})
+	}
+}
+
+func TestDynamic(t *testing.T) {
+	s := startServer(t)
+	pluginDir := filepath.Dir(fixtures.plugin)
+
+	t.Run("MICRO_PLUGIN", func(t *testing.T) {
+		out, err := greet(t, s, fixtures.dynamic, t.TempDir(), []string{"MICRO_PLUGIN=," + fixtures.plugin + ","}, "--client=brpc")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, `client=brpc (brpc) addr=`+s.brpcAddr+` reply="ping"`)
+	})
+	t.Run("manifest directory with checksums", func(t *testing.T) {
+		out, err := greet(t, s, fixtures.dynamic, t.TempDir(), []string{"PLUGINK_DIR=" + pluginDir, "MICRO_CLIENT=brpc"})
+		require.NoError(t, err, out)
+		assert.Contains(t, out, `client=brpc (brpc)`)
+	})
+	t.Run("grpc still the default", func(t *testing.T) {
+		out, err := greet(t, s, fixtures.dynamic, t.TempDir(), nil, "-plugin_dir", pluginDir)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, `client=grpc (grpc)`)
+	})
+	t.Run("plugin missing", func(t *testing.T) {
+		out, err := greet(t, s, fixtures.dynamic, t.TempDir(), nil, "--client=brpc")
+		require.Error(t, err)
+		assert.Contains(t, out, "client_brpc.so")
+	})
+	t.Run("static build does not load .so files", func(t *testing.T) {
+		out, err := greet(t, s, fixtures.static, t.TempDir(), []string{"MICRO_PLUGIN=/nonexistent.so"}, "--client=brpc")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, `client=brpc (brpc)`)
+	})
+}
+
+func TestUnknownClientListsClients(t *testing.T) {
+	s := startServer(t)
+	for _, bin := range []string{fixtures.static, fixtures.dynamic} {
+		out, err := greet(t, s, bin, t.TempDir(), []string{"MICRO_PLUGIN=" + fixtures.plugin}, "--client=thrift")
+		require.Error(t, err)
+		assert.Contains(t, out, `unknown name "thrift" (available: brpc, grpc)`)
+	}
+}
+
+// TestGeneratedFilesCurrent is the CI drift check: the checked-in files
+// are what plugink gen makes from the checked-in manifest.
+func TestGeneratedFilesCurrent(t *testing.T) {
+	files, _, err := gen.Generate(context.Background(), gen.Options{Dir: "../cmd/greeter"})
+	require.NoError(t, err)
+	stale, err := gen.Stale(files)
+	require.NoError(t, err)
+	for _, d := range stale {
+		t.Errorf("%s is out of date; run go generate ./cmd/greeter:\n%s", d.Path, d.Diff)
+	}
+}

@@ -95,7 +95,7 @@ func (e *buildError) Error() string {
 // server is the echo service on loopback, over gRPC and baidu_std.
 type server struct{ grpcAddr, brpcAddr string }
 
-func startServer(t *testing.T) server {
+func startServer(t testing.TB) server {
 	t.Helper()
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -115,7 +115,7 @@ func startServer(t *testing.T) server {
 }
 
 // greet runs a greeter binary against s with extra args and environment.
-func greet(t *testing.T, s server, bin, dir string, env []string, args ...string) (string, error) {
+func greet(t testing.TB, s server, bin, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
 	require.NoError(t, fixtures.err, "building the fixtures")
 	cmd := exec.CommandContext(context.Background(), bin, append([]string{"-grpc_addr", s.grpcAddr, "-brpc_addr", s.brpcAddr, "-msg", "ping"}, args...)...)

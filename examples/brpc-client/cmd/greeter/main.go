@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/plugink/plugink/examples/brpc-client/internal/echoload"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
@@ -36,6 +37,8 @@ func run() error {
 	brpcAddr := flag.String("brpc_addr", "127.0.0.1:8000", "echo server's baidu_std address, used by the brpc client")
 	msg := flag.String("msg", "hello from greeter", "message to echo")
 	timeout := flag.Duration("timeout", 5*time.Second, "call timeout")
+	calls := flag.Int("n", 0, "load mode: make this many calls and print calls/s and latency percentiles")
+	callers := flag.Int("c", 1, "load mode: concurrent callers sharing the client")
 	flag.Parse()
 
 	if err := initPlugins(); err != nil { // generated: static or dynamic by build tag
@@ -52,6 +55,14 @@ func run() error {
 	c := newClient(client.Address(addr), client.Timeout(*timeout))
 	defer c.Close()
 
+	if *calls > 0 {
+		r, err := echoload.Run(c, *calls, *callers)
+		if err != nil {
+			return fmt.Errorf("%s client: %w", name, err)
+		}
+		fmt.Printf("client=%s callers=%d %s\n", name, *callers, r)
+		return nil
+	}
 	rsp := &echopb.EchoResponse{}
 	req := &echopb.EchoRequest{Message: proto.String(*msg)}
 	if err := c.Call(context.Background(), "example.EchoService", "Echo", req, rsp); err != nil {

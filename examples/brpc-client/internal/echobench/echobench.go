@@ -10,19 +10,16 @@
 package echobench
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
 	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echoload"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
@@ -60,68 +57,29 @@ func (s *Servers) Stop() {
 	s.brpc.Close()
 }
 
-// Message is the text every benchmark call sends: bRPC's echo example
-// sends "hello world".
-const Message = "hello world"
+// Message is the text every benchmark call sends (see echoload.Message).
+const Message = echoload.Message
 
 // Run makes b.N Echo calls through c, spread over callers goroutines, and
 // reports calls/s, and the 50th and 99th percentile latency in
 // microseconds (p50-µs, p99-µs). ns/op is wall time per call, the inverse
 // of throughput.
 func Run(b *testing.B, c client.Client, callers int) {
-	req := &echopb.EchoRequest{Message: proto.String(Message)}
-	var rsp echopb.EchoResponse
-	if err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp); err != nil {
-		b.Fatalf("warm-up call: %v", err)
-	}
-	lat := make([][]time.Duration, callers)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
 	b.ResetTimer()
-	start := time.Now()
-	for g := range callers {
-		n := b.N / callers
-		if g < b.N%callers {
-			n++
-		}
-		lat[g] = make([]time.Duration, 0, n)
-		wg.Go(func() {
-			var rsp echopb.EchoResponse
-			for range n {
-				t0 := time.Now()
-				err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp)
-				lat[g] = append(lat[g], time.Since(t0))
-				if err != nil {
-					once.Do(func() { first = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	r, err := echoload.Run(c, b.N, callers)
 	b.StopTimer()
-	if first != nil {
-		b.Fatal(first)
+	if err != nil {
+		b.Fatal(err)
 	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
-	b.ReportMetric(micros(percentile(all, 50)), "p50-µs")
-	b.ReportMetric(micros(percentile(all, 99)), "p99-µs")
+	Report(b, r)
 }
 
-func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[(len(sorted)-1)*p/100]
+// Report reports r's calls/s, p50-µs and p99-µs on b.
+func Report(b *testing.B, r echoload.Result) {
+	b.ReportMetric(r.CallsPerSecond(), "calls/s")
+	b.ReportMetric(float64(r.P50)/float64(time.Microsecond), "p50-µs")
+	b.ReportMetric(float64(r.P99)/float64(time.Microsecond), "p99-µs")
 }
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // Name is the sub-benchmark name for a client and a number of callers,
 // such as "brpc/callers=64".

@@ -72,7 +72,7 @@ func run() error {
 			fmt.Printf("   error (expected for an unknown name): %v\n", err)
 			continue
 		}
-		reply, err := newClient(testkind.WithPrefix("["+name+"] ")).Call("hello")
+		reply, err := newClient(testkind.WithPrefix("[" + name + "] ")).Call("hello")
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"go/types"
+	"maps"
 	"slices"
 	"strings"
 
@@ -56,7 +57,7 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 	for _, p := range m.Enabled() {
 		paths[p.Path] = true
 	}
-	pkgs, err := loadPackages(ctx, o, slices.Sorted(mapKeys(paths)))
+	pkgs, err := loadPackages(ctx, o, slices.Sorted(maps.Keys(paths)))
 	if err != nil {
 		return nil, err
 	}
@@ -81,16 +82,6 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 		return strings.Compare(a.Type+"\x00"+a.Name, b.Type+"\x00"+b.Name)
 	})
 	return ch, nil
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // loadPackages type-checks paths from export data, in the module of o.Dir.

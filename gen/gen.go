@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/tools/go/packages"
 
@@ -93,7 +94,7 @@ func hostPackage(ctx context.Context, o Options) (string, error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || filepath.Ext(name) != ".go" || name == emit.StaticFile || name == emit.DynamicFile || isTestFile(name) {
+		if e.IsDir() || filepath.Ext(name) != ".go" || name == emit.StaticFile || name == emit.DynamicFile || strings.HasSuffix(name, "_test.go") {
 			continue
 		}
 		if f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, name), nil, parser.PackageClauseOnly); err == nil && f.Name.Name != "" {
@@ -106,10 +107,6 @@ func hostPackage(ctx context.Context, o Options) (string, error) {
 		return list[0].Name, nil
 	}
 	return "", fmt.Errorf("%s: no Go package to generate into; put plugink.yaml next to the package (usually main) that calls %s", dir, emit.InitFunc)
-}
-
-func isTestFile(name string) bool {
-	return len(name) > len("_test.go") && name[len(name)-len("_test.go"):] == "_test.go"
 }
 
 func hostSpec(pkg string, ch *Checked) emit.Host {

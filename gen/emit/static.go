@@ -32,20 +32,20 @@ func (h Host) staticInit(p Plugin) jen.Code {
 	fn := jen.Qual(p.Path, p.NewFunc)
 	var checked jen.Code
 	if k.IsMap {
-		checked = jen.Qual(runtimePathHost, "Func").Call(jen.Qual(k.Pkg, k.Var), fn)
+		checked = jen.Qual(pluginRuntimePath, "Func").Call(jen.Qual(k.Pkg, k.Var), fn)
 	} else {
 		checked = jen.Qual(k.Pkg, k.Var).Dot("Func").Call(fn)
 	}
-	args := []jen.Code{jen.Op("&").Qual(runtimePathHost, "Config").Custom(multiline,
+	args := []jen.Code{jen.Op("&").Qual(pluginRuntimePath, "Config").Custom(multiline,
 		jen.Id("Name").Op(":").Lit(p.Name),
 		jen.Id("Type").Op(":").Lit(p.Type),
 		jen.Id("Path").Op(":").Lit(p.Path),
 		jen.Id("NewFunc").Op(":").Add(checked),
 	)}
 	if p.Replace {
-		args = append(args, jen.Qual(runtimePathHost, "Replace").Call())
+		args = append(args, jen.Qual(pluginRuntimePath, "Replace").Call())
 	}
-	return jen.Qual(runtimePathHost, "Init").Call(args...)
+	return jen.Qual(pluginRuntimePath, "Init").Call(args...)
 }
 
 // multilineCall renders call arguments one per line.

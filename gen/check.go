@@ -1,13 +1,19 @@
 package gen
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"go/token"
 	"go/types"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"golang.org/x/tools/go/gcexportdata"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -84,11 +90,28 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 	return ch, nil
 }
 
-// loadPackages type-checks paths from export data, in the module of o.Dir.
-func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*packages.Package, error) {
+// loaded is one package the manifest names, as Check needs it.
+type loaded struct {
+	// Name is the package's declared name.
+	Name string
+	// Types is the package read from its export data; nil when Problem is
+	// set.
+	Types *types.Package
+	// Problem says why the package cannot be used, or is "".
+	Problem string
+}
+
+// loadPackages reads the types of paths from the export data the go command
+// builds for them, in the module of o.Dir. go/packages finds the packages
+// and their export files with one go list; the files are read here, into one
+// shared map, so that a type seen from two packages (a kind's Option, say)
+// is the same *types.Package object in both. Asking go/packages for
+// NeedTypes instead would cost two more go commands per run (the type sizes
+// and the dependency graph), which export data does not need.
+func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*loaded, error) {
 	cfg := &packages.Config{
 		Context: ctx,
-		Mode:    packages.NeedName | packages.NeedTypes,
+		Mode:    packages.NeedName | packages.NeedExportFile,
 		Dir:     o.dir(),
 	}
 	if len(o.Tags) > 0 {
@@ -98,11 +121,42 @@ func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*p
 	if err != nil {
 		return nil, fmt.Errorf("load packages: %w", err)
 	}
-	out := map[string]*packages.Package{}
+	slices.SortFunc(list, func(a, b *packages.Package) int { return strings.Compare(a.PkgPath, b.PkgPath) })
+	fset := token.NewFileSet()
+	imports := map[string]*types.Package{}
+	out := map[string]*loaded{}
 	for _, p := range list {
-		out[p.PkgPath] = p
+		l := &loaded{Name: p.Name, Problem: pkgProblem(p)}
+		if l.Problem == "" {
+			l.Types, err = readExport(fset, imports, p)
+			if err != nil {
+				l.Problem = err.Error()
+			}
+		}
+		out[p.PkgPath] = l
 	}
 	return out, nil
+}
+
+// readExport reads p's types from its export data file into imports.
+func readExport(fset *token.FileSet, imports map[string]*types.Package, p *packages.Package) (*types.Package, error) {
+	if p.ExportFile == "" {
+		return nil, errors.New("the go command built no export data for it")
+	}
+	f, err := os.Open(p.ExportFile)
+	if err != nil {
+		return nil, fmt.Errorf("read export data: %w", err)
+	}
+	defer f.Close()
+	r, err := gcexportdata.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("read export data %s: %w", filepath.Base(p.ExportFile), err)
+	}
+	tp, err := gcexportdata.Read(r, fset, imports, p.PkgPath)
+	if err != nil {
+		return nil, fmt.Errorf("read export data %s: %w", filepath.Base(p.ExportFile), err)
+	}
+	return tp, nil
 }
 
 // pkgProblem reports why p cannot be used, or "".
@@ -111,24 +165,41 @@ func pkgProblem(p *packages.Package) string {
 		return "not found"
 	}
 	if len(p.Errors) > 0 {
-		msgs := make([]string, len(p.Errors))
-		for i, e := range p.Errors {
-			// The go command's hint ("to add it: go get ...") follows on
-			// other lines; the first says what is wrong.
-			msgs[i], _, _ = strings.Cut(e.Msg, "\n")
-			msgs[i] = strings.TrimSuffix(msgs[i], "; to add it:")
+		var msgs []string
+		for _, e := range p.Errors {
+			msgs = append(msgs, errorLines(e.Msg)...)
 		}
 		return strings.Join(msgs, "; ")
-	}
-	if p.Types == nil {
-		return "no type information"
 	}
 	return ""
 }
 
-func checkKind(c *collector, k *KindDecl, p *packages.Package) *CheckedKind {
+// errorLines returns what the go command says is wrong in msg, a line each:
+// a compiler's "# package" header and the indented hints that follow a
+// message ("to add it:\n\tgo get ...") are dropped.
+func errorLines(msg string) []string {
+	var out []string
+	for line := range strings.Lines(msg) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "# ") || strings.HasPrefix(line, "\t") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		out = append(out, strings.TrimSuffix(line, "; to add it:"))
+	}
+	return out
+}
+
+// loadProblem reports why l cannot be used, or "".
+func loadProblem(l *loaded) string {
+	if l == nil {
+		return "not found"
+	}
+	return l.Problem
+}
+
+func checkKind(c *collector, k *KindDecl, p *loaded) *CheckedKind {
 	at := k.Pos
-	if msg := pkgProblem(p); msg != "" {
+	if msg := loadProblem(p); msg != "" {
 		c.add(at.Line, at.Column, "kind %q: cannot load package %s: %s", k.Name, k.Pkg, msg)
 		return nil
 	}
@@ -185,9 +256,9 @@ func isRuntimeKind(t types.Type) bool {
 // qualifier writes types the way Go code reads: package names, not paths.
 func qualifier(p *types.Package) string { return p.Name() }
 
-func checkPlugin(c *collector, d *PluginDecl, p *packages.Package, k *CheckedKind) *CheckedPlugin {
+func checkPlugin(c *collector, d *PluginDecl, p *loaded, k *CheckedKind) *CheckedPlugin {
 	who := fmt.Sprintf("plugin %q (%s)", d.Name, d.Type)
-	if msg := pkgProblem(p); msg != "" {
+	if msg := loadProblem(p); msg != "" {
 		at := d.FieldPos["path"]
 		c.add(at.Line, at.Column, "%s: cannot load package %s: %s", who, d.Path, msg)
 		return nil

@@ -214,7 +214,7 @@ func (o BuildOptions) goCommand() (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v (install Go, or set BuildOptions.Go)", ErrNoToolchain, err)
+		return "", fmt.Errorf("%w: %w (install Go, or set BuildOptions.Go)", ErrNoToolchain, err)
 	}
 	return p, nil
 }
@@ -285,7 +285,7 @@ func (o BuildOptions) module(goCmd string, env []string, host *debug.BuildInfo) 
 		return nil, fmt.Errorf("%w: go env CC is empty", ErrNoCgo)
 	}
 	if _, err := exec.LookPath(cc[0]); err != nil {
-		return nil, fmt.Errorf("%w: C compiler %q not found (%v); -buildmode=plugin needs one (install gcc or clang, or set CC)", ErrNoCgo, cc[0], err)
+		return nil, fmt.Errorf("%w: C compiler %q not found (%w); -buildmode=plugin needs one (install gcc or clang, or set CC)", ErrNoCgo, cc[0], err)
 	}
 	if host != nil && goVersion(host.GoVersion) != goVersion(ge.GOVERSION) {
 		return nil, fmt.Errorf("%w: the go command is %s but the host was built with %s, so it could not load the plugin (set BuildOptions.Go, or GOTOOLCHAIN=%s)",
@@ -361,7 +361,7 @@ func (m *module) compile(goCmd string, env []string, c *runtime.Config, src []by
 	// temporary file that stands in for it (and is gone when Build returns).
 	combined = bytes.ReplaceAll(combined, []byte(mainFile), []byte(filepath.FromSlash(rel+"/main.go")))
 	if err != nil {
-		return args, string(combined), fmt.Errorf("%w (%v) in module %s (%s); %s is the plugin's main package, generated from the Config",
+		return args, string(combined), fmt.Errorf("%w (%w) in module %s (%s); %s is the plugin's main package, generated from the Config",
 			ErrCompile, err, m.path, m.dir, rel)
 	}
 	if err := os.Rename(built, out); err != nil {
@@ -379,7 +379,7 @@ func runGo(goCmd, dir string, env []string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
 }

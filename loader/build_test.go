@@ -1,11 +1,13 @@
 package loader_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -125,13 +127,19 @@ func TestBuildCompileErrors(t *testing.T) {
 // TestBuildInParallel builds one plugin several times at once, into the
 // same file and into files with the same name in two directories,
 // recording checksums into one sum file.
+// parRuns counts the runs of TestBuildInParallel.
+var parRuns atomic.Int64
+
 func TestBuildInParallel(t *testing.T) {
+	// A process keeps every plugin it loaded: a new name for each run (-count)
+	// keeps this run's files from clashing with the last run's pluginpath.
+	name := fmt.Sprintf("par%d", parRuns.Add(1))
 	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a", "par"), filepath.Join(dir, "b", "par")
+	a, b := filepath.Join(dir, "a", name), filepath.Join(dir, "b", name)
 	sumFile := filepath.Join(dir, loader.SumFile)
 	l := loader.NewPlugin(loader.WithSums(loader.Sums{}), loader.WithSumsRequired(),
 		loader.WithBuildOptions(loader.BuildOptions{SumFile: sumFile}))
-	cfg := &runtime.Config{Name: "par", Type: "client", Path: echoPkg, NewFunc: "NewClient"}
+	cfg := &runtime.Config{Name: name, Type: "client", Path: echoPkg, NewFunc: "NewClient"}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -154,8 +162,8 @@ func TestBuildInParallel(t *testing.T) {
 	for _, sub := range []string{"a", "b"} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub))
 		require.NoError(t, err)
-		require.Len(t, entries, 1, "only par.so, no temporary files")
-		assert.Equal(t, "par.so", entries[0].Name())
+		require.Len(t, entries, 1, "only the .so, no temporary files")
+		assert.Equal(t, name+".so", entries[0].Name())
 	}
 
 	// The Loader that built them verifies what it built.
@@ -163,7 +171,7 @@ func TestBuildInParallel(t *testing.T) {
 	l2 := loader.NewPlugin(loader.WithRegistry(reg), loader.WithSums(sums), loader.WithSumsRequired())
 	_, err = l2.LoadAll([]string{b + ".so"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"par"}, kind.Names())
+	assert.Equal(t, []string{name}, kind.Names())
 	_, err = l.Load(a + ".so")
 	assert.ErrorIs(t, err, loader.ErrPluginPath, "a's pluginpath is b's")
 }

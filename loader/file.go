@@ -59,7 +59,7 @@ func readPluginFile(f *os.File) (*pluginFile, error) {
 	}
 	if pf.bi == nil {
 		if pf.bi, err = buildinfo.Read(f); err != nil {
-			return nil, fmt.Errorf("%w: no Go build information in this %s file (%v)", ErrNotPlugin, pf.format, err)
+			return nil, fmt.Errorf("%w: no Go build information in this %s file (%w)", ErrNotPlugin, pf.format, err)
 		}
 	}
 	if mode := setting(pf.bi, "-buildmode"); mode != "plugin" {
@@ -107,7 +107,7 @@ func readELFHeader(f *os.File) (*pluginFile, error) {
 	pf := &pluginFile{format: "ELF"}
 	ef, err := elf.NewFile(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: corrupt ELF file: %v", ErrNotPlugin, err)
+		return nil, fmt.Errorf("%w: corrupt ELF file: %w", ErrNotPlugin, err)
 	}
 	pf.setELFArch(ef.Machine, ef.Class, ef.ByteOrder)
 	if ef.Type != elf.ET_DYN {
@@ -159,12 +159,12 @@ func readGoELF(f io.ReaderAt) *pluginFile {
 	switch class {
 	case elf.ELFCLASS64:
 		shoff, shentsize, shnum, shstrndx = order.Uint64(h[40:]), order.Uint16(h[58:]), order.Uint16(h[60:]), order.Uint16(h[62:])
-		if shentsize < 64 {
+		if shentsize != 64 {
 			return nil
 		}
 	case elf.ELFCLASS32:
 		shoff, shentsize, shnum, shstrndx = uint64(order.Uint32(h[32:])), order.Uint16(h[46:]), order.Uint16(h[48:]), order.Uint16(h[50:])
-		if shentsize < 40 {
+		if shentsize != 40 {
 			return nil
 		}
 	default:
@@ -173,6 +173,9 @@ func readGoELF(f io.ReaderAt) *pluginFile {
 	if typ != elf.ET_DYN || shnum == 0 || shstrndx >= shnum || shoff > 1<<40 {
 		return nil
 	}
+	// Go's linker writes section headers of the standard size, which the
+	// checks above require: at most 65535 of them, 4 MB, so a damaged
+	// header cannot make this allocate gigabytes.
 	shdrs := make([]byte, int(shnum)*int(shentsize))
 	if _, err := f.ReadAt(shdrs, int64(shoff)); err != nil {
 		return nil
@@ -270,7 +273,7 @@ var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "a
 func readMachOHeader(f *os.File) (*pluginFile, error) {
 	mf, err := macho.NewFile(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: corrupt or fat Mach-O file: %v", ErrNotPlugin, err)
+		return nil, fmt.Errorf("%w: corrupt or fat Mach-O file: %w", ErrNotPlugin, err)
 	}
 	pf := &pluginFile{format: "Mach-O", arch: machoArch[mf.Cpu], class: "64-bit"}
 	if pf.arch == "" {
@@ -322,7 +325,7 @@ func readSymbols(f *os.File, match func(name []byte) bool) ([]symbol, error) {
 	}
 	ef, err := elf.NewFile(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: corrupt ELF file: %v", ErrNotPlugin, err)
+		return nil, fmt.Errorf("%w: corrupt ELF file: %w", ErrNotPlugin, err)
 	}
 	return readELFSymbols(ef, match)
 }
@@ -417,7 +420,7 @@ func elfSymbolData(ef *elf.File, shndx uint16, value, size uint64) ([]byte, erro
 func readMachOSymbols(f *os.File, match func(name []byte) bool) ([]symbol, error) {
 	mf, err := macho.NewFile(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: corrupt Mach-O file: %v", ErrNotPlugin, err)
+		return nil, fmt.Errorf("%w: corrupt Mach-O file: %w", ErrNotPlugin, err)
 	}
 	if mf.Symtab == nil {
 		return nil, nil

@@ -1,9 +1,12 @@
 package loader
 
 import (
+	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/binary"
 	"os"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,4 +42,36 @@ func TestParseInlineBuildInfo(t *testing.T) {
 	flipped := append([]byte(nil), data...)
 	flipped[32] = 0xff // the version's length
 	assert.Nil(t, parseInlineBuildInfo(flipped))
+}
+
+// TestReadGoELFDamagedSectionHeaders checks that a header claiming 65535
+// section headers of 65535 bytes each (4 GB) is left to debug/elf, which
+// reads the table in bounded steps, rather than allocated at once: with a
+// memory limit, that allocation would kill the process.
+func TestReadGoELFDamagedSectionHeaders(t *testing.T) {
+	for _, class := range []elf.Class{elf.ELFCLASS64, elf.ELFCLASS32} {
+		t.Run(class.String(), func(t *testing.T) {
+			h := make([]byte, 4096)
+			copy(h, elf.ELFMAG)
+			h[elf.EI_CLASS], h[elf.EI_DATA], h[elf.EI_VERSION] = byte(class), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+			le := binary.LittleEndian
+			le.PutUint16(h[16:], uint16(elf.ET_DYN))
+			le.PutUint16(h[18:], uint16(elf.EM_X86_64))
+			shoff, shentsize := 40, 58 // ELF64 offsets
+			if class == elf.ELFCLASS32 {
+				shoff, shentsize = 32, 46
+			}
+			le.PutUint32(h[shoff:], 64)
+			le.PutUint16(h[shentsize:], 0xffff)   // e_shentsize
+			le.PutUint16(h[shentsize+2:], 0xffff) // e_shnum
+			le.PutUint16(h[shentsize+4:], 1)      // e_shstrndx
+
+			var before, after goruntime.MemStats
+			goruntime.ReadMemStats(&before)
+			pf := readGoELF(bytes.NewReader(h))
+			goruntime.ReadMemStats(&after)
+			assert.Nil(t, pf)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated")
+		})
+	}
 }

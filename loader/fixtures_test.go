@@ -54,6 +54,7 @@ var fixtures = []*fixture{
 	{name: "noplugin", build: buildMain("noplugin")},
 	{name: "wrongtype", build: buildMain("wrongtype")},
 	{name: "nilfunc", build: buildMain("nilfunc")},
+	{name: "namefunc", build: buildMain("namefunc")},
 	{name: "wrongsig", build: buildConfig(runtime.Config{Name: "wrongsig", Type: "client", Path: echoPkg, NewFunc: "NewWrong"})},
 	{name: "unknownkind", build: buildConfig(runtime.Config{Name: "echo", Type: "nosuchkind", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "dupecho", build: buildMain("dupecho")},
@@ -97,26 +98,33 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	fixtureDir = dir
-	if flag.Lookup("test.run").Value.String() != "^$" {
-		prebuild(2) // two cores
+	wait := func() {}
+	if flag.Lookup("test.run").Value.String() == "" {
+		// The whole suite runs: build every fixture ahead of the tests.
+		// With -run, the selected tests build what they use.
+		wait = prebuild(2) // two cores
 	}
 	code := m.Run()
+	wait() // no go build may still write into dir
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// prebuild starts building every fixture in the background, n at a time.
-func prebuild(n int) {
+// prebuild starts building every fixture in the background, n at a time,
+// and returns a function that waits for the builds to end.
+func prebuild(n int) (wait func()) {
 	sem := make(chan struct{}, n)
-	go func() {
-		for _, f := range fixtures {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, f := range fixtures { // in order: a slot, then the next build
 			sem <- struct{}{}
-			go func() {
+			wg.Go(func() {
 				defer func() { <-sem }()
 				f.get()
-			}()
+			})
 		}
-	}()
+	})
+	return wg.Wait
 }
 
 // buildConfig builds c with Build and this test binary's settings.

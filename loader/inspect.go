@@ -106,7 +106,7 @@ func decodeMetadata(info *Info, data []byte) error {
 	// The data may run past the JSON value (Mach-O records no symbol
 	// sizes): decode the first value only.
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
-		return fmt.Errorf("%w: malformed %s metadata: %v", ErrNotPlugin, emit.PluginMetadataVar, err)
+		return fmt.Errorf("%w: malformed %s metadata: %w", ErrNotPlugin, emit.PluginMetadataVar, err)
 	}
 	info.Config = &runtime.Config{Name: m.Name, Type: m.Type, Path: m.Path, NewFunc: m.NewFunc}
 	info.Plugink = m.Plugink

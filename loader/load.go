@@ -53,7 +53,8 @@ type openEntry struct {
 // Loading a file this process has already loaded returns the same Config
 // (after verifying its checksum, if this Loader has sums).
 // The file's Plugin variable may be a runtime.Config or a *runtime.Config;
-// its NewFunc must not be nil.
+// its NewFunc must be a non-nil func value (a constructor's name, the form
+// Build takes, is refused).
 //
 // Opening a plugin runs its packages' init functions. A panic in one is
 // recovered and returned as an error wrapping [ErrOpen]; package plugin
@@ -331,8 +332,13 @@ func pluginConfig(p *plugin.Plugin) (*runtime.Config, error) {
 	default:
 		return nil, fmt.Errorf("%w: Plugin is %s, want a variable of type runtime.Config (github.com/plugink/plugink/runtime)", ErrSymbolType, describeSymbol(sym))
 	}
-	if f := reflect.ValueOf(cfg.NewFunc); !f.IsValid() || f.Kind() == reflect.Func && f.IsNil() {
+	switch f := reflect.ValueOf(cfg.NewFunc); {
+	case !f.IsValid() || f.Kind() == reflect.Func && f.IsNil():
 		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is nil", runtime.ErrInvalid, cfg)
+	case f.Kind() == reflect.String:
+		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is the string %q; a loaded plugin must hold the constructor itself (a func value), a name is what Build takes", runtime.ErrInvalid, cfg, f.String())
+	case f.Kind() != reflect.Func:
+		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is a %s, want the constructor itself (a func value)", runtime.ErrInvalid, cfg, f.Type())
 	}
 	return cfg, nil
 }

@@ -217,12 +217,53 @@ func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := l.initBatch(cfgs); err != nil {
+		return nil, fileErrors(err, names)
+	}
+	return cfgs, nil
+}
+
+// initBatch registers the configs this Loader has not registered yet, all
+// or none (another goroutine may have registered a name since check).
+func (l *Loader) initBatch(cfgs []*runtime.Config) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fresh []*runtime.Config
 	for _, c := range cfgs {
-		if err := l.Init(c); err != nil {
-			errs = append(errs, err)
+		if !l.inited[c] {
+			fresh = append(fresh, c)
 		}
 	}
-	return cfgs, errors.Join(errs...)
+	if err := l.registry().InitAll(fresh, l.initOptions()...); err != nil {
+		return err
+	}
+	if l.inited == nil {
+		l.inited = map[*runtime.Config]bool{}
+	}
+	for _, c := range fresh {
+		l.inited[c] = true
+	}
+	return nil
+}
+
+// fileErrors wraps each *runtime.Error joined in err in a *LoadError naming
+// the file that provided the plugin; files maps "type/name" to a file.
+func fileErrors(err error, files map[string]string) error {
+	list := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		list = joined.Unwrap()
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		var re *runtime.Error
+		if errors.As(e, &re) {
+			if file, ok := files[re.Kind+"/"+re.Plugin]; ok {
+				e = &LoadError{Op: "init", Path: file, Err: e}
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // check reports whether Init would accept c, registering nothing.

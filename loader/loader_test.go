@@ -1,11 +1,14 @@
 package loader_test
 
 import (
+	"bytes"
 	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +114,7 @@ func TestLoadSameFileTwice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, first, viaSymlink)
 
-	hard := filepath.Join(fixtureDir, "hardlink-echo.so")
+	hard := filepath.Join(t.TempDir(), "hardlink-echo.so") // same file system as fixtureDir: both under os.TempDir()
 	require.NoError(t, os.Link(path, hard))
 	viaHardLink, err := loader.Load(hard)
 	require.NoError(t, err)
@@ -148,6 +151,18 @@ func TestLoadRejects(t *testing.T) {
 		data[off] = b
 		return write(name, data)
 	}
+	// The low byte of e_machine: EM_AARCH64, or EM_X86_64 on arm64.
+	otherArch, otherMachine := "arm64", byte(elf.EM_AARCH64)
+	if goruntime.GOARCH == "arm64" {
+		otherArch, otherMachine = "amd64", byte(elf.EM_X86_64)
+	}
+	// otherOS rewrites the GOOS in the build information (a name of the
+	// same length keeps the encoding valid).
+	otherOS := map[string]string{"linux": "plan9", "darwin": "netbsd", "freebsd": "openbsd"}[goruntime.GOOS]
+	require.NotEmpty(t, otherOS)
+	goosSetting := []byte("\tGOOS=" + goruntime.GOOS + "\n")
+	require.True(t, bytes.Contains(echoBytes, goosSetting))
+	otherOSFile := write("otheros.so", bytes.ReplaceAll(echoBytes, goosSetting, []byte("\tGOOS="+otherOS+"\n")))
 	exe, err := os.Executable()
 	require.NoError(t, err)
 
@@ -163,11 +178,13 @@ func TestLoadRejects(t *testing.T) {
 		{"not ELF", write("text.so", []byte("#!/bin/sh\necho not a plugin\n")), loader.ErrNotPlugin, `not an ELF or Mach-O shared object (file starts with "#!/b")`},
 		{"corrupt ELF", write("truncated.so", echoBytes[:len(echoBytes)/3]), loader.ErrNotPlugin, "corrupt ELF file"},
 		{"executable, not shared object", exe, loader.ErrNotPlugin, "an ELF executable (ET_EXEC), not a shared object (ET_DYN)"},
-		{"other architecture", patched("arm64.so", 18, byte(183)), loader.ErrPlatform, "the file is a 64-bit ELF shared object for arm64, this program runs on linux/amd64"},
+		{"other architecture", patched(otherArch+".so", 18, otherMachine), loader.ErrPlatform, "the file is a 64-bit ELF shared object for " + otherArch + ", this program runs on " + goruntime.GOOS + "/" + goruntime.GOARCH},
 		{"other word size", patched("class32.so", 4, 1), loader.ErrNotPlugin, "corrupt ELF file"},
+		{"other OS", otherOSFile, loader.ErrPlatform, "built for " + otherOS + "/" + goruntime.GOARCH + ", this program runs on " + goruntime.GOOS + "/" + goruntime.GOARCH},
 		{"no Plugin symbol", fixturePath(t, "noplugin"), loader.ErrNoSymbol, "the plugin exports no variable Plugin"},
 		{"Plugin of another type", fixturePath(t, "wrongtype"), loader.ErrSymbolType, "Plugin is a variable of type main.Config (" + testdataPkg + "/mains/wrongtype), want a variable of type runtime.Config"},
 		{"nil NewFunc", fixturePath(t, "nilfunc"), runtime.ErrInvalid, "plugin client/nilfunc: Plugin.NewFunc is nil"},
+		{"NewFunc as a name", fixturePath(t, "namefunc"), runtime.ErrInvalid, `plugin client/namefunc: Plugin.NewFunc is the string "NewClient"; a loaded plugin must hold the constructor itself (a func value), a name is what Build takes`},
 	}
 	if cLib := buildCSharedObject(t, dir); cLib != "" {
 		tests = append(tests, struct {

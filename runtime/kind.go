@@ -60,6 +60,9 @@ func DeclareIn[F any](r *Registry, name string, m map[string]F) (*Kind[F], error
 	k.choice.kind = name
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.kinds == nil {
+		r.kinds = map[string]kind{}
+	}
 	if old, ok := r.kinds[name]; ok {
 		if prev, same := old.(*Kind[F]); same && prev.id == k.id {
 			return prev, nil
@@ -130,14 +133,27 @@ func (k *Kind[F]) Register(name string, f F, opts ...InitOption) error {
 // register stores v, a value check accepted, under c.Name.
 func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error {
 	o := applyInit(opts)
-	f := v.Convert(k.want).Interface().(F)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, exists := k.m[c.Name]; exists && !o.replace {
+	if k.has(c.Name) && !o.replace {
 		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"}
 	}
-	k.m[c.Name] = f
+	k.store(c.Name, v)
 	return nil
+}
+
+func (k *Kind[F]) lock()   { k.mu.Lock() }
+func (k *Kind[F]) unlock() { k.mu.Unlock() }
+
+// has reports whether name is registered; k.mu must be held.
+func (k *Kind[F]) has(name string) bool {
+	_, ok := k.m[name]
+	return ok
+}
+
+// store registers v, a value check accepted, under name; k.mu must be held.
+func (k *Kind[F]) store(name string, v reflect.Value) {
+	k.m[name] = v.Convert(k.want).Interface().(F)
 }
 
 // check reports whether c has a name and a non-nil NewFunc whose dynamic

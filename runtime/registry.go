@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -13,11 +14,18 @@ type kind interface {
 	check(c *Config) (reflect.Value, error)
 	register(c *Config, v reflect.Value, opts []InitOption) error
 	Names() []string
+	// lock and unlock hold the kind's map for a batch; has and store
+	// need the lock held.
+	lock()
+	unlock()
+	has(name string) bool
+	store(name string, v reflect.Value)
 }
 
 // Registry holds declared kinds. Most programs use [Default] through the
-// package-level functions; tests and embedders may make their own.
-// A Registry is safe for concurrent use.
+// package-level functions; tests and embedders may make their own. The zero
+// value is an empty registry, like [NewRegistry]'s. A Registry is safe for
+// concurrent use.
 type Registry struct {
 	mu    sync.RWMutex
 	kinds map[string]kind
@@ -52,8 +60,8 @@ func applyInit(opts []InitOption) initOptions {
 // Init registers c in the [Default] registry. See [Registry.Init].
 func Init(c *Config, opts ...InitOption) error { return Default.Init(c, opts...) }
 
-// InitAll registers every config in the [Default] registry. See
-// [Registry.InitAll].
+// InitAll registers every config in the [Default] registry, or none of
+// them. See [Registry.InitAll].
 func InitAll(cs []*Config, opts ...InitOption) error { return Default.InitAll(cs, opts...) }
 
 // Init registers c under c.Name in the default map of the kind c.Type, after
@@ -84,14 +92,63 @@ func (r *Registry) validate(c *Config) (kind, reflect.Value, error) {
 	return k, v, err
 }
 
-// InitAll registers each config independently, as [Registry.Init] does, and
-// returns every failure joined into one error.
+// InitAll registers every config in cs, or none of them: it checks each as
+// [Registry.Init] does, and that no two of them share a kind and a name,
+// then registers them all at once, holding every kind involved so that no
+// other registration can come in between. On failure it registers nothing
+// and returns every problem (each an *[Error]) joined into one error.
 func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
+	type entry struct {
+		c *Config
+		k kind
+		v reflect.Value
+	}
+	var entries []entry
 	var errs []error
 	for _, c := range cs {
-		errs = append(errs, r.Init(c, opts...))
+		k, v, err := r.validate(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		entries = append(entries, entry{c, k, v})
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	kinds := map[string]kind{}
+	for _, e := range entries {
+		kinds[e.c.Type] = e.k
+	}
+	order := slices.Sorted(maps.Keys(kinds)) // one order for every batch: no deadlock
+	for _, name := range order {
+		kinds[name].lock()
+	}
+	defer func() {
+		for _, name := range order {
+			kinds[name].unlock()
+		}
+	}()
+	replace := applyInit(opts).replace
+	batch := map[string]bool{}
+	for _, e := range entries {
+		key := e.c.String()
+		switch {
+		case replace:
+		case batch[key]:
+			errs = append(errs, &Error{Plugin: e.c.Name, Kind: e.c.Type, Err: ErrDuplicate, Detail: "given twice in one batch"})
+		case e.k.has(e.c.Name):
+			errs = append(errs, &Error{Plugin: e.c.Name, Kind: e.c.Type, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"})
+		}
+		batch[key] = true
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, e := range entries {
+		e.k.store(e.c.Name, e.v)
+	}
+	return nil
 }
 
 // Check reports whether c could be registered: its kind is declared and its

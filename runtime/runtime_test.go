@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,7 +138,7 @@ func TestRegisterIsTyped(t *testing.T) {
 	assert.ErrorIs(t, k.Register("nil", nil), runtime.ErrInvalid)
 }
 
-func TestInitAllJoinsEveryFailure(t *testing.T) {
+func TestInitAllIsAllOrNothing(t *testing.T) {
 	r, k, _ := declare(t)
 	err := r.InitAll([]*runtime.Config{
 		{Name: "a", Type: "client", NewFunc: newClient},
@@ -150,7 +151,70 @@ func TestInitAllJoinsEveryFailure(t *testing.T) {
 	assert.ErrorIs(t, err, runtime.ErrType)
 	assert.Contains(t, err.Error(), `plugin "b"`)
 	assert.Contains(t, err.Error(), `plugin "c"`)
-	assert.Equal(t, []string{"a", "d", "grpc"}, k.Names(), "good configs register, bad ones do not")
+	assert.Equal(t, []string{"grpc"}, k.Names(), "one bad config: none registers")
+
+	err = r.InitAll([]*runtime.Config{
+		{Name: "a", Type: "client", NewFunc: newClient},
+		{Name: "grpc", Type: "client", NewFunc: newOther},
+		{Name: "b", Type: "client", NewFunc: newOther},
+		{Name: "b", Type: "client", NewFunc: newClient},
+	})
+	assert.ErrorIs(t, err, runtime.ErrDuplicate)
+	assert.Contains(t, err.Error(), `plugin "grpc" (client): name already registered`)
+	assert.Contains(t, err.Error(), `plugin "b" (client): name already registered: given twice in one batch`)
+	assert.Equal(t, []string{"grpc"}, k.Names(), "a clash: none registers")
+
+	require.NoError(t, r.InitAll([]*runtime.Config{
+		{Name: "a", Type: "client", NewFunc: newClient},
+		{Name: "grpc", Type: "client", NewFunc: newOther},
+	}, runtime.Replace()))
+	assert.Equal(t, []string{"a", "grpc"}, k.Names())
+	f, err := k.Get("grpc")
+	require.NoError(t, err)
+	assert.Equal(t, "other", f().Addr(), "replaced")
+}
+
+// TestInitAllRacesInit runs batches against single registrations of the
+// same names: each name ends up registered once, each batch whole or not
+// at all.
+func TestInitAllRacesInit(t *testing.T) {
+	r, k, _ := declare(t)
+	const rounds = 200
+	var wg sync.WaitGroup
+	var batchOK, singleOK atomic.Int64
+	wg.Go(func() {
+		for i := range rounds {
+			err := r.InitAll([]*runtime.Config{
+				{Name: fmt.Sprintf("x%d", i), Type: "client", NewFunc: newOther},
+				{Name: fmt.Sprintf("y%d", i), Type: "client", NewFunc: newOther},
+			})
+			if err == nil {
+				batchOK.Add(1)
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range rounds {
+			if r.Init(&runtime.Config{Name: fmt.Sprintf("y%d", i), Type: "client", NewFunc: newClient}) == nil {
+				singleOK.Add(1)
+			}
+		}
+	})
+	wg.Wait()
+	assert.Equal(t, int64(rounds), batchOK.Load()+singleOK.Load(), "each y<i> registered exactly once")
+	names := k.Names()
+	assert.Len(t, names, 1+rounds+int(batchOK.Load()), "grpc, every y<i>, and x<i> only with its batch")
+	for i := range rounds {
+		_, errX := k.Get(fmt.Sprintf("x%d", i))
+		_, errY := k.Get(fmt.Sprintf("y%d", i))
+		require.NoError(t, errY)
+		f, _ := k.Get(fmt.Sprintf("y%d", i))
+		if errX == nil {
+			assert.Equal(t, "other", f().Addr(), "y%d came with its batch", i)
+		} else {
+			assert.Empty(t, f().Addr(), "y%d came alone, its batch registered nothing", i)
+		}
+	}
 }
 
 func TestDeclare(t *testing.T) {
@@ -188,6 +252,13 @@ func TestDeclare(t *testing.T) {
 	assert.ErrorIs(t, err, runtime.ErrUnknownKind)
 	_, err = r.Names("missing")
 	assert.ErrorIs(t, err, runtime.ErrUnknownKind)
+
+	var zero runtime.Registry
+	assert.Empty(t, zero.Kinds())
+	assert.ErrorIs(t, zero.Init(&runtime.Config{Name: "x", Type: "counter", NewFunc: func() int { return 1 }}), runtime.ErrUnknownKind)
+	_, err = runtime.DeclareIn(&zero, "counter", map[string]func() int{})
+	require.NoError(t, err, "the zero Registry is usable")
+	require.NoError(t, zero.Init(&runtime.Config{Name: "x", Type: "counter", NewFunc: func() int { return 1 }}))
 }
 
 func TestSelectFlagWinsOverEnv(t *testing.T) {

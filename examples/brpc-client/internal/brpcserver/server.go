@@ -58,7 +58,8 @@ type service struct {
 type Option func(*Server)
 
 // MaxBodySize sets the largest request body the server reads (default
-// baidustd.DefaultMaxBodySize); a larger one closes the connection.
+// baidustd.DefaultMaxBodySize, which n <= 0 also means); a larger one
+// closes the connection. It bounds a decompressed payload too.
 func MaxBodySize(n int) Option { return func(s *Server) { s.maxBodySize = n } }
 
 // ErrorLog sets where the server reports broken connections (default:
@@ -75,6 +76,9 @@ func New(opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.maxBodySize <= 0 {
+		s.maxBodySize = baidustd.DefaultMaxBodySize
 	}
 	return s
 }

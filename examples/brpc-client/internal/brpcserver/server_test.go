@@ -212,3 +212,15 @@ func TestCloseStopsEverything(t *testing.T) {
 	require.NoError(t, err)
 	assert.ErrorIs(t, s.Serve(l), brpcserver.ErrServerClosed, "Serve after Close")
 }
+
+// TestMaxBodySizeZeroIsTheDefault checks that MaxBodySize(0) leaves the
+// default limit, also on decompressed payloads.
+func TestMaxBodySizeZeroIsTheDefault(t *testing.T) {
+	_, addr := start(t, brpcserver.MaxBodySize(0))
+	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Second), brpc.Compress(baidustd.CompressGzip))
+	defer c.Close()
+	var rsp echopb.EchoResponse
+	err := c.Call(context.Background(), "example.EchoService", "Echo", &echopb.EchoRequest{Message: proto.String("gzipped")}, &rsp)
+	require.NoError(t, err)
+	assert.Equal(t, "gzipped", rsp.GetMessage())
+}

@@ -65,11 +65,11 @@ func Decompress(t CompressType, data []byte, max int) ([]byte, error) {
 		return nil, frameErr(ErrPayload, "compress type %s is not supported", t)
 	}
 	if err != nil {
-		return nil, frameErr(ErrPayload, "%s: %v", t, err)
+		return nil, causeErr(ErrPayload, err, t.String())
 	}
 	out, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 	if err != nil {
-		return nil, frameErr(ErrPayload, "%s: %v", t, err)
+		return nil, causeErr(ErrPayload, err, t.String())
 	}
 	if len(out) > max {
 		return nil, frameErr(ErrTooLarge, "%s payload expands beyond the limit of %d bytes", t, max)

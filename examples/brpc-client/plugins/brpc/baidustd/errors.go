@@ -27,12 +27,16 @@ var (
 )
 
 // FrameError is a frame that cannot be decoded. It wraps one of the sentinel
-// errors above and says what was wrong.
+// errors above, and the error that revealed the problem if there is one,
+// and says what was wrong.
 type FrameError struct {
 	// Err is the sentinel error.
 	Err error
 	// Detail describes the frame, e.g. "meta size 20 > body size 10".
 	Detail string
+	// Cause is the underlying error, such as a protobuf parse error or
+	// gzip.ErrHeader, or nil; Detail includes its text.
+	Cause error
 }
 
 // Error implements error.
@@ -43,11 +47,26 @@ func (e *FrameError) Error() string {
 	return "baidu_std: " + e.Err.Error() + ": " + e.Detail
 }
 
-// Unwrap returns the sentinel error.
-func (e *FrameError) Unwrap() error { return e.Err }
+// Unwrap returns the sentinel error and the cause, if any.
+func (e *FrameError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
 
 func frameErr(sentinel error, format string, args ...any) *FrameError {
 	return &FrameError{Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// causeErr is frameErr for a problem revealed by cause: the detail is
+// prefix, ": " and cause's text, and the error wraps cause too.
+func causeErr(sentinel, cause error, prefix string) *FrameError {
+	detail := cause.Error()
+	if prefix != "" {
+		detail = prefix + ": " + detail
+	}
+	return &FrameError{Err: sentinel, Detail: detail, Cause: cause}
 }
 
 // Code is a bRPC error code (brpc/errno.proto), sent in
@@ -95,7 +114,10 @@ func (c Code) String() string {
 // Error is an error a bRPC server answered with: the error_code and
 // error_text of the response meta.
 type Error struct {
+	// Code is the response's error_code.
 	Code Code
+	// Text is the response's error_text, such as
+	// "[127.0.0.1:8000][E1002]Fail to find method=Nope".
 	Text string
 }
 

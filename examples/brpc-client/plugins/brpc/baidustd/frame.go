@@ -68,7 +68,7 @@ func DecodeBody(body []byte, metaSize int, f *Frame) error {
 		return frameErr(ErrMetaSize, "meta size %d > body size %d", metaSize, len(body))
 	}
 	if err := UnmarshalMeta(body[:metaSize], &f.Meta); err != nil {
-		return &FrameError{Err: ErrMeta, Detail: err.Error()}
+		return causeErr(ErrMeta, err, "")
 	}
 	rest := body[metaSize:]
 	att := f.Meta.AttachmentSize

@@ -2,7 +2,11 @@ package baidustd_test
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,4 +140,52 @@ func TestCompressRoundTrip(t *testing.T) {
 	assert.EqualError(t, err, "compress type snappy is not supported (use none, gzip or zlib)")
 	assert.Equal(t, "compress(7)", baidustd.CompressType(7).String())
 	assert.Equal(t, "ECLOSE", baidustd.ECLOSE.String())
+}
+
+// TestFrameErrorsWrapTheirCause checks that a frame error keeps the error
+// that revealed it, next to its sentinel.
+func TestFrameErrorsWrapTheirCause(t *testing.T) {
+	_, err := baidustd.Decompress(baidustd.CompressGzip, []byte("not gzip"), 1<<10)
+	assert.ErrorIs(t, err, baidustd.ErrPayload)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = baidustd.Decompress(baidustd.CompressZlib, []byte("not zlib at all"), 1<<10)
+	assert.ErrorIs(t, err, baidustd.ErrPayload)
+	assert.ErrorIs(t, err, zlib.ErrHeader)
+
+	err = baidustd.DecodeBody([]byte{0x0a, 0x05}, 2, &baidustd.Frame{})
+	assert.ErrorIs(t, err, baidustd.ErrMeta)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.EqualError(t, err, "baidu_std: malformed meta: bad field 1 at offset 1: unexpected EOF")
+}
+
+// TestBRPCResponseShape decodes responses laid out as bRPC 1.17's
+// SendRpcResponse writes them: proto2 sets compress_type, content_type,
+// checksum_type and checksum_value even when they are zero or empty, so
+// they are on the wire, in field-number order.
+func TestBRPCResponseShape(t *testing.T) {
+	meta := "120208001800" + "2005" + "2803" + "5000" + "5800" + "6200"
+	body := meta + "0a026869" + "617474" // payload {message: "hi"}, attachment "att"
+	frame := fmt.Sprintf("50525043%08x%08x", len(body)/2, len(meta)/2) + body
+	b, err := hex.DecodeString(frame)
+	require.NoError(t, err)
+	var f baidustd.Frame
+	require.NoError(t, baidustd.NewDecoder(bytes.NewReader(b), 0).Decode(&f))
+	assert.Equal(t, int64(5), f.Meta.CorrelationID)
+	assert.Equal(t, "att", string(f.Attachment))
+	payload, err := baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize)
+	require.NoError(t, err)
+	assert.Equal(t, "\x0a\x02hi", string(payload))
+
+	text := "[127.0.0.1:8000][E1002]Fail to find method=Nope"
+	resp := fmt.Sprintf("08ea0712%02x%x", len(text), text)
+	meta = fmt.Sprintf("12%02x%s", len(resp)/2, resp) + "1800" + "2006" + "5000" + "5800" + "6200"
+	b, err = hex.DecodeString(fmt.Sprintf("50525043%08x%08x", len(meta)/2, len(meta)/2) + meta)
+	require.NoError(t, err)
+	require.NoError(t, baidustd.NewDecoder(bytes.NewReader(b), 0).Decode(&f))
+	_, err = baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize)
+	var e *baidustd.Error
+	require.True(t, errors.As(err, &e), "got %v", err)
+	assert.Equal(t, baidustd.ENOMETHOD, e.Code)
+	assert.Equal(t, text, e.Text)
+	assert.Equal(t, int64(6), f.Meta.CorrelationID)
 }

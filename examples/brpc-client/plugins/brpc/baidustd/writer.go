@@ -108,7 +108,9 @@ func (fw *Writer) loop() {
 				}
 				break
 			}
-			fw.pending = fw.spare[:0]
+			// The spare buffer now belongs to pending: it is kept for
+			// reuse again only by the swap below, never twice.
+			fw.pending, fw.spare = fw.spare[:0], nil
 			fw.inFlight = len(buf)
 			fw.mu.Unlock()
 

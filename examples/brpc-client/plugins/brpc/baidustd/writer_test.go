@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,4 +107,46 @@ func TestWriterBoundsItsQueue(t *testing.T) {
 	assert.Greater(t, queued, limit-size)
 	local.Close()
 	require.NoError(t, w.Close())
+}
+
+// gatedWriter hands each write to the test on entered and completes it,
+// copying the bytes as they are then, when the test sends on release.
+type gatedWriter struct {
+	entered chan []byte
+	release chan struct{}
+	out     bytes.Buffer
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.entered <- p
+	<-g.release
+	return g.out.Write(p)
+}
+
+// TestWriterDoesNotReuseABufferItWrites queues frames while the writer is
+// busy with a batch too large to keep for reuse, then with the next one:
+// the frames queued meanwhile must not land in the buffer being written.
+func TestWriterDoesNotReuseABufferItWrites(t *testing.T) {
+	g := &gatedWriter{entered: make(chan []byte), release: make(chan struct{})}
+	w := baidustd.NewWriter(g, 0, nil)
+	small := func(c byte) []byte { return bytes.Repeat([]byte{c}, 100) }
+	big := bytes.Repeat([]byte{'B'}, 2<<20)
+
+	require.NoError(t, w.Write(small('a')))
+	<-g.entered // the batch "a", kept for reuse once written
+	g.release <- struct{}{}
+	require.NoError(t, w.Write(big))
+	<-g.entered // the batch of the big frame, too large to keep
+	require.NoError(t, w.Write(small('c')))
+	g.release <- struct{}{}
+	<-g.entered // the batch "c"
+	require.NoError(t, w.Write(small('d')))
+	g.release <- struct{}{}
+	<-g.entered // the batch "d"
+	g.release <- struct{}{}
+	require.NoError(t, w.Close())
+
+	want := slices.Concat(small('a'), big, small('c'), small('d'))
+	require.Equal(t, len(want), g.out.Len())
+	assert.True(t, bytes.Equal(want, g.out.Bytes()), "frames arrive as written, in order")
 }

@@ -203,6 +203,10 @@ func checkKind(c *collector, k *KindDecl, p *loaded) *CheckedKind {
 		c.add(at.Line, at.Column, "kind %q: cannot load package %s: %s", k.Name, k.Pkg, msg)
 		return nil
 	}
+	if p.Name == "main" {
+		c.add(at.Line, at.Column, "kind %q: %s is a main package, which cannot be imported; declare %s in a library package", k.Name, k.Pkg, k.Var)
+		return nil
+	}
 	obj := p.Types.Scope().Lookup(k.Var)
 	v, ok := obj.(*types.Var)
 	if !ok {

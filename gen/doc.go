@@ -12,7 +12,7 @@
 //
 // A minimal use, as `plugink gen` does it:
 //
-//	files, err := gen.Generate(ctx, gen.Options{Dir: "."})
+//	files, _, err := gen.Generate(ctx, gen.Options{Dir: "."})
 //	if err != nil { ... }            // nothing was written
-//	err = gen.WriteFiles(files)      // each file atomically
+//	err = gen.WriteFiles(files)      // all of them, or none
 package gen

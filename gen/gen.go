@@ -1,13 +1,18 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -43,7 +48,10 @@ func (o Options) ManifestPath() string {
 
 // File is a generated file: its path and its whole content.
 type File struct {
+	// Path is where the file goes: the host package's directory and the
+	// generated file's name.
 	Path string
+	// Data is the file's whole content.
 	Data []byte
 }
 
@@ -60,11 +68,12 @@ func Generate(ctx context.Context, o Options) ([]File, *Checked, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pkg, err := hostPackage(ctx, o)
+	pkg, declared, err := hostPackage(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}
 	h := hostSpec(pkg, ch)
+	h.Declared = declared
 	static, err := emit.Static(h)
 	if err != nil {
 		return nil, nil, err
@@ -80,33 +89,72 @@ func Generate(ctx context.Context, o Options) ([]File, *Checked, error) {
 	}, ch, nil
 }
 
-// hostPackage returns the name of the package in o.Dir, reading only its
-// package clauses (generated files excluded, so a broken one cannot stop
-// its own regeneration).
-func hostPackage(ctx context.Context, o Options) (string, error) {
+// hostPackage returns the name of the package in o.Dir and the names its
+// files declare at package level (which import aliases must avoid), parsing
+// only the host's own files: generated files are excluded, so a broken one
+// cannot stop its own regeneration.
+func hostPackage(ctx context.Context, o Options) (string, []string, error) {
 	dir, err := filepath.Abs(o.dir())
 	if err != nil {
-		return "", err
+		return "", nil, fmt.Errorf("read host package: %w", err)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return "", fmt.Errorf("read host package: %w", err)
+		return "", nil, fmt.Errorf("read host package: %w", err)
 	}
+	pkg, declared := "", map[string]bool{}
+	fset := token.NewFileSet()
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || filepath.Ext(name) != ".go" || name == emit.StaticFile || name == emit.DynamicFile || strings.HasSuffix(name, "_test.go") {
 			continue
 		}
-		if f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, name), nil, parser.PackageClauseOnly); err == nil && f.Name.Name != "" {
-			return f.Name.Name, nil
+		// A file with a syntax error still yields its package clause and
+		// the declarations before the error.
+		f, _ := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		if f == nil || f.Name == nil || f.Name.Name == "" || pkg != "" && f.Name.Name != pkg {
+			continue
 		}
+		pkg = f.Name.Name
+		for _, n := range packageLevelNames(f) {
+			declared[n] = true
+		}
+	}
+	if pkg != "" {
+		return pkg, slices.Sorted(maps.Keys(declared)), nil
 	}
 	cfg := &packages.Config{Context: ctx, Mode: packages.NeedName, Dir: dir}
 	list, err := packages.Load(cfg, ".")
 	if err == nil && len(list) == 1 && list[0].Name != "" {
-		return list[0].Name, nil
+		return list[0].Name, nil, nil
 	}
-	return "", fmt.Errorf("%s: no Go package to generate into; put plugink.yaml next to the package (usually main) that calls %s", dir, emit.InitFunc)
+	return "", nil, fmt.Errorf("%s: no Go package to generate into; put plugink.yaml next to the package (usually main) that calls %s", dir, emit.InitFunc)
+}
+
+// packageLevelNames returns the names f declares in its package's scope:
+// functions (not methods), types, variables and constants.
+func packageLevelNames(f *ast.File) []string {
+	var out []string
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				out = append(out, d.Name.Name)
+			}
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				switch spec := spec.(type) {
+				case *ast.TypeSpec:
+					out = append(out, spec.Name.Name)
+				case *ast.ValueSpec:
+					for _, n := range spec.Names {
+						out = append(out, n.Name)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 func hostSpec(pkg string, ch *Checked) emit.Host {
@@ -121,24 +169,86 @@ func hostSpec(pkg string, ch *Checked) emit.Host {
 	return h
 }
 
-// WriteFiles writes each file atomically: to a temporary file in the same
-// directory, then renamed over the old one. A file whose content is
-// unchanged is not touched, so its modification time stays.
+// WriteFiles writes the files together: each to a temporary file in its
+// directory first, and only when all are written, renamed over the old
+// ones. On error the files on disk are as they were (a rename that fails
+// part way through puts back the files already renamed) and no temporary
+// file is left. A file whose content is unchanged is not touched, so its
+// modification time stays.
 func WriteFiles(files []File) error {
-	var errs []error
-	for _, f := range files {
-		if old, err := os.ReadFile(f.Path); err == nil && string(old) == string(f.Data) {
-			continue
-		}
-		errs = append(errs, writeAtomic(f.Path, f.Data))
+	type staged struct {
+		path, tmp string
+		old       []byte // nil: the file did not exist
 	}
-	return errors.Join(errs...)
+	var todo []staged
+	removeTemps := func(from int) {
+		for _, s := range todo[from:] {
+			os.Remove(s.tmp)
+		}
+	}
+	for _, f := range files {
+		old, err := os.ReadFile(f.Path)
+		switch {
+		case err == nil && bytes.Equal(old, f.Data):
+			continue
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			removeTemps(0)
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		tmp, err := writeTemp(f.Path, f.Data)
+		if err != nil {
+			removeTemps(0)
+			return err
+		}
+		todo = append(todo, staged{path: f.Path, tmp: tmp, old: old})
+	}
+	for i, s := range todo {
+		if err := os.Rename(s.tmp, s.path); err != nil {
+			removeTemps(i)
+			errs := []error{fmt.Errorf("write %s: %w", s.path, err)}
+			for _, done := range todo[:i] {
+				errs = append(errs, restore(done.path, done.old))
+			}
+			return errors.Join(errs...)
+		}
+	}
+	return nil
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+// restore puts back the content a file had before WriteFiles replaced it,
+// or removes it if it did not exist.
+func restore(path string, old []byte) error {
+	if old == nil {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("undo write of %s: %w", path, err)
+		}
+		return nil
+	}
+	if err := writeAtomic(path, old); err != nil {
+		return fmt.Errorf("undo write of %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeTemp writes data to a new temporary file beside path, with the mode
+// of a generated file, and returns its name; on error it leaves no file.
+func writeTemp(path string, data []byte) (name string, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -147,17 +257,14 @@ func writeAtomic(path string, data []byte) (err error) {
 	}()
 	if _, err = tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return tmp.Name(), nil
 }

@@ -166,4 +166,17 @@ func TestWriteFiles(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file is left behind")
+
+	// All or nothing: the second file cannot be written (its path is a
+	// directory), so the first keeps its old content.
+	sub := filepath.Join(dir, "sub.go")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	err = gen.WriteFiles([]gen.File{{Path: a, Data: []byte("package b\n")}, {Path: sub, Data: []byte("package b\n")}})
+	assert.ErrorContains(t, err, "sub.go")
+	got, err = os.ReadFile(a)
+	require.NoError(t, err)
+	assert.Equal(t, "package a\n", string(got), "a failed write leaves every file as it was")
+	entries, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "no temporary file is left behind")
 }

@@ -148,6 +148,11 @@ func yamlError(file string, err error) error {
 type manifestParser struct {
 	c *collector
 	m *Manifest
+	// kindsParsed is set when the kinds section is a mapping; declared
+	// holds each of its keys, valid or not, so that a plugin of a kind whose
+	// own entry is wrong is not reported a second time.
+	kindsParsed bool
+	declared    map[string]bool
 }
 
 func (p *manifestParser) pos(n *yaml.Node) token.Position {
@@ -250,7 +255,10 @@ func (p *manifestParser) scalar(n *yaml.Node, what string) (string, bool) {
 }
 
 func (p *manifestParser) kinds(n *yaml.Node) {
+	p.kindsParsed = n.Kind == yaml.MappingNode
+	p.declared = map[string]bool{}
 	p.mapping(n, "kinds", nil, func(name string, k, v *yaml.Node) {
+		p.declared[name] = true
 		if !runtime.ValidKindName(name) {
 			p.c.add(k.Line, k.Column, "kind %q: a kind name is letters, digits, '_' and '-', starting with a letter", name)
 			return
@@ -265,7 +273,7 @@ func (p *manifestParser) kinds(n *yaml.Node) {
 			return
 		}
 		if err := module.CheckImportPath(pkg); err != nil {
-			p.c.add(v.Line, v.Column, "kind %q: invalid import path %q: %v", name, pkg, err)
+			p.c.add(v.Line, v.Column, "kind %q: invalid import path %q: %v", name, pkg, pathProblem(err))
 			return
 		}
 		p.m.Kinds = append(p.m.Kinds, &KindDecl{Name: name, Pkg: pkg, Var: sym, Pos: p.pos(v)})
@@ -323,7 +331,7 @@ func (p *manifestParser) plugin(i int, n *yaml.Node) *PluginDecl {
 		switch key {
 		case "disabled", "replace":
 			var b bool
-			if v.Kind != yaml.ScalarNode || v.Decode(&b) != nil {
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
 				p.c.add(v.Line, v.Column, "%s: %s must be true or false, found %s", what, key, describe(v))
 			}
 			if key == "disabled" {
@@ -383,14 +391,18 @@ func (p *manifestParser) validatePlugin(what string, d *PluginDecl) {
 		l, c := at("name")
 		p.c.add(l, c, "%s: invalid name; a plugin name is letters, digits, '_', '-' and '.', starting with a letter or digit", what)
 	}
-	if d.Type != "" && p.m.Kind(d.Type) == nil && p.kindNamesKnown() {
+	if d.Type != "" && p.kindsParsed && !p.declared[d.Type] {
 		l, c := at("type")
-		p.c.add(l, c, "%s: unknown kind %q (declared kinds: %s)", what, d.Type, strings.Join(p.m.kindNames(), ", "))
+		declared := "no kinds declared"
+		if names := p.m.kindNames(); len(names) > 0 {
+			declared = "declared kinds: " + strings.Join(names, ", ")
+		}
+		p.c.add(l, c, "%s: unknown kind %q (%s)", what, d.Type, declared)
 	}
 	if d.Path != "" {
 		if err := module.CheckImportPath(d.Path); err != nil {
 			l, c := at("path")
-			p.c.add(l, c, "%s: invalid import path %q: %v", what, d.Path, err)
+			p.c.add(l, c, "%s: invalid import path %q: %v", what, d.Path, pathProblem(err))
 		}
 	}
 	if d.NewFunc != "" && !(token.IsIdentifier(d.NewFunc) && token.IsExported(d.NewFunc)) {
@@ -399,10 +411,6 @@ func (p *manifestParser) validatePlugin(what string, d *PluginDecl) {
 	}
 }
 
-// kindNamesKnown reports whether the kinds section parsed; without it every
-// plugin's type would be reported unknown.
-func (p *manifestParser) kindNamesKnown() bool { return len(p.m.Kinds) > 0 }
-
 func (m *Manifest) kindNames() []string {
 	var names []string
 	for _, k := range m.Kinds {
@@ -410,6 +418,16 @@ func (m *Manifest) kindNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// pathProblem returns what module.CheckImportPath found wrong, without the
+// path it repeats (the message quotes the path already).
+func pathProblem(err error) error {
+	var invalid *module.InvalidPathError
+	if errors.As(err, &invalid) && invalid.Err != nil {
+		return invalid.Err
+	}
+	return err
 }
 
 func validPluginName(s string) bool {

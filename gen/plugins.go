@@ -23,7 +23,8 @@ import (
 
 // BuildOptions says how [BuildPlugins] builds a manifest's plugins.
 type BuildOptions struct {
-	// Names selects plugins by name; empty means every enabled plugin.
+	// Names selects plugins by name ("brpc": that name in every kind) or by
+	// kind and name ("client/brpc"); empty means every enabled plugin.
 	Names []string
 	// Jobs bounds how many plugins build at once; 0 means GOMAXPROCS.
 	Jobs int
@@ -122,17 +123,23 @@ func selectPlugins(m *Manifest, names []string) ([]*PluginDecl, error) {
 	var out []*PluginDecl
 	var unknown []string
 	for _, n := range names {
-		i := slices.IndexFunc(enabled, func(p *PluginDecl) bool { return p.Name == n })
-		if i < 0 {
-			unknown = append(unknown, n)
-			continue
+		found := false
+		for _, p := range enabled {
+			if p.Name == n || p.Type+"/"+p.Name == n {
+				found = true
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
 		}
-		out = append(out, enabled[i])
+		if !found {
+			unknown = append(unknown, n)
+		}
 	}
 	if len(unknown) > 0 {
 		var have []string
 		for _, p := range enabled {
-			have = append(have, p.Name)
+			have = append(have, p.Type+"/"+p.Name)
 		}
 		return nil, fmt.Errorf("%s: no enabled plugin named %s (plugins: %s)", m.File, strings.Join(unknown, ", "), strings.Join(have, ", "))
 	}

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	plugink gen [-C dir] [-manifest file] [-tags t,...] [-check]
-//	plugink build [-C dir] [-manifest file] [-host binary] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name...]
+//	plugink build [-C dir] [-manifest file] [-host binary] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]
 //	plugink list [-C dir] [-manifest file] [-json]
 //	plugink inspect [-json] [-host binary] file.so
 //	plugink version

@@ -39,7 +39,7 @@ type command struct {
 
 var commands = []command{
 	{"gen", "[-C dir] [-manifest file] [-tags t,...] [-check]", "validate the manifest and write the static and dynamic registration files", runGen},
-	{"build", "[-C dir] [-manifest file] [-host binary] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name...]", "build the manifest's plugins as .so files and record their checksums", runBuild},
+	{"build", "[-C dir] [-manifest file] [-host binary] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]", "build the manifest's plugins as .so files and record their checksums", runBuild},
 	{"list", "[-C dir] [-manifest file] [-json]", "show kinds and plugins with their status", runList},
 	{"inspect", "[-json] [-host binary] file.so", "show a plugin file's Config and build, and whether it fits a host", runInspect},
 	{"version", "", "print plugink's version", runVersion},
@@ -57,11 +57,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitError
 		}
 	}()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitError
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return exitError
-		}
 		return exitOK
 	}
 	var cmd *command
@@ -122,6 +123,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// noArgs reports arguments after the flags of a command that takes none as
+// a usage error.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "plugink %s: unexpected argument %q\n", strings.TrimPrefix(fs.Name(), "plugink "), fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
 // manifestFlags are the flags that locate the manifest.
 type manifestFlags struct{ dir, manifest, tags string }
 
@@ -146,9 +158,8 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	files, _, err := gen.Generate(ctx, mf.options())
 	if err != nil {
@@ -221,6 +232,9 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	mf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
@@ -342,6 +356,9 @@ func indent(s string) string {
 
 func runVersion(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	v := loader.Version()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -58,4 +60,54 @@ func goEnv(key string) string {
 		}
 	}
 	return ""
+}
+
+// TestExitCodes checks the documented exit codes, and which stream each
+// message goes to, by calling run directly.
+func TestExitCodes(t *testing.T) {
+	const (
+		greeter = "../../gen/testdata/ok/greeter" // a valid manifest; its generated files live in want/
+		bad     = "../../gen/testdata/errors/unknown-kind"
+	)
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout, or "" for empty
+		stderr string // a substring of stderr, or "" for empty
+	}{
+		{nil, exitError, "", "usage: plugink <command>"},
+		{[]string{"help"}, exitOK, "usage: plugink <command>", ""},
+		{[]string{"frobnicate"}, exitError, "", `unknown command "frobnicate"`},
+		{[]string{"gen", "-h"}, exitOK, "", "usage: plugink gen"},
+		{[]string{"build", "-h"}, exitOK, "", "usage: plugink build"},
+		{[]string{"list", "-h"}, exitOK, "", "usage: plugink list"},
+		{[]string{"inspect", "-h"}, exitOK, "", "usage: plugink inspect"},
+		{[]string{"version", "-h"}, exitOK, "", "usage: plugink version"},
+		{[]string{"gen", "-nope"}, exitError, "", "flag provided but not defined: -nope"},
+		{[]string{"gen", "-C", greeter, "extra"}, exitError, "", `unexpected argument "extra"`},
+		{[]string{"list", "-C", greeter, "extra"}, exitError, "", `unexpected argument "extra"`},
+		{[]string{"version", "extra"}, exitError, "", `unexpected argument "extra"`},
+		{[]string{"inspect"}, exitError, "", "usage: plugink inspect"},
+		{[]string{"inspect", "missing.so"}, exitError, "", "missing.so"},
+		{[]string{"gen", "-C", bad}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
+		{[]string{"gen", "-C", bad, "-check"}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
+		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "out of date", ""},
+		{[]string{"version"}, exitOK, "plugink ", ""},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, &stdout, &stderr)
+			}
+			for _, s := range []struct {
+				name, got, want string
+			}{{"stdout", stdout.String(), tc.stdout}, {"stderr", stderr.String(), tc.stderr}} {
+				if s.want == "" && s.got != "" || !strings.Contains(s.got, s.want) {
+					t.Errorf("%s = %q, want it to contain %q", s.name, s.got, s.want)
+				}
+			}
+		})
+	}
 }

@@ -38,6 +38,10 @@ type Host struct {
 	// DynamicDir is the default directory of the plugin files, relative to
 	// the working directory at run time.
 	DynamicDir string
+	// Declared are the names the host package declares at package level
+	// in its own files. An import name may not be one of them, so the
+	// import aliases avoid them.
+	Declared []string
 }
 
 // Kind is a kind bound to the variable Pkg.Var: a map[string]F when IsMap,
@@ -75,7 +79,7 @@ func (h Host) aliases() map[string]string {
 	}
 	slices.Sort(paths)
 	taken := map[string]bool{}
-	for _, n := range reservedHostNames {
+	for _, n := range slices.Concat(reservedHostNames, h.Declared) {
 		taken[n] = true
 	}
 	out := map[string]string{}

@@ -11,6 +11,10 @@ import (
 	"github.com/plugink/plugink/runtime"
 )
 
+// alphaclient is declared here as well as being the name of a plugin's
+// package: the generated files must import that package under another name.
+const alphaclient = "host"
+
 func main() {
 	flag.Parse()
 	if err := initPlugins(); err != nil {

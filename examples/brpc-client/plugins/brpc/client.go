@@ -27,6 +27,13 @@ var (
 	ErrConnection = errors.New("connection broken")
 	// ErrClosed is returned by calls after Close.
 	ErrClosed = errors.New("client closed")
+	// ErrStalled is the cause of a connection broken because the server
+	// stopped sending in the middle of a frame (see StallTimeout).
+	ErrStalled = errors.New("server stalled in the middle of a frame")
+	// ErrRequestTooLarge is returned, before anything is sent, for a
+	// request whose frame body exceeds MaxBodySize: a bRPC server would
+	// drop the connection, failing every call on it.
+	ErrRequestTooLarge = errors.New("request too large")
 )
 
 // brpcClient is the Client NewClient returns.
@@ -57,6 +64,12 @@ func NewClient(opts ...client.Option) client.Client {
 	c := &brpcClient{opts: o, plugin: *pluginOptions(&o)}
 	if c.plugin.maxBodySize <= 0 {
 		c.plugin.maxBodySize = baidustd.DefaultMaxBodySize
+	}
+	switch {
+	case c.plugin.stallTimeout == 0:
+		c.plugin.stallTimeout = DefaultStallTimeout
+	case c.plugin.stallTimeout < 0:
+		c.plugin.stallTimeout = 0
 	}
 	return c
 }
@@ -174,6 +187,9 @@ func (c *brpcClient) send(ctx context.Context, meta *baidustd.Meta, req proto.Me
 		payload = b.compressed
 	}
 	b.frame = baidustd.AppendFrame(b.frame[:0], meta, payload, attachment)
+	if body := len(b.frame) - baidustd.HeaderSize; body > c.plugin.maxBodySize {
+		return nil, nil, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d (brpc.MaxBodySize; a bRPC server's max_body_size)", ErrRequestTooLarge, body, c.plugin.maxBodySize)
+	}
 	for attempt := 0; ; attempt++ {
 		cn, err := c.connect(ctx)
 		if err != nil {

@@ -611,3 +611,77 @@ func TestServerThatStopsReading(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, int32(1), s.accepted.Load())
 }
+
+// TestServerThatStallsMidFrame has the first connection's server send half
+// of a response frame and then nothing, without closing: the call in flight
+// fails with ErrStalled once StallTimeout passes (not at its own, later,
+// deadline), and the next call dials again and works.
+func TestServerThatStallsMidFrame(t *testing.T) {
+	noLeaks(t)
+	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+		if i > 0 {
+			serveEcho(t, nc, d)
+			return
+		}
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		frame := reply(t, &f)
+		nc.Write(frame[:len(frame)/2])
+		var rest baidustd.Frame
+		d.Decode(&rest) // until the client gives up on the connection
+	})
+	c := newClient(s.Addr().String(), brpc.StallTimeout(100*time.Millisecond))
+	t.Cleanup(func() { c.Close() })
+
+	start := time.Now()
+	_, err := echoCall(context.Background(), c, "half")
+	require.ErrorIs(t, err, brpc.ErrStalled)
+	assert.ErrorIs(t, err, brpc.ErrConnection)
+	assert.Contains(t, err.Error(), "no byte for 100ms with a frame half read")
+	assert.Less(t, time.Since(start), 4*time.Second, "broken by the stall timeout, not the call's 5s deadline")
+
+	mustEcho(t, c, "whole")
+	assert.Equal(t, int32(2), s.accepted.Load())
+}
+
+// TestIdleIsNotAStall keeps a connection idle, and a call waiting on a slow
+// handler, for longer than StallTimeout: neither is a stall.
+func TestIdleIsNotAStall(t *testing.T) {
+	noLeaks(t)
+	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		for {
+			var f baidustd.Frame
+			if d.Decode(&f) != nil {
+				return
+			}
+			time.Sleep(150 * time.Millisecond) // a slow handler
+			if _, err := nc.Write(reply(t, &f)); err != nil {
+				return
+			}
+		}
+	})
+	c := newClient(s.Addr().String(), brpc.StallTimeout(50*time.Millisecond))
+	t.Cleanup(func() { c.Close() })
+	mustEcho(t, c, "slow")
+	time.Sleep(150 * time.Millisecond) // idle
+	mustEcho(t, c, "slow again")
+	assert.Equal(t, int32(1), s.accepted.Load(), "one connection throughout")
+}
+
+// TestRequestTooLarge refuses, before sending, a request whose body is over
+// MaxBodySize; the connection and later calls are unaffected.
+func TestRequestTooLarge(t *testing.T) {
+	noLeaks(t)
+	l := startEcho(t)
+	c := newClient(l.Addr().String(), brpc.MaxBodySize(4<<10))
+	t.Cleanup(func() { c.Close() })
+	mustEcho(t, c, "small")
+	_, err := echoCall(context.Background(), c, "big", brpc.Attachment(make([]byte, 8<<10)))
+	require.ErrorIs(t, err, brpc.ErrRequestTooLarge)
+	assert.NotErrorIs(t, err, brpc.ErrConnection)
+	assert.Contains(t, err.Error(), "exceeds the limit of 4096")
+	mustEcho(t, c, "small again")
+	assert.Equal(t, int32(1), l.accepted.Load())
+}

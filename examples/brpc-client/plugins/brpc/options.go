@@ -2,6 +2,7 @@ package brpc
 
 import (
 	"context"
+	"time"
 
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
@@ -10,10 +11,15 @@ import (
 // options are the client options of this plugin, kept in
 // client.Options.Context.
 type options struct {
-	compress    baidustd.CompressType
-	maxBodySize int
-	maxQueued   int
+	compress     baidustd.CompressType
+	maxBodySize  int
+	maxQueued    int
+	stallTimeout time.Duration
 }
+
+// DefaultStallTimeout is how long a connection may go without a byte in
+// the middle of a response frame before the client breaks it.
+const DefaultStallTimeout = 10 * time.Second
 
 // callOptions are the call options of this plugin, kept in
 // client.CallOptions.Context.
@@ -60,12 +66,24 @@ func Compress(t baidustd.CompressType) client.Option {
 	return func(o *client.Options) { pluginOptions(o).compress = t }
 }
 
-// MaxBodySize sets the largest response body the client accepts, in bytes
-// (default baidustd.DefaultMaxBodySize, 64 MiB, as bRPC's max_body_size).
-// A larger response breaks the connection, since the stream cannot be
-// resynchronised after a frame it refuses to read.
+// MaxBodySize sets the largest frame body the client sends or accepts, in
+// bytes (default baidustd.DefaultMaxBodySize, 64 MiB, as bRPC's
+// max_body_size). A larger request fails with ErrRequestTooLarge before
+// anything is sent; a larger response breaks the connection, since the
+// stream cannot be resynchronised after a frame it refuses to read.
 func MaxBodySize(n int) client.Option {
 	return func(o *client.Options) { pluginOptions(o).maxBodySize = n }
+}
+
+// StallTimeout sets how long the client waits for the next byte of a
+// response frame that has begun to arrive (default DefaultStallTimeout; a
+// negative d waits for ever). A server that stops in the middle of a frame
+// without closing the connection would hold back every later answer on it:
+// after d the client breaks the connection, the calls in flight fail with
+// an error wrapping ErrConnection and ErrStalled, and the next call dials
+// again. Waiting between frames is never limited by it.
+func StallTimeout(d time.Duration) client.Option {
+	return func(o *client.Options) { pluginOptions(o).stallTimeout = d }
 }
 
 // MaxQueued sets how many bytes of requests may wait to be written to the

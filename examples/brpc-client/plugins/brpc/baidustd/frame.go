@@ -124,6 +124,10 @@ func (d *Decoder) Decode(f *Frame) error {
 	return DecodeBody(body, metaSize, f)
 }
 
+// Buffered returns how many bytes the Decoder has read from its stream
+// but not yet decoded: the start of the next frame, if any.
+func (d *Decoder) Buffered() int { return d.r.Buffered() }
+
 // readChunk is the most readBody allocates ahead of the bytes that arrived.
 const readChunk = 1 << 20
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -45,7 +46,8 @@ const EnvPlugins = "MICRO_PLUGIN"
 type Loader struct {
 	reg         *runtime.Registry // nil: runtime.Default
 	noPreflight bool
-	replace     bool
+	replaceAll  bool
+	replace     []string // "kind/name" of the plugins that may replace
 	requireSums bool
 	build       BuildOptions
 
@@ -108,8 +110,23 @@ func WithSumsRequired() Option {
 }
 
 // WithReplace lets Init replace an implementation already registered under
-// the same name (runtime.Replace).
-func WithReplace() Option { return func(l *Loader) { l.replace = true } }
+// the same name (runtime.Replace). With no arguments it applies to every
+// plugin the Loader registers; otherwise only to the plugins it names as
+// "kind/name", e.g. WithReplace("client/grpc"): a file from MICRO_PLUGIN
+// cannot then take over another name by accident.
+func WithReplace(plugins ...string) Option {
+	return func(l *Loader) {
+		if len(plugins) == 0 {
+			l.replaceAll = true
+		}
+		l.replace = append(l.replace, plugins...)
+	}
+}
+
+// mayReplace reports whether c may replace a registered implementation.
+func (l *Loader) mayReplace(c *runtime.Config) bool {
+	return l.replaceAll || slices.Contains(l.replace, c.String())
+}
 
 // WithBuildOptions sets how [Loader.Build] builds.
 func WithBuildOptions(o BuildOptions) Option { return func(l *Loader) { l.build = o } }
@@ -170,8 +187,11 @@ func (l *Loader) registry() *runtime.Registry {
 }
 
 func (l *Loader) initOptions() []runtime.InitOption {
-	if l.replace {
+	switch {
+	case l.replaceAll:
 		return []runtime.InitOption{runtime.Replace()}
+	case len(l.replace) > 0:
+		return []runtime.InitOption{runtime.Replace(l.replace...)}
 	}
 	return nil
 }
@@ -207,7 +227,7 @@ func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
 			errs = append(errs, &LoadError{Op: "init", Path: p, Err: err})
 			continue
 		}
-		if other, dup := names[c.String()]; dup && !l.replace {
+		if other, dup := names[c.String()]; dup && !l.mayReplace(c) {
 			errs = append(errs, &LoadError{Op: "init", Path: p, Err: &runtime.Error{Plugin: c.Name, Kind: c.Type, Err: runtime.ErrDuplicate, Detail: "also provided by " + other}})
 			continue
 		}
@@ -277,7 +297,7 @@ func (l *Loader) check(c *runtime.Config) error {
 	if err := l.registry().Check(c); err != nil {
 		return err
 	}
-	if l.replace {
+	if l.mayReplace(c) {
 		return nil
 	}
 	names, err := l.registry().Names(c.Type)

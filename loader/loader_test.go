@@ -255,11 +255,20 @@ func TestInitRejects(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, reflect.ValueOf(testkind.NewStatic).Pointer(), reflect.ValueOf(f).Pointer(), "the static registration is untouched")
 
-		cfgs, err = loader.NewPlugin(loader.WithRegistry(reg), loader.WithReplace()).LoadAll([]string{path})
-		require.NoError(t, err)
+		_, err = loader.NewPlugin(loader.WithRegistry(reg), loader.WithReplace("client/other")).LoadAll([]string{path})
+		require.ErrorIs(t, err, runtime.ErrDuplicate, "WithReplace names another plugin")
 		f, err = kind.Get("echo")
 		require.NoError(t, err)
-		assert.Equal(t, reflect.ValueOf(cfgs[0].NewFunc).Pointer(), reflect.ValueOf(f).Pointer(), "replaced by the plugin")
+		assert.Equal(t, reflect.ValueOf(testkind.NewStatic).Pointer(), reflect.ValueOf(f).Pointer(), "still the static registration")
+
+		for _, opt := range []loader.Option{loader.WithReplace("client/echo"), loader.WithReplace()} {
+			require.NoError(t, kind.Register("echo", testkind.NewStatic, runtime.Replace()))
+			cfgs, err = loader.NewPlugin(loader.WithRegistry(reg), opt).LoadAll([]string{path})
+			require.NoError(t, err)
+			f, err = kind.Get("echo")
+			require.NoError(t, err)
+			assert.Equal(t, reflect.ValueOf(cfgs[0].NewFunc).Pointer(), reflect.ValueOf(f).Pointer(), "replaced by the plugin")
+		}
 	})
 	t.Run("same kind and name in two files", func(t *testing.T) {
 		reg, kind := newRegistry(t)

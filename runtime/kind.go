@@ -135,7 +135,7 @@ func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error 
 	o := applyInit(opts)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.has(c.Name) && !o.replace {
+	if k.has(c.Name) && !o.mayReplace(c) {
 		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"}
 	}
 	k.store(c.Name, v)

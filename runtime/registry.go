@@ -43,11 +43,34 @@ func NewRegistry() *Registry {
 // InitOption changes how [Init] registers a plugin.
 type InitOption func(*initOptions)
 
-type initOptions struct{ replace bool }
+type initOptions struct {
+	replaceAll bool
+	replace    map[string]bool // "kind/name" of the plugins that may replace
+}
+
+// mayReplace reports whether c may overwrite a registered implementation.
+func (o initOptions) mayReplace(c *Config) bool {
+	return o.replaceAll || o.replace[c.String()]
+}
 
 // Replace lets Init overwrite an implementation already registered under the
-// same name (for example, a plugin that replaces a built-in default).
-func Replace() InitOption { return func(o *initOptions) { o.replace = true } }
+// same name (for example, a plugin that replaces a built-in default). With
+// no arguments it applies to every Config; otherwise only to the plugins it
+// names as "kind/name" (Config.String), e.g. Replace("client/grpc").
+func Replace(plugins ...string) InitOption {
+	return func(o *initOptions) {
+		if len(plugins) == 0 {
+			o.replaceAll = true
+			return
+		}
+		if o.replace == nil {
+			o.replace = map[string]bool{}
+		}
+		for _, p := range plugins {
+			o.replace[p] = true
+		}
+	}
+}
 
 func applyInit(opts []InitOption) initOptions {
 	var o initOptions
@@ -129,12 +152,12 @@ func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 			kinds[name].unlock()
 		}
 	}()
-	replace := applyInit(opts).replace
+	o := applyInit(opts)
 	batch := map[string]bool{}
 	for _, e := range entries {
 		key := e.c.String()
 		switch {
-		case replace:
+		case o.mayReplace(e.c):
 		case batch[key]:
 			errs = append(errs, &Error{Plugin: e.c.Name, Kind: e.c.Type, Err: ErrDuplicate, Detail: "given twice in one batch"})
 		case e.k.has(e.c.Name):

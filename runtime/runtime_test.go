@@ -174,6 +174,25 @@ func TestInitAllIsAllOrNothing(t *testing.T) {
 	assert.Equal(t, "other", f().Addr(), "replaced")
 }
 
+func TestReplaceNamedPlugins(t *testing.T) {
+	r, k, _ := declare(t)
+	require.NoError(t, k.Register("brpc", newClient))
+	only := runtime.Replace("client/grpc")
+	err := r.InitAll([]*runtime.Config{
+		{Name: "grpc", Type: "client", NewFunc: newOther},
+		{Name: "brpc", Type: "client", NewFunc: newOther},
+	}, only)
+	require.ErrorIs(t, err, runtime.ErrDuplicate)
+	assert.Contains(t, err.Error(), `plugin "brpc" (client)`)
+	assert.NotContains(t, err.Error(), `plugin "grpc" (client)`, "grpc may replace")
+
+	require.NoError(t, r.Init(&runtime.Config{Name: "grpc", Type: "client", NewFunc: newOther}, only))
+	assert.ErrorIs(t, r.Init(&runtime.Config{Name: "brpc", Type: "client", NewFunc: newOther}, only), runtime.ErrDuplicate)
+	f, err := k.Get("grpc")
+	require.NoError(t, err)
+	assert.Equal(t, "other", f().Addr())
+}
+
 // TestInitAllRacesInit runs batches against single registrations of the
 // same names: each name ends up registered once, each batch whole or not
 // at all.

@@ -43,8 +43,8 @@ func Dynamic(h Host) ([]byte, error) {
 		jen.If(jen.Id("dir").Op("==").Lit("")).Block(jen.Id("dir").Op("=").Lit(h.DynamicDir)),
 		jen.Var().Id("opts").Index().Qual(loaderPath, "Option"),
 	)
-	if h.anyReplace() {
-		body = append(body, jen.Id("opts").Op("=").Append(jen.Id("opts"), jen.Qual(loaderPath, "WithReplace").Call()))
+	if keys := h.replaceKeys(); len(keys) > 0 {
+		body = append(body, jen.Id("opts").Op("=").Append(jen.Id("opts"), jen.Qual(loaderPath, "WithReplace").Call(keys...)))
 	}
 	body = append(body,
 		jen.List(jen.Id("sums"), jen.Err()).Op(":=").Qual(loaderPath, "ReadSums").Call(
@@ -82,11 +82,14 @@ func (h Host) fileNames() []jen.Code {
 	return out
 }
 
-func (h Host) anyReplace() bool {
+// replaceKeys returns "kind/name" of each plugin the manifest lets replace
+// a registered implementation: only those may, not every file loaded.
+func (h Host) replaceKeys() []jen.Code {
+	var out []jen.Code
 	for _, p := range h.Plugins {
 		if p.Replace {
-			return true
+			out = append(out, jen.Lit(p.Type+"/"+p.Name))
 		}
 	}
-	return false
+	return out
 }

@@ -98,8 +98,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	var list gen.ErrorList
 	if errors.As(err, &list) {
 		fmt.Fprintln(stderr, list.Error()) // file:line:col: message, one a line
+	} else if msg := err.Error(); strings.HasPrefix(msg, "plugink: ") {
+		fmt.Fprintln(stderr, msg) // the library's error names its operation
 	} else {
-		fmt.Fprintf(stderr, "plugink %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "plugink %s: %s\n", cmd.name, msg)
 	}
 	return exitError
 }
@@ -139,11 +141,14 @@ type manifestFlags struct{ dir, manifest, tags string }
 
 func (m *manifestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.dir, "C", ".", "the host package's `dir`ectory: where plugink.yaml and the generated files are")
-	fs.StringVar(&m.manifest, "manifest", "", "the manifest's path (default dir/plugink.yaml)")
+	fs.StringVar(&m.manifest, "manifest", "", "the manifest's `file`, relative to -C's dir (default plugink.yaml)")
 }
 
 func (m *manifestFlags) options() gen.Options {
 	o := gen.Options{Dir: m.dir, Manifest: m.manifest}
+	if o.Manifest != "" && !filepath.IsAbs(o.Manifest) {
+		o.Manifest = filepath.Join(m.dir, o.Manifest) // as go -C: paths are relative to dir
+	}
 	if m.tags != "" {
 		o.Tags = strings.Split(m.tags, ",")
 	}
@@ -305,12 +310,25 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 		}
 	}
 	if *asJSON {
+		type config struct {
+			Name    string `json:"name"`
+			Type    string `json:"type"`
+			Path    string `json:"path"`
+			NewFunc any    `json:"newfunc"`
+		}
 		out := struct {
-			File, PluginPath, SHA256, Plugink, GoVersion string
-			Config                                       any
-			Settings                                     map[string]string
-			Fits                                         string `json:",omitempty"`
-		}{File: info.File, PluginPath: info.PluginPath, SHA256: info.SHA256, Plugink: info.Plugink, Config: info.Config, Fits: fits}
+			File       string            `json:"file"`
+			PluginPath string            `json:"pluginpath"`
+			SHA256     string            `json:"sha256"`
+			Plugink    string            `json:"plugink,omitempty"`
+			Config     *config           `json:"config"`
+			GoVersion  string            `json:"goversion,omitempty"`
+			Settings   map[string]string `json:"settings,omitempty"`
+			Fits       string            `json:"fits,omitempty"`
+		}{File: info.File, PluginPath: info.PluginPath, SHA256: info.SHA256, Plugink: info.Plugink, Fits: fits}
+		if c := info.Config; c != nil {
+			out.Config = &config{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: c.NewFunc}
+		}
 		if info.BuildInfo != nil {
 			out.GoVersion = info.BuildInfo.GoVersion
 			out.Settings = map[string]string{}

@@ -92,6 +92,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"gen", "-C", bad}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
 		{[]string{"gen", "-C", bad, "-check"}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
 		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "out of date", ""},
+		{[]string{"gen", "-C", greeter, "-manifest", "plugink.yaml", "-check"}, exitStale, "out of date", ""}, // relative to -C
+		{[]string{"inspect", "missing.so"}, exitError, "", "plugink: inspect missing.so: open missing.so"},
 		{[]string{"version"}, exitOK, "plugink ", ""},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
 
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
@@ -200,10 +203,19 @@ func buildYAMLPluginForHost(out string) error {
 	return l.Build(out, &runtime.Config{Name: "yamlok", Type: "client", Path: testdataPkg + "/yamlmod", NewFunc: "New"})
 }
 
+// yamlVariant is the version of go.yaml.in/yaml/v3 the "yaml" fixture links:
+// newer than any the host can link, and served only by a file proxy the
+// fixture makes.
+const yamlVariant = "v3.0.7-plugink.1"
+
 // buildYAMLPlugin builds testdata/yamlmod for the host yamlhost, but in a
-// throwaway module that replaces go.yaml.in/yaml/v3 — at the version the
-// host links — with a modified copy of it from the module cache. Nothing
-// is downloaded.
+// throwaway module that requires go.yaml.in/yaml/v3 at yamlVariant: a copy
+// of the version the host links, with one file added, published as a
+// module version through a GOPROXY=file:// directory. The plugin then links
+// another version of a module the host links. Nothing is downloaded: every
+// other module comes from the module cache's download directory, and the
+// build uses a module cache of its own, so the variant never reaches the
+// machine's.
 func buildYAMLPlugin(out string) error {
 	const yamlPath = "go.yaml.in/yaml/v3"
 	_, host, err := yamlHostInfo()
@@ -223,18 +235,31 @@ func buildYAMLPlugin(out string) error {
 	if err != nil {
 		return err
 	}
+	modCache := strings.TrimSpace(string(cache))
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return err
 	}
-	mod := filepath.Join(fixtureDir, "yamlmod")
-	if err := copyDir(filepath.Join(strings.TrimSpace(string(cache)), yamlPath+"@"+version), filepath.Join(mod, "yaml")); err != nil {
+	work := filepath.Join(fixtureDir, "yamlvariant")
+	src := filepath.Join(work, "src")
+	if err := copyDir(filepath.Join(modCache, yamlPath+"@"+version), src); err != nil {
+		return err
+	}
+	variant := "package yaml\n\n// PluginkVariant makes this version differ from " + version + ".\nfunc PluginkVariant() string { return \"" + yamlVariant + "\" }\n"
+	if err := os.WriteFile(filepath.Join(src, "zz_plugink_variant.go"), []byte(variant), 0o644); err != nil {
+		return err
+	}
+	proxy := filepath.Join(work, "proxy")
+	if err := publish(proxy, module.Version{Path: yamlPath, Version: yamlVariant}, src); err != nil {
+		return err
+	}
+	mod := filepath.Join(work, "mod")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
 		return err
 	}
 	files := map[string]string{
-		"yaml/zz_plugink_variant.go": "package yaml\n\n// PluginkVariant makes this copy differ from the original.\nfunc PluginkVariant() string { return \"modified\" }\n",
-		"go.mod": fmt.Sprintf("module example.com/yamlplug\n\ngo 1.26\n\nrequire (\n\tgithub.com/plugink/plugink v0.0.0-00010101000000-000000000000\n\t%s %s\n)\n\nreplace github.com/plugink/plugink => %s\n\nreplace %s => ./yaml\n",
-			yamlPath, version, root, yamlPath),
+		"go.mod": fmt.Sprintf("module example.com/yamlplug\n\ngo 1.26\n\nrequire (\n\tgithub.com/plugink/plugink v0.0.0-00010101000000-000000000000\n\t%s %s\n)\n\nreplace github.com/plugink/plugink => %s\n",
+			yamlPath, yamlVariant, root),
 	}
 	for src, dst := range map[string]string{"testdata/yamlmod/yamlplug.go": "yamlplug.go", "../go.sum": "go.sum"} {
 		b, err := os.ReadFile(src)
@@ -251,9 +276,48 @@ func buildYAMLPlugin(out string) error {
 	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{
 		Dir:  mod,
 		Host: host,
-		Env:  []string{"GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off"},
+		Env: []string{"GOWORK=off", "GOFLAGS=-mod=mod -modcacherw", "GOSUMDB=off",
+			"GOMODCACHE=" + filepath.Join(work, "modcache"),
+			"GOPROXY=" + fileURL(proxy) + "," + fileURL(filepath.Join(modCache, "cache", "download"))},
 	}))
 	return l.Build(out, &runtime.Config{Name: "yaml", Type: "client", Path: "example.com/yamlplug", NewFunc: "New"})
+}
+
+// publish lays out the module in dir as version v in the file proxy
+// directory proxy: its list, .info, .mod and .zip files.
+func publish(proxy string, v module.Version, dir string) error {
+	escaped, err := module.EscapePath(v.Path)
+	if err != nil {
+		return err
+	}
+	at := filepath.Join(proxy, filepath.FromSlash(escaped), "@v")
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		return err
+	}
+	goMod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	info := fmt.Sprintf("{\"Version\":%q,\"Time\":\"2026-01-01T00:00:00Z\"}\n", v.Version)
+	for name, content := range map[string][]byte{"list": []byte(v.Version + "\n"), v.Version + ".info": []byte(info), v.Version + ".mod": goMod} {
+		if err := os.WriteFile(filepath.Join(at, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	zf, err := os.Create(filepath.Join(at, v.Version+".zip"))
+	if err != nil {
+		return err
+	}
+	if err := modzip.CreateFromDir(zf, v, dir); err != nil {
+		zf.Close()
+		return fmt.Errorf("zip %s: %w", v, err)
+	}
+	return zf.Close()
+}
+
+// fileURL returns the file:// URL of the directory dir.
+func fileURL(dir string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
 }
 
 // copyDir copies a directory tree, making the copies writable (the module

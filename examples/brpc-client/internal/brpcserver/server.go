@@ -11,10 +11,16 @@
 //	go s.Serve(listener)
 //	defer s.Close()
 //
-// Requests run concurrently, each in its own goroutine. Errors are answered
-// as bRPC answers them: code 1001 (ENOSERVICE), 1002 (ENOMETHOD) or 1003
-// (EREQUEST, e.g. a payload that does not parse) with an error_text of the
-// form "[ip:port][E1002]Fail to find method=...".
+// Requests run concurrently, each in its own goroutine. Service names are
+// resolved, and errors answered, as bRPC 1.17's server does (checked
+// against its example/echo_c++ echo_server): a full service name
+// ("example.EchoService") or a short one ("EchoService"); an unknown short
+// name is 1001 (ENOSERVICE) "Fail to find service=Nope", an unknown full
+// service or method 1002 (ENOMETHOD) "Fail to find method=example.Nope/Echo",
+// a payload that does not parse 1003 (EREQUEST) "Fail to parse
+// request=example.EchoRequest, ContentType=pb, CompressType=none,
+// ChecksumType=none, request_size=0"; each text is prefixed with
+// "[ip:port][E<code>]".
 package brpcserver
 
 import (
@@ -24,11 +30,13 @@ import (
 	"io"
 	"log"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
 )
@@ -41,6 +49,7 @@ type Server struct {
 	maxBodySize int
 	logger      *log.Logger
 	services    map[string]*service
+	shortNames  map[string]string // a service's name without its package -> its full name
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -71,6 +80,7 @@ func New(opts ...Option) *Server {
 	s := &Server{
 		maxBodySize: baidustd.DefaultMaxBodySize,
 		services:    map[string]*service{},
+		shortNames:  map[string]string{},
 		listeners:   map[net.Listener]struct{}{},
 		conns:       map[*serverConn]struct{}{},
 	}
@@ -92,6 +102,8 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 		svc.methods[m.MethodName] = m.Handler
 	}
 	s.services[desc.ServiceName] = svc
+	short := desc.ServiceName[strings.LastIndex(desc.ServiceName, ".")+1:]
+	s.shortNames[short] = desc.ServiceName
 }
 
 // Serve accepts connections on l until Close, serving each in its own
@@ -236,14 +248,25 @@ func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
 		rsp.fail(baidustd.EREQUEST, "Missing request meta")
 		return
 	}
-	svc, ok := sc.s.services[req.ServiceName]
-	if !ok {
-		rsp.fail(baidustd.ENOSERVICE, "Fail to find service=%s", req.ServiceName)
-		return
+	// As bRPC 1.17: a service name without a package (as jprotobuf sends
+	// it) is looked up by its short name; otherwise a service or method
+	// that does not exist are both ENOMETHOD, naming service/method.
+	name := req.ServiceName
+	if !strings.Contains(name, ".") {
+		full, ok := sc.s.shortNames[name]
+		if !ok {
+			rsp.fail(baidustd.ENOSERVICE, "Fail to find service=%s", req.ServiceName)
+			return
+		}
+		name = full
 	}
-	handler, ok := svc.methods[req.MethodName]
+	svc, ok := sc.s.services[name]
+	var handler grpc.MethodHandler
+	if ok {
+		handler, ok = svc.methods[req.MethodName]
+	}
 	if !ok {
-		rsp.fail(baidustd.ENOMETHOD, "Fail to find method=%s", req.MethodName)
+		rsp.fail(baidustd.ENOMETHOD, "Fail to find method=%s/%s", req.ServiceName, req.MethodName)
 		return
 	}
 	payload, err := baidustd.Payload(f, sc.s.maxBodySize)
@@ -262,17 +285,18 @@ func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
 
 	var decodeErr error
 	decode := func(m any) error {
-		if err := proto.Unmarshal(payload, m.(proto.Message)); err != nil {
-			decodeErr = err
-			return err
+		msg := m.(proto.Message)
+		if err := proto.Unmarshal(payload, msg); err != nil {
+			decodeErr = &parseError{msg: msg.ProtoReflect().Descriptor().FullName(), err: err}
+			return decodeErr
 		}
 		return nil
 	}
 	out, err := call(handler, svc.impl, ctx, decode)
 	switch {
 	case decodeErr != nil:
-		rsp.fail(baidustd.EREQUEST, "Fail to parse request message, CompressType=%s, request_size=%d: %v",
-			f.Meta.CompressType, len(f.Payload), decodeErr)
+		rsp.fail(baidustd.EREQUEST, "Fail to parse request=%s, ContentType=%s, CompressType=%s, ChecksumType=%s, request_size=%d",
+			requestName(decodeErr), contentTypeName(f.Meta.ContentType), f.Meta.CompressType, checksumTypeName(f.Meta.ChecksumType), len(f.Payload))
 		return
 	case err != nil:
 		var e *baidustd.Error
@@ -294,6 +318,43 @@ func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
 		return
 	}
 	rsp.attachment = info.rspAttachment
+}
+
+// parseError is a request payload that does not parse as msg.
+type parseError struct {
+	msg protoreflect.FullName
+	err error
+}
+
+func (e *parseError) Error() string { return fmt.Sprintf("parse %s: %v", e.msg, e.err) }
+func (e *parseError) Unwrap() error { return e.err }
+
+// requestName returns the request type a parseError names.
+func requestName(err error) string {
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return string(pe.msg)
+	}
+	return "?"
+}
+
+// contentTypeName and checksumTypeName spell the meta's types as bRPC's
+// error texts do.
+func contentTypeName(t int32) string {
+	if t == 0 {
+		return "pb"
+	}
+	return fmt.Sprintf("content_type(%d)", t)
+}
+
+func checksumTypeName(t int32) string {
+	switch t {
+	case 0:
+		return "none"
+	case 1:
+		return "crc32c"
+	}
+	return "unknown"
 }
 
 // call runs a method handler, turning a panic into an error.

@@ -158,7 +158,7 @@ func TestBadRequests(t *testing.T) {
 		{"bad checksum", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{ChecksumType: 1, ChecksumValue: []byte{0, 0, 0, 0}}), payload, nil),
 			baidustd.EREQUEST, "Fail to decompress request, CompressType=none: baidu_std: malformed payload: CRC32C checksum"},
 		{"payload that does not parse", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{}), []byte{0xff}, nil),
-			baidustd.EREQUEST, "Fail to parse request message, CompressType=none, request_size=1: "},
+			baidustd.EREQUEST, "Fail to parse request=example.EchoRequest, ContentType=pb, CompressType=none, ChecksumType=none, request_size=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -533,12 +533,16 @@ func TestServerErrors(t *testing.T) {
 		code                  baidustd.Code
 		text                  string
 	}{
-		{"unknown service", "example.Nope", "Echo", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOSERVICE,
-			"[" + addr + "][E1001]Fail to find service=example.Nope"},
+		// The codes and texts of bRPC 1.17's own echo_server, which the
+		// example server imitates (see TestRealBRPCServer).
+		{"unknown service", "example.Nope", "Echo", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOMETHOD,
+			"[" + addr + "][E1002]Fail to find method=example.Nope/Echo"},
+		{"unknown short service name", "Nope", "Echo", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOSERVICE,
+			"[" + addr + "][E1001]Fail to find service=Nope"},
 		{"unknown method", "example.EchoService", "Nope", &echopb.EchoRequest{Message: proto.String("x")}, baidustd.ENOMETHOD,
-			"[" + addr + "][E1002]Fail to find method=Nope"},
+			"[" + addr + "][E1002]Fail to find method=example.EchoService/Nope"},
 		{"empty request", "example.EchoService", "Echo", &emptypb.Empty{}, baidustd.EREQUEST,
-			"[" + addr + "][E1003]Fail to parse request message, CompressType=none, request_size=0"},
+			"[" + addr + "][E1003]Fail to parse request=example.EchoRequest, ContentType=pb, CompressType=none, ChecksumType=none, request_size=0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -551,6 +555,10 @@ func TestServerErrors(t *testing.T) {
 	}
 	_, err := echoCall(context.Background(), c, "still connected")
 	require.NoError(t, err)
+	var rsp echopb.EchoResponse
+	require.NoError(t, c.Call(context.Background(), "EchoService", "Echo", &echopb.EchoRequest{Message: proto.String("short")}, &rsp),
+		"a service name without its package, as jprotobuf sends it")
+	assert.Equal(t, "short", rsp.GetMessage())
 	assert.Equal(t, int32(1), l.accepted.Load())
 }
 

@@ -161,9 +161,6 @@ func readExport(fset *token.FileSet, imports map[string]*types.Package, p *packa
 
 // pkgProblem reports why p cannot be used, or "".
 func pkgProblem(p *packages.Package) string {
-	if p == nil {
-		return "not found"
-	}
 	if len(p.Errors) > 0 {
 		var msgs []string
 		for _, e := range p.Errors {

@@ -172,11 +172,18 @@ func (l *Loader) Init(c *runtime.Config) error {
 	if err := l.registry().Init(c, l.initOptions()...); err != nil {
 		return err
 	}
+	l.markInited(c)
+	return nil
+}
+
+// markInited records cs as registered by this Loader; l.mu must be held.
+func (l *Loader) markInited(cs ...*runtime.Config) {
 	if l.inited == nil {
 		l.inited = map[*runtime.Config]bool{}
 	}
-	l.inited[c] = true
-	return nil
+	for _, c := range cs {
+		l.inited[c] = true
+	}
 }
 
 func (l *Loader) registry() *runtime.Registry {
@@ -257,12 +264,7 @@ func (l *Loader) initBatch(cfgs []*runtime.Config) error {
 	if err := l.registry().InitAll(fresh, l.initOptions()...); err != nil {
 		return err
 	}
-	if l.inited == nil {
-		l.inited = map[*runtime.Config]bool{}
-	}
-	for _, c := range fresh {
-		l.inited[c] = true
-	}
+	l.markInited(fresh...)
 	return nil
 }
 

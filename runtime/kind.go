@@ -136,7 +136,7 @@ func (k *Kind[F]) register(c *Config, v reflect.Value, opts []InitOption) error 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.has(c.Name) && !o.mayReplace(c) {
-		return &Error{Plugin: c.Name, Kind: k.name, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"}
+		return errRegistered(c)
 	}
 	k.store(c.Name, v)
 	return nil

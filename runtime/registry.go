@@ -161,7 +161,7 @@ func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 		case batch[key]:
 			errs = append(errs, &Error{Plugin: e.c.Name, Kind: e.c.Type, Err: ErrDuplicate, Detail: "given twice in one batch"})
 		case e.k.has(e.c.Name):
-			errs = append(errs, &Error{Plugin: e.c.Name, Kind: e.c.Type, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"})
+			errs = append(errs, errRegistered(e.c))
 		}
 		batch[key] = true
 	}
@@ -172,6 +172,11 @@ func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 		e.k.store(e.c.Name, e.v)
 	}
 	return nil
+}
+
+// errRegistered reports that c's name is already registered in its kind.
+func errRegistered(c *Config) *Error {
+	return &Error{Plugin: c.Name, Kind: c.Type, Err: ErrDuplicate, Detail: "pass runtime.Replace() to replace it"}
 }
 
 // Check reports whether c could be registered: its kind is declared and its

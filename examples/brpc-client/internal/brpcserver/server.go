@@ -283,7 +283,7 @@ func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
 	info := &requestInfo{attachment: f.Attachment, logID: req.LogID}
 	ctx = context.WithValue(ctx, requestInfoKey{}, info)
 
-	var decodeErr error
+	var decodeErr *parseError
 	decode := func(m any) error {
 		msg := m.(proto.Message)
 		if err := proto.Unmarshal(payload, msg); err != nil {
@@ -296,7 +296,7 @@ func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
 	switch {
 	case decodeErr != nil:
 		rsp.fail(baidustd.EREQUEST, "Fail to parse request=%s, ContentType=%s, CompressType=%s, ChecksumType=%s, request_size=%d",
-			requestName(decodeErr), contentTypeName(f.Meta.ContentType), f.Meta.CompressType, checksumTypeName(f.Meta.ChecksumType), len(f.Payload))
+			decodeErr.msg, contentTypeName(f.Meta.ContentType), f.Meta.CompressType, checksumTypeName(f.Meta.ChecksumType), len(f.Payload))
 		return
 	case err != nil:
 		var e *baidustd.Error
@@ -329,15 +329,6 @@ type parseError struct {
 func (e *parseError) Error() string { return fmt.Sprintf("parse %s: %v", e.msg, e.err) }
 func (e *parseError) Unwrap() error { return e.err }
 
-// requestName returns the request type a parseError names.
-func requestName(err error) string {
-	var pe *parseError
-	if errors.As(err, &pe) {
-		return string(pe.msg)
-	}
-	return "?"
-}
-
 // contentTypeName and checksumTypeName spell the meta's types as bRPC's
 // error texts do.
 func contentTypeName(t int32) string {
@@ -351,7 +342,7 @@ func checksumTypeName(t int32) string {
 	switch t {
 	case 0:
 		return "none"
-	case 1:
+	case baidustd.ChecksumCRC32C:
 		return "crc32c"
 	}
 	return "unknown"

@@ -270,9 +270,9 @@ func checkPlugin(c *collector, d *PluginDecl, p *loaded, k *CheckedKind) *Checke
 		return nil
 	}
 	at := d.FieldPos["newfunc"]
-	obj := p.Types.Scope().Lookup(d.NewFunc)
+	obj := p.Types.Scope().Lookup(d.Func())
 	if obj == nil {
-		c.add(at.Line, at.Column, "%s: package %s has no %s", who, d.Path, d.NewFunc)
+		c.add(at.Line, at.Column, "%s: package %s has no %s", who, d.Path, d.Func())
 		return nil
 	}
 	var sig types.Type
@@ -285,14 +285,14 @@ func checkPlugin(c *collector, d *PluginDecl, p *loaded, k *CheckedKind) *Checke
 		}
 	}
 	if sig == nil {
-		c.add(at.Line, at.Column, "%s: %s.%s is a %s, not a function", who, p.Name, d.NewFunc, objectKind(obj))
+		c.add(at.Line, at.Column, "%s: %s.%s is a %s, not a function", who, p.Name, d.Func(), objectKind(obj))
 		return nil
 	}
 	if k == nil {
 		return nil // the kind's own error is reported
 	}
 	if !types.AssignableTo(sig, k.Constructor) {
-		c.add(at.Line, at.Column, "%s: %s has type %s; kind %s wants %s", who, d.NewFunc,
+		c.add(at.Line, at.Column, "%s: %s has type %s; kind %s wants %s", who, d.Func(),
 			types.TypeString(sig, qualifier), d.Type, types.TypeString(k.Constructor, qualifier))
 		return nil
 	}

@@ -37,6 +37,15 @@ func (l ErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Limit returns the first n errors of l, followed, if l has more, by one
+// that says how many more there are.
+func (l ErrorList) Limit(n int) ErrorList {
+	if len(l) <= n {
+		return l
+	}
+	return append(l[:n:n], &Error{Msg: fmt.Sprintf("and %d more errors", len(l)-n)})
+}
+
 // collector gathers errors with positions, like wire's errorCollector.
 type collector struct {
 	file string

@@ -1,14 +1,11 @@
 package gen
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/plugink/plugink/gen/emit"
+	"github.com/plugink/plugink/internal/fsx"
 )
 
 // Options says where the manifest is and how to load the packages it names.
@@ -163,8 +161,7 @@ func hostSpec(pkg string, ch *Checked) emit.Host {
 		h.Kinds = append(h.Kinds, emit.Kind{Name: k.Name, Pkg: k.Pkg, PkgName: k.PkgName, Var: k.Var, IsMap: k.IsMap})
 	}
 	for _, p := range ch.Plugins {
-		h.Plugins = append(h.Plugins, emit.Plugin{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.NewFunc,
-			PkgName: p.PkgName, Replace: p.Replace, File: p.SOName()})
+		h.Plugins = append(h.Plugins, emit.Plugin{Config: p.Config, PkgName: p.PkgName, Replace: p.Replace})
 	}
 	return h
 }
@@ -176,95 +173,9 @@ func hostSpec(pkg string, ch *Checked) emit.Host {
 // file is left. A file whose content is unchanged is not touched, so its
 // modification time stays.
 func WriteFiles(files []File) error {
-	type staged struct {
-		path, tmp string
-		old       []byte // nil: the file did not exist
+	out := make([]fsx.File, len(files))
+	for i, f := range files {
+		out[i] = fsx.File{Path: f.Path, Data: f.Data}
 	}
-	var todo []staged
-	removeTemps := func(from int) {
-		for _, s := range todo[from:] {
-			os.Remove(s.tmp)
-		}
-	}
-	for _, f := range files {
-		old, err := os.ReadFile(f.Path)
-		switch {
-		case err == nil && bytes.Equal(old, f.Data):
-			continue
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			removeTemps(0)
-			return fmt.Errorf("write %s: %w", f.Path, err)
-		}
-		tmp, err := writeTemp(f.Path, f.Data)
-		if err != nil {
-			removeTemps(0)
-			return err
-		}
-		todo = append(todo, staged{path: f.Path, tmp: tmp, old: old})
-	}
-	for i, s := range todo {
-		if err := os.Rename(s.tmp, s.path); err != nil {
-			removeTemps(i)
-			errs := []error{fmt.Errorf("write %s: %w", s.path, err)}
-			for _, done := range todo[:i] {
-				errs = append(errs, restore(done.path, done.old))
-			}
-			return errors.Join(errs...)
-		}
-	}
-	return nil
-}
-
-// restore puts back the content a file had before WriteFiles replaced it,
-// or removes it if it did not exist.
-func restore(path string, old []byte) error {
-	if old == nil {
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("undo write of %s: %w", path, err)
-		}
-		return nil
-	}
-	if err := writeAtomic(path, old); err != nil {
-		return fmt.Errorf("undo write of %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := writeTemp(path, data)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeTemp writes data to a new temporary file beside path, with the mode
-// of a generated file, and returns its name; on error it leaves no file.
-func writeTemp(path string, data []byte) (name string, err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return tmp.Name(), nil
+	return fsx.WriteFiles(out...)
 }

@@ -131,7 +131,7 @@ func TestManifestParse(t *testing.T) {
 	assert.Equal(t, "DefaultClients", m.Kinds[0].Var)
 	require.Len(t, m.Plugins, 5)
 	assert.Len(t, m.Enabled(), 4)
-	assert.Equal(t, "client_beta.so", m.Plugins[0].SOName())
+	assert.Equal(t, "client_beta.so", m.Plugins[0].FileName())
 	assert.True(t, m.Plugins[3].Replace)
 	assert.Equal(t, 9, m.Plugins[0].Pos.Line)
 

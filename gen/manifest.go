@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"go/token"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,8 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
-	"golang.org/x/mod/module"
 )
 
 // ManifestFile is the manifest's conventional name.
@@ -56,9 +55,9 @@ type KindDecl struct {
 
 // PluginDecl is one plugin of the manifest.
 type PluginDecl struct {
-	// Name, Type, Path and NewFunc become the plugin's runtime.Config
-	// (NewFunc as the constructor in Path of that name).
-	Name, Type, Path, NewFunc string
+	// Config is the plugin's Name, Type and Path, and NewFunc as the name
+	// of the constructor in Path (a string, the form loader.Build takes).
+	runtime.Config
 	// Disabled keeps the plugin in the manifest but out of generated code
 	// and builds.
 	Disabled bool
@@ -70,8 +69,11 @@ type PluginDecl struct {
 	FieldPos map[string]token.Position
 }
 
-// SOName returns the file name of the plugin's .so: "<type>_<name>.so".
-func (p *PluginDecl) SOName() string { return p.Type + "_" + p.Name + ".so" }
+// Func returns the constructor's name, NewFunc.
+func (p *PluginDecl) Func() string {
+	s, _ := p.NewFunc.(string)
+	return s
+}
 
 // Enabled returns the plugins that are not disabled, in file order.
 func (m *Manifest) Enabled() []*PluginDecl {
@@ -94,9 +96,12 @@ func (m *Manifest) Kind(name string) *KindDecl {
 	return nil
 }
 
+// MaxManifestSize is the largest manifest ReadManifest reads, in bytes.
+const MaxManifestSize = 4 << 20
+
 // ReadManifest reads and parses the manifest at file.
 func ReadManifest(file string) (*Manifest, error) {
-	data, err := os.ReadFile(file)
+	data, err := fsx.ReadFile(file, MaxManifestSize)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -259,8 +264,8 @@ func (p *manifestParser) kinds(n *yaml.Node) {
 	p.declared = map[string]bool{}
 	p.mapping(n, "kinds", nil, func(name string, k, v *yaml.Node) {
 		p.declared[name] = true
-		if !runtime.ValidKindName(name) {
-			p.c.add(k.Line, k.Column, "kind %q: a kind name is letters, digits, '_' and '-', starting with a letter", name)
+		if err := runtime.CheckKindName(name); err != nil {
+			p.c.add(k.Line, k.Column, "kind %s: name %v", runtime.Quote(name), err)
 			return
 		}
 		ref, ok := p.scalar(v, fmt.Sprintf("kind %q", name))
@@ -272,8 +277,8 @@ func (p *manifestParser) kinds(n *yaml.Node) {
 			p.c.add(v.Line, v.Column, "kind %q: %q is not a qualified Go name; want import/path.Var, e.g. example.com/svc/client.DefaultClients", name, ref)
 			return
 		}
-		if err := module.CheckImportPath(pkg); err != nil {
-			p.c.add(v.Line, v.Column, "kind %q: invalid import path %q: %v", name, pkg, pathProblem(err))
+		if err := runtime.CheckImportPath(pkg); err != nil {
+			p.c.add(v.Line, v.Column, "kind %q: import path %s %v", name, runtime.Quote(pkg), err)
 			return
 		}
 		p.m.Kinds = append(p.m.Kinds, &KindDecl{Name: name, Pkg: pkg, Var: sym, Pos: p.pos(v)})
@@ -387,27 +392,25 @@ func nameOf(n *yaml.Node) string {
 
 func (p *manifestParser) validatePlugin(what string, d *PluginDecl) {
 	at := func(key string) (int, int) { pos := d.FieldPos[key]; return pos.Line, pos.Column }
-	if d.Name != "" && !validPluginName(d.Name) {
-		l, c := at("name")
-		p.c.add(l, c, "%s: invalid name; a plugin name is letters, digits, '_', '-' and '.', starting with a letter or digit", what)
+	check := func(key, value string, rule func(string) error) {
+		if value == "" {
+			return // reported as missing or empty
+		}
+		if err := rule(value); err != nil {
+			l, c := at(key)
+			p.c.add(l, c, "%s: %s %s %v", what, key, runtime.Quote(value), err)
+		}
 	}
+	check("name", d.Name, runtime.CheckPluginName)
+	check("path", d.Path, runtime.CheckImportPath)
+	check("newfunc", d.Func(), runtime.CheckFuncName)
 	if d.Type != "" && p.kindsParsed && !p.declared[d.Type] {
 		l, c := at("type")
 		declared := "no kinds declared"
 		if names := p.m.kindNames(); len(names) > 0 {
 			declared = "declared kinds: " + strings.Join(names, ", ")
 		}
-		p.c.add(l, c, "%s: unknown kind %q (%s)", what, d.Type, declared)
-	}
-	if d.Path != "" {
-		if err := module.CheckImportPath(d.Path); err != nil {
-			l, c := at("path")
-			p.c.add(l, c, "%s: invalid import path %q: %v", what, d.Path, pathProblem(err))
-		}
-	}
-	if d.NewFunc != "" && !(token.IsIdentifier(d.NewFunc) && token.IsExported(d.NewFunc)) {
-		l, c := at("newfunc")
-		p.c.add(l, c, "%s: newfunc %q must be the name of an exported function of the package, e.g. NewClient", what, d.NewFunc)
+		p.c.add(l, c, "%s: unknown kind %s (%s)", what, runtime.Quote(d.Type), declared)
 	}
 }
 
@@ -418,24 +421,4 @@ func (m *Manifest) kindNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// pathProblem returns what module.CheckImportPath found wrong, without the
-// path it repeats (the message quotes the path already).
-func pathProblem(err error) error {
-	var invalid *module.InvalidPathError
-	if errors.As(err, &invalid) && invalid.Err != nil {
-		return invalid.Err
-	}
-	return err
-}
-
-func validPluginName(s string) bool {
-	for i, r := range s {
-		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r == '_' || r == '-' || r == '.')
-		if !ok {
-			return false
-		}
-	}
-	return s != ""
 }

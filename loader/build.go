@@ -1,7 +1,7 @@
 package loader
 
 import (
-	"bytes"
+	"context"
 	"debug/buildinfo"
 	"encoding/json"
 	"errors"
@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"runtime/debug"
 	"strings"
 
-	"github.com/plugink/plugink/gen/emit"
+	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -54,9 +54,14 @@ type BuildOptions struct {
 // [BuildOptions.Host] or [Preflight], so that plugins can be built for and
 // checked against a program other than the one running.
 func ReadBuildInfo(path string) (*debug.BuildInfo, error) {
-	bi, err := buildinfo.ReadFile(path)
+	f, _, err := fsx.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("plugink: read build info of %s: %w", path, err)
+		return nil, fmt.Errorf("read build info: %w", err)
+	}
+	defer f.Close()
+	bi, err := buildinfo.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("read build info of %s: %w", path, err)
 	}
 	return bi, nil
 }
@@ -69,17 +74,19 @@ const pluginDir = "_plugink"
 // Build compiles a plugin for c into path, appending ".so" if path lacks
 // it. c.NewFunc must be the name of the constructor (a string such as
 // "NewClient"), exported by the package at c.Path; a func value, the form
-// Load returns, is refused.
+// Load returns, is refused. c's names must follow the rules of package
+// runtime (runtime.CheckPluginName and the others).
 //
-// Build generates the plugin's main package (see emit.PluginMain) and runs
-// go build -buildmode=plugin inside the module of [BuildOptions.Dir], as
-// the package <module>/_plugink/<type>/<name>. The package exists only in
-// the go command's view (-overlay), so nothing is written into the module;
-// its import path is the plugin's pluginpath, which is therefore the same
-// for every build of one (type, name) in a module, and different for
-// different ones. The output is written to a temporary file next to path
-// and renamed over it, so that builds may run in parallel, even of the
-// same plugin into the same file.
+// Build writes the plugin's small main package (it declares
+// var Plugin = runtime.Config{...} and the metadata that [Inspect] reads)
+// and runs go build -buildmode=plugin inside the module of
+// [BuildOptions.Dir], as the package <module>/_plugink/<type>/<name>. The
+// package exists only in the go command's view (-overlay), so nothing is
+// written into the module; its import path is the plugin's pluginpath,
+// which is therefore the same for every build of one (type, name) in a
+// module, and different for different ones. The output is written to a
+// temporary file next to path and renamed over it, so that builds may run
+// in parallel, even of the same plugin into the same file.
 //
 // By default the plugin is built with this program's settings, so that
 // this program can load it. Errors are *[BuildError]s; a failed compilation
@@ -90,8 +97,14 @@ func (l *Loader) Build(path string, c *runtime.Config) error {
 		return err
 	}
 	l.mu.Lock()
-	if l.sums != nil {
-		l.sums[out] = sum
+	if l.sums != nil { // copy on write: Load reads l.sums without the lock
+		sums := Sums{out: sum}
+		for k, v := range l.sums {
+			if k != out {
+				sums[k] = v
+			}
+		}
+		l.sums = sums
 	}
 	l.mu.Unlock()
 	return nil
@@ -103,15 +116,15 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	be := &BuildError{Plugin: c.String(), Path: path}
 	fail := func(err error) (string, string, error) {
 		be.Err = err
+		var h interface{ ErrorHint() string }
+		if errors.As(err, &h) {
+			be.Hint = h.ErrorHint()
+		}
 		return "", "", be
 	}
-	newFunc, err := buildConfig(c)
+	newFunc, err := checkBuildConfig(c)
 	if err != nil {
 		return fail(err)
-	}
-	src, err := emit.PluginMain(emit.PluginMainSpec{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: newFunc, Version: Version()})
-	if err != nil {
-		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalid, err))
 	}
 	if out, err = outputPath(path); err != nil {
 		return fail(err)
@@ -121,21 +134,19 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	if err != nil {
 		return fail(err)
 	}
-	goCmd, err := o.goCommand()
-	if err != nil {
-		return fail(err)
-	}
 	var flags, env []string
 	if host != nil {
 		flags, env = hostSettings(host)
 	}
 	// Later entries win: the environment, then Host's settings, then Env.
-	env = append(append(os.Environ(), env...), o.Env...)
-	mod, err := o.module(goCmd, env, host)
+	goCmd := gocmd.Cmd{Go: o.Go, Dir: o.Dir, Env: append(append(os.Environ(), env...), o.Env...)}
+	mod, err := o.module(goCmd, host)
 	if err != nil {
 		return fail(err)
 	}
-	args, output, err := mod.compile(goCmd, env, c, src, out, append(flags, o.Flags...))
+	goCmd.Dir = mod.dir
+	src := pluginMain(c, newFunc, Version())
+	args, output, err := mod.compile(goCmd, c, src, out, append(flags, o.Flags...))
 	if err != nil {
 		be.Args, be.Output, be.Source = args, output, src
 		return fail(err)
@@ -149,37 +160,6 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 		}
 	}
 	return out, sum, nil
-}
-
-// buildConfig checks the Config given to Build and returns NewFunc's name.
-func buildConfig(c *runtime.Config) (string, error) {
-	if c == nil {
-		return "", fmt.Errorf("%w: nil *runtime.Config", runtime.ErrInvalid)
-	}
-	newFunc, ok := c.NewFunc.(string)
-	if !ok {
-		got := "nil"
-		if c.NewFunc != nil {
-			got = "a value of type " + reflect.TypeOf(c.NewFunc).String()
-		}
-		return "", fmt.Errorf("%w: Build takes Config.NewFunc as the name of the constructor (a string such as \"NewClient\"), not %s; a func value is the form Load returns", runtime.ErrInvalid, got)
-	}
-	if !validBuildName(c.Name) {
-		return "", fmt.Errorf("%w: plugin name %q cannot name a package directory: use letters, digits, '.', '_' and '-', not starting with '.'", runtime.ErrInvalid, c.Name)
-	}
-	return newFunc, nil
-}
-
-func validBuildName(s string) bool {
-	if s == "" || s[0] == '.' {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // outputPath returns the absolute output file, with ".so".
@@ -202,21 +182,9 @@ func (o BuildOptions) host() (*debug.BuildInfo, error) {
 	}
 	bi, err := hostBuildInfo()
 	if err != nil {
-		return nil, fmt.Errorf("%w (or set BuildOptions.Host or IgnoreHost)", err)
+		return nil, withHint(err, "set BuildOptions.Host, or IgnoreHost")
 	}
 	return bi, nil
-}
-
-func (o BuildOptions) goCommand() (string, error) {
-	name := o.Go
-	if name == "" {
-		name = "go"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w (install Go, or set BuildOptions.Go)", ErrNoToolchain, err)
-	}
-	return p, nil
 }
 
 // hostSettings turns the build settings recorded in bi into go build flags
@@ -254,13 +222,17 @@ type module struct {
 
 // goEnv is what Build needs from `go env`.
 type goEnv struct {
-	GOMOD, GOWORK, GOVERSION, CGO_ENABLED, CC string
+	GOMOD, GOVERSION, CGO_ENABLED, CC string
 }
 
 // module finds the main module of o.Dir and checks that the go command can
 // build plugins for host.
-func (o BuildOptions) module(goCmd string, env []string, host *debug.BuildInfo) (*module, error) {
-	out, err := runGo(goCmd, o.Dir, env, "env", "-json", "GOMOD", "GOWORK", "GOVERSION", "CGO_ENABLED", "CC")
+func (o BuildOptions) module(goCmd gocmd.Cmd, host *debug.BuildInfo) (*module, error) {
+	if _, err := goCmd.Path(); err != nil {
+		return nil, withHint(fmt.Errorf("%w: %w", ErrNoToolchain, err), "install Go, or set BuildOptions.Go")
+	}
+	ctx := context.Background()
+	out, err := goCmd.Output(ctx, "env", "-json", "GOMOD", "GOVERSION", "CGO_ENABLED", "CC")
 	if err != nil {
 		return nil, err
 	}
@@ -268,31 +240,12 @@ func (o BuildOptions) module(goCmd string, env []string, host *debug.BuildInfo) 
 	if err := json.Unmarshal(out, &ge); err != nil {
 		return nil, fmt.Errorf("parse go env output: %w", err)
 	}
-	dir := o.Dir
-	if dir == "" {
-		dir = "the current directory"
-	}
-	switch {
-	case ge.GOMOD == "":
-		return nil, fmt.Errorf("%w: go env GOMOD is empty in %s (GO111MODULE=off?)", ErrNotModule, dir)
-	case ge.GOMOD == os.DevNull:
-		return nil, fmt.Errorf("%w: no go.mod in %s or above it (set BuildOptions.Dir to a directory of the module that imports the plugin)", ErrNotModule, dir)
-	case ge.CGO_ENABLED != "1":
-		return nil, fmt.Errorf("%w: CGO_ENABLED=%s, and -buildmode=plugin needs cgo", ErrNoCgo, ge.CGO_ENABLED)
-	}
-	cc := strings.Fields(ge.CC)
-	if len(cc) == 0 {
-		return nil, fmt.Errorf("%w: go env CC is empty", ErrNoCgo)
-	}
-	if _, err := exec.LookPath(cc[0]); err != nil {
-		return nil, fmt.Errorf("%w: C compiler %q not found (%w); -buildmode=plugin needs one (install gcc or clang, or set CC)", ErrNoCgo, cc[0], err)
-	}
-	if host != nil && goVersion(host.GoVersion) != goVersion(ge.GOVERSION) {
-		return nil, fmt.Errorf("%w: the go command is %s but the host was built with %s, so it could not load the plugin (set BuildOptions.Go, or GOTOOLCHAIN=%s)",
-			ErrGoVersion, ge.GOVERSION, host.GoVersion, goVersion(host.GoVersion))
+	if err := ge.check(o.Dir, host); err != nil {
+		return nil, err
 	}
 	m := &module{dir: filepath.Dir(ge.GOMOD)}
-	edit, err := runGo(goCmd, m.dir, env, "mod", "edit", "-json")
+	goCmd.Dir = m.dir
+	edit, err := goCmd.Output(ctx, "mod", "edit", "-json")
 	if err != nil {
 		return nil, err
 	}
@@ -302,6 +255,34 @@ func (o BuildOptions) module(goCmd string, env []string, host *debug.BuildInfo) 
 	}
 	m.path = gomod.Module.Path
 	return m, nil
+}
+
+// check reports why the go command of ge cannot build, in dir, a plugin
+// for host.
+func (ge goEnv) check(dir string, host *debug.BuildInfo) error {
+	if dir == "" {
+		dir = "the current directory"
+	}
+	switch {
+	case ge.GOMOD == "":
+		return withHint(fmt.Errorf("%w: go env GOMOD is empty in %s", ErrNotModule, dir), "is GO111MODULE=off set?")
+	case ge.GOMOD == os.DevNull:
+		return withHint(fmt.Errorf("%w: no go.mod in %s or above it", ErrNotModule, dir), "build in a directory of the module that imports the plugin (BuildOptions.Dir)")
+	case ge.CGO_ENABLED != "1":
+		return fmt.Errorf("%w: CGO_ENABLED=%s, and -buildmode=plugin needs cgo", ErrNoCgo, ge.CGO_ENABLED)
+	}
+	cc := strings.Fields(ge.CC)
+	if len(cc) == 0 {
+		return fmt.Errorf("%w: go env CC is empty", ErrNoCgo)
+	}
+	if _, err := exec.LookPath(cc[0]); err != nil {
+		return withHint(fmt.Errorf("%w: C compiler %q not found: %w", ErrNoCgo, cc[0], err), "-buildmode=plugin needs one: install gcc or clang, or set CC")
+	}
+	if host != nil && goVersion(host.GoVersion) != goVersion(ge.GOVERSION) {
+		return withHint(fmt.Errorf("%w: the go command is %s but the host was built with %s", ErrGoVersion, ge.GOVERSION, host.GoVersion),
+			fmt.Sprintf("a plugin loads only into a host built by the same Go: set GOTOOLCHAIN=%s (or BuildOptions.Go)", goVersion(host.GoVersion)))
+	}
+	return nil
 }
 
 // goVersion returns the version in a go version string, without the
@@ -314,12 +295,12 @@ func goVersion(v string) string {
 }
 
 // compile writes src as the main package of the plugin into an overlay and
-// builds it to out.
-func (m *module) compile(goCmd string, env []string, c *runtime.Config, src []byte, out string, flags []string) (args []string, output string, err error) {
+// builds it to out, with goCmd, which runs in the module's directory.
+func (m *module) compile(goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string) (args []string, output string, err error) {
 	rel := pluginDir + "/" + c.Type + "/" + c.Name
 	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
 	if _, err := os.Stat(pkgDir); err == nil {
-		return nil, "", fmt.Errorf("%s exists; Build uses this directory for the plugin's generated main package (through -overlay), so it must not exist on disk", pkgDir)
+		return nil, "", withHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")
 	}
 	tmp, err := os.MkdirTemp("", "plugink-build-")
 	if err != nil {
@@ -327,18 +308,11 @@ func (m *module) compile(goCmd string, env []string, c *runtime.Config, src []by
 	}
 	defer os.RemoveAll(tmp)
 	mainFile := filepath.Join(tmp, "main.go")
-	if err := os.WriteFile(mainFile, src, 0o644); err != nil {
-		return nil, "", err
-	}
-	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(pkgDir, "main.go"): mainFile}})
-	if err != nil {
-		return nil, "", err
-	}
+	overlay, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(pkgDir, "main.go"): mainFile}}) // strings only: cannot fail
 	overlayFile := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+	if err := fsx.WriteFiles(fsx.File{Path: mainFile, Data: src}, fsx.File{Path: overlayFile, Data: overlay}); err != nil {
 		return nil, "", err
 	}
-
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, "", err
 	}
@@ -351,37 +325,34 @@ func (m *module) compile(goCmd string, env []string, c *runtime.Config, src []by
 	}
 	defer os.RemoveAll(tmpOut)
 	built := filepath.Join(tmpOut, filepath.Base(out))
-
-	args = append([]string{goCmd, "build", "-buildmode=plugin", "-overlay=" + overlayFile, "-o", built}, flags...)
+	args = append([]string{"build", "-buildmode=plugin", "-overlay=" + overlayFile, "-o", built}, flags...)
 	args = append(args, "./"+rel)
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir, cmd.Env = m.dir, env
-	combined, err := cmd.CombinedOutput()
-	// Name the generated file as the go command sees it, not by the
-	// temporary file that stands in for it (and is gone when Build returns).
-	combined = bytes.ReplaceAll(combined, []byte(mainFile), []byte(filepath.FromSlash(rel+"/main.go")))
+	combined, err := goCmd.Combined(context.Background(), args...)
+	output = nameGenerated(string(combined), mainFile, m.dir, filepath.FromSlash(rel+"/main.go"))
 	if err != nil {
-		return args, string(combined), fmt.Errorf("%w (%w) in module %s (%s); %s is the plugin's main package, generated from the Config",
+		return args, output, fmt.Errorf("%w (%w) in module %s (%s); %s is the plugin's main package, generated from the Config",
 			ErrCompile, err, m.path, m.dir, rel)
 	}
 	if err := os.Rename(built, out); err != nil {
-		return args, string(combined), err
+		return args, output, err
 	}
-	return args, string(combined), nil
+	return args, output, nil
 }
 
-// runGo runs the go command and returns its standard output; an error
-// carries its standard error.
-func runGo(goCmd, dir string, env []string, args ...string) ([]byte, error) {
-	cmd := exec.Command(goCmd, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+// nameGenerated replaces, in the go command's output, the temporary file
+// that stands in for the generated main package (and is gone when Build
+// returns) by the name the go command compiles it under. The go command
+// prints the file's path absolute, or relative to dir when that is
+// shorter.
+func nameGenerated(output, tmpFile, dir, name string) string {
+	olds := []string{tmpFile}
+	if rel, err := filepath.Rel(dir, tmpFile); err == nil {
+		olds = append(olds, rel)
 	}
-	return out, nil
+	for _, old := range olds {
+		output = strings.ReplaceAll(output, old, name)
+	}
+	return output
 }
 
 // Version returns the version of plugink linked into this program,

@@ -186,5 +186,5 @@ func TestReadBuildInfo(t *testing.T) {
 	text := filepath.Join(t.TempDir(), "text")
 	require.NoError(t, os.WriteFile(text, []byte("text"), 0o644))
 	_, err = loader.ReadBuildInfo(text)
-	assert.ErrorContains(t, err, "plugink: read build info of "+text+": ")
+	assert.ErrorContains(t, err, "read build info of "+text+": ")
 }

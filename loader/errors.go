@@ -3,12 +3,10 @@ package loader
 import (
 	"errors"
 	"strings"
-
-	"github.com/plugink/plugink/runtime"
 )
 
 // Sentinel errors wrapped by the loader's errors; test for them with
-// [errors.Is].
+// [errors.Is]. Each error type of this package unwraps to one of them.
 var (
 	// ErrNotPlugin reports a file that is not a Go plugin: not an ELF (or
 	// Mach-O) shared object, no Go build information, or built with a
@@ -69,15 +67,19 @@ type LoadError struct {
 	// Err is what went wrong; it wraps a sentinel error above, a
 	// *runtime.Error for "init", or an error from the file system.
 	Err error
+	// Hint says what to do about it, if the message does not; see
+	// runtime.Hints.
+	Hint string
 }
 
 // Error implements error.
-func (e *LoadError) Error() string {
-	return "plugink: " + e.Op + " " + e.Path + ": " + message(e.Err)
-}
+func (e *LoadError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
 
 // Unwrap returns e.Err.
 func (e *LoadError) Unwrap() error { return e.Err }
+
+// ErrorHint returns e.Hint.
+func (e *LoadError) ErrorHint() string { return e.Hint }
 
 // BuildError reports a failed [Loader.Build].
 type BuildError struct {
@@ -96,19 +98,21 @@ type BuildError struct {
 	// Err wraps one of ErrNoToolchain, ErrNoCgo, ErrGoVersion, ErrNotModule,
 	// ErrCompile, runtime.ErrInvalid or a file system error.
 	Err error
+	// Hint says what to do about it, if the message does not.
+	Hint string
 }
 
 // Error implements error. The go command's output, if any, follows on the
 // next lines.
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	b.WriteString("plugink: build ")
+	b.WriteString("build ")
 	b.WriteString(e.Plugin)
 	if e.Path != "" {
 		b.WriteString(" (" + e.Path + ")")
 	}
 	b.WriteString(": ")
-	b.WriteString(message(e.Err))
+	b.WriteString(e.Err.Error())
 	if out := strings.TrimSpace(e.Output); out != "" {
 		b.WriteString(":\n")
 		b.WriteString(out)
@@ -119,15 +123,19 @@ func (e *BuildError) Error() string {
 // Unwrap returns e.Err.
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// message returns err's text without the "plugink: " prefix that runtime's
-// errors carry, so that wrapping one does not repeat it.
-func message(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	var re *runtime.Error
-	if errors.As(err, &re) {
-		return strings.TrimPrefix(err.Error(), "plugink: ")
-	}
-	return err.Error()
+// ErrorHint returns e.Hint.
+func (e *BuildError) ErrorHint() string { return e.Hint }
+
+// hinted is an error with a hint, for errors that have no type of their
+// own.
+type hinted struct {
+	err  error
+	hint string
 }
+
+func (h *hinted) Error() string     { return h.err.Error() }
+func (h *hinted) Unwrap() error     { return h.err }
+func (h *hinted) ErrorHint() string { return h.hint }
+
+// withHint returns err with the hint h (see runtime.Hints).
+func withHint(err error, h string) error { return &hinted{err, h} }

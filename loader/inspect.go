@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime/debug"
 
-	"github.com/plugink/plugink/gen/emit"
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -49,7 +48,7 @@ func Inspect(path string) (*Info, error) {
 }
 
 func inspect(path string) (*Info, error) {
-	f, err := os.Open(path)
+	f, _, err := fsx.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +58,7 @@ func inspect(path string) (*Info, error) {
 		return nil, err
 	}
 	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
-	suffix := []byte("." + emit.PluginMetadataVar)
+	suffix := []byte("." + metadataVar)
 	syms, err := readSymbols(f, func(name []byte) bool {
 		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
 	})
@@ -89,7 +88,7 @@ func inspect(path string) (*Info, error) {
 // the one named <pluginpath>.PluginkMetadata (Mach-O prefixes names with
 // '_'), or the only candidate when the pluginpath is unknown.
 func pickMetadata(syms []symbol, pluginpath string) *symbol {
-	want := pluginpath + "." + emit.PluginMetadataVar
+	want := pluginpath + "." + metadataVar
 	for i, s := range syms {
 		if s.name == want || s.name == "_"+want {
 			return &syms[i]
@@ -102,11 +101,11 @@ func pickMetadata(syms []symbol, pluginpath string) *symbol {
 }
 
 func decodeMetadata(info *Info, data []byte) error {
-	var m emit.PluginMetadata
+	var m metadata
 	// The data may run past the JSON value (Mach-O records no symbol
 	// sizes): decode the first value only.
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
-		return fmt.Errorf("%w: malformed %s metadata: %w", ErrNotPlugin, emit.PluginMetadataVar, err)
+		return fmt.Errorf("%w: malformed %s metadata: %w", ErrNotPlugin, metadataVar, err)
 	}
 	info.Config = &runtime.Config{Name: m.Name, Type: m.Type, Path: m.Path, NewFunc: m.NewFunc}
 	info.Plugink = m.Plugink

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -72,8 +73,10 @@ func (l *Loader) Load(path string) (*runtime.Config, error) {
 		return fail(err)
 	}
 	if err := l.verifySum(path, real); err != nil {
-		if errors.Is(err, ErrChecksum) {
-			return nil, err // a *ChecksumError, which names the file
+		var ce *ChecksumError
+		if errors.As(err, &ce) {
+			ce.Path = path
+			return nil, ce // it names the file
 		}
 		return fail(err)
 	}
@@ -99,7 +102,7 @@ func (l *Loader) Load(path string) (*runtime.Config, error) {
 // readForLoad reads what Load checks in the file at real: its format,
 // platform, build information and pluginpath.
 func readForLoad(real string) (*pluginFile, error) {
-	f, err := os.Open(real)
+	f, _, err := fsx.Open(real)
 	if err != nil {
 		return nil, err
 	}
@@ -158,29 +161,24 @@ func resolve(path string) (string, os.FileInfo, error) {
 	return real, fi, nil
 }
 
-// verifySum checks the file against the Loader's checksums.
+// verifySum checks the file, named path and resolved to real, against
+// the Loader's checksums.
 func (l *Loader) verifySum(path, real string) error {
 	l.mu.Lock()
-	sums, required := l.sums, l.requireSums
-	want, ok := sums.Lookup(path)
-	if !ok {
-		want, ok = sums.Lookup(real)
-	}
+	sums, required := l.sums, l.requireSums // Build replaces l.sums, never writes into it
 	l.mu.Unlock()
-	if sums == nil || !ok && !required {
+	if sums == nil {
 		return nil
 	}
-	if !ok {
-		return fmt.Errorf("%w for this file, and this Loader requires one", ErrNoChecksum)
+	key := path
+	if _, ok := sums.Lookup(path); !ok {
+		key = real
 	}
-	got, err := FileSum(real)
-	if err != nil {
-		return err
+	err := sums.Verify(key)
+	if errors.Is(err, ErrNoChecksum) && !required {
+		return nil
 	}
-	if got != want {
-		return &ChecksumError{Path: path, Want: want, Got: got}
-	}
-	return nil
+	return err
 }
 
 // readPluginPath reads the pluginpath the linker recorded, for plugins
@@ -213,7 +211,8 @@ func (e *openEntry) result(path string, now os.FileInfo) (*runtime.Config, error
 		if e.err != nil {
 			what = "tried to load"
 		}
-		return nil, &LoadError{Op: "load", Path: path, Err: fmt.Errorf("%w: this process %s %s before it was replaced, and package plugin remembers plugins by path; restart the process to load the new file", ErrReload, what, e.real)}
+		return nil, &LoadError{Op: "load", Path: path, Err: fmt.Errorf("%w: this process %s %s before it was replaced", ErrReload, what, e.real),
+			Hint: "package plugin remembers plugins by path for the life of a process: restart the process to load the new file"}
 	}
 	if e.err != nil {
 		return nil, &LoadError{Op: "load", Path: path, Err: e.err}
@@ -236,8 +235,8 @@ func openOnce(path, real string, fi os.FileInfo, pluginpath string) (*runtime.Co
 		if os.SameFile(e.file, fi) { // a hard link to a file already loaded
 			return e.result(path, fi)
 		}
-		return nil, &LoadError{Op: "load", Path: path, Err: fmt.Errorf("%w: %s, loaded from %s, has the same pluginpath %q; a process can load only one plugin per pluginpath (the import path of its main package): build one of them for another plugin name or type",
-			ErrPluginPath, e.path, e.real, pluginpath)}
+		return nil, &LoadError{Op: "load", Path: path, Err: fmt.Errorf("%w: %s, loaded from %s, has the same pluginpath %q", ErrPluginPath, e.path, e.real, pluginpath),
+			Hint: "a process can load only one plugin per pluginpath (the import path of its main package): build one of them for another plugin name or kind"}
 	}
 	e := &openEntry{path: path, real: real, file: fi, pluginpath: pluginpath, done: make(chan struct{})}
 	opened.byReal[real] = e
@@ -286,7 +285,7 @@ func openPlugin(real string) (res openResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = openResult{remembered: true, active: true,
-				err: fmt.Errorf("%w: a package init function panicked: %v; package plugin cannot open this path again in this process", ErrOpen, r)}
+				err: withHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
 		}
 	}()
 	p, err := plugin.Open(real)
@@ -294,10 +293,10 @@ func openPlugin(real string) (res openResult) {
 		msg := strings.TrimPrefix(err.Error(), `plugin.Open("`+strings.TrimSuffix(real, ".so")+`"): `)
 		msg = strings.TrimPrefix(msg, `plugin.Open("`+real+`"): `)
 		res.remembered = goRemembersFailure(msg)
-		if res.remembered {
-			msg += "; package plugin will not retry this path in this process"
-		}
 		res.err = fmt.Errorf("%w: %s", ErrOpen, msg)
+		if res.remembered {
+			res.err = withHint(res.err, "package plugin will not retry this path in this process")
+		}
 		return res
 	}
 	res.cfg, res.err = pluginConfig(p)
@@ -318,7 +317,7 @@ func goRemembersFailure(msg string) bool {
 func pluginConfig(p *plugin.Plugin) (*runtime.Config, error) {
 	sym, err := p.Lookup("Plugin")
 	if err != nil {
-		return nil, fmt.Errorf("%w: the plugin exports no variable Plugin (want var Plugin = runtime.Config{...})", ErrNoSymbol)
+		return nil, withHint(fmt.Errorf("%w: the plugin exports no variable Plugin", ErrNoSymbol), "a plugin's main package declares var Plugin = runtime.Config{...}")
 	}
 	var cfg *runtime.Config
 	switch v := sym.(type) {
@@ -336,9 +335,10 @@ func pluginConfig(p *plugin.Plugin) (*runtime.Config, error) {
 	case !f.IsValid() || f.Kind() == reflect.Func && f.IsNil():
 		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is nil", runtime.ErrInvalid, cfg)
 	case f.Kind() == reflect.String:
-		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is the string %q; a loaded plugin must hold the constructor itself (a func value), a name is what Build takes", runtime.ErrInvalid, cfg, f.String())
+		return nil, withHint(fmt.Errorf("%w: plugin %s: Plugin.NewFunc is the string %s, not a func", runtime.ErrInvalid, cfg, runtime.Quote(f.String())),
+			"a loaded plugin holds the constructor itself (a func value); a constructor's name is what Build takes")
 	case f.Kind() != reflect.Func:
-		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is a %s, want the constructor itself (a func value)", runtime.ErrInvalid, cfg, f.Type())
+		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is a %s, not a func", runtime.ErrInvalid, cfg, f.Type())
 	}
 	return cfg, nil
 }

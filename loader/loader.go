@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
@@ -46,8 +45,7 @@ const EnvPlugins = "MICRO_PLUGIN"
 type Loader struct {
 	reg         *runtime.Registry // nil: runtime.Default
 	noPreflight bool
-	replaceAll  bool
-	replace     []string // "kind/name" of the plugins that may replace
+	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
 
@@ -109,23 +107,12 @@ func WithSumsRequired() Option {
 	}
 }
 
-// WithReplace lets Init replace an implementation already registered under
-// the same name (runtime.Replace). With no arguments it applies to every
-// plugin the Loader registers; otherwise only to the plugins it names as
-// "kind/name", e.g. WithReplace("client/grpc"): a file from MICRO_PLUGIN
-// cannot then take over another name by accident.
-func WithReplace(plugins ...string) Option {
-	return func(l *Loader) {
-		if len(plugins) == 0 {
-			l.replaceAll = true
-		}
-		l.replace = append(l.replace, plugins...)
-	}
-}
-
-// mayReplace reports whether c may replace a registered implementation.
-func (l *Loader) mayReplace(c *runtime.Config) bool {
-	return l.replaceAll || slices.Contains(l.replace, c.String())
+// WithInitOptions passes opts to runtime.InitAll whenever the Loader
+// registers plugins: runtime.ReplaceOnly("client/grpc") lets the plugins it
+// names replace a registered implementation, runtime.ReplaceAll lets every
+// plugin do so, runtime.FromManifest says where the plugins come from.
+func WithInitOptions(opts ...runtime.InitOption) Option {
+	return func(l *Loader) { l.initOpts = append(l.initOpts, opts...) }
 }
 
 // WithBuildOptions sets how [Loader.Build] builds.
@@ -158,22 +145,7 @@ func LoadEnv() ([]*runtime.Config, error) { return std.LoadEnv() }
 // form Build takes) is refused. Initializing a Config this Loader has
 // already registered does nothing. A failed Init registers nothing.
 func (l *Loader) Init(c *runtime.Config) error {
-	if c != nil {
-		if name, ok := c.NewFunc.(string); ok {
-			return &runtime.Error{Plugin: c.Name, Kind: c.Type, Err: runtime.ErrInvalid,
-				Detail: fmt.Sprintf("NewFunc is the string %q; Init needs the constructor itself (a func value, as Load returns it), a name is what Build takes", name)}
-		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.inited[c] {
-		return nil
-	}
-	if err := l.registry().Init(c, l.initOptions()...); err != nil {
-		return err
-	}
-	l.markInited(c)
-	return nil
+	return l.initBatch([]*runtime.Config{c})
 }
 
 // markInited records cs as registered by this Loader; l.mu must be held.
@@ -193,35 +165,33 @@ func (l *Loader) registry() *runtime.Registry {
 	return l.reg
 }
 
-func (l *Loader) initOptions() []runtime.InitOption {
-	switch {
-	case l.replaceAll:
-		return []runtime.InitOption{runtime.Replace()}
-	case len(l.replace) > 0:
-		return []runtime.InitOption{runtime.Replace(l.replace...)}
-	}
-	return nil
-}
-
 // LoadAll loads every file in paths and registers the plugins, all or
-// nothing: it first loads every file and checks every Config against the
-// registry (and against the other files: two plugins with the same kind and
-// name clash unless WithReplace), and registers them only if all pass.
-// Otherwise it registers none and returns one error that joins a
+// nothing: it loads every file, then registers their Configs with one
+// runtime.InitAll, which checks each against its kind and against the
+// names registered or given by another file. If a file fails to load or a
+// Config to register, it registers none and returns one error that joins a
 // *[LoadError] (or *MismatchError, *ChecksumError) for every failed file.
 // Plugins that did load stay loaded: Go cannot unload them.
 //
 // Empty paths are skipped, and a file listed twice is loaded once.
 func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
+	return l.loadAll(paths, nil)
+}
+
+// loadAll is LoadAll; want maps files to the plugin each must hold.
+func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*runtime.Config, error) {
 	var cfgs []*runtime.Config
 	var errs []error
+	files := map[string][]string{} // "type/name" -> the files that hold it
 	seen := map[*runtime.Config]bool{}
-	names := map[string]string{} // "type/name" -> file that has it
 	for _, p := range paths {
 		if strings.TrimSpace(p) == "" {
 			continue
 		}
 		c, err := l.Load(p)
+		if err == nil {
+			err = listed(p, c, want[p])
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -230,38 +200,44 @@ func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
 			continue
 		}
 		seen[c] = true
-		if err := l.check(c); err != nil {
-			errs = append(errs, &LoadError{Op: "init", Path: p, Err: err})
-			continue
-		}
-		if other, dup := names[c.String()]; dup && !l.mayReplace(c) {
-			errs = append(errs, &LoadError{Op: "init", Path: p, Err: &runtime.Error{Plugin: c.Name, Kind: c.Type, Err: runtime.ErrDuplicate, Detail: "also provided by " + other}})
-			continue
-		}
-		names[c.String()] = p
+		files[c.String()] = append(files[c.String()], p)
 		cfgs = append(cfgs, c)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if err := l.initBatch(cfgs); err != nil {
-		return nil, fileErrors(err, names)
+		return nil, fileErrors(err, files)
 	}
 	return cfgs, nil
 }
 
 // initBatch registers the configs this Loader has not registered yet, all
-// or none (another goroutine may have registered a name since check).
+// or none.
 func (l *Loader) initBatch(cfgs []*runtime.Config) error {
+	var errs []error
+	for _, c := range cfgs {
+		if c == nil {
+			continue
+		}
+		if name, ok := c.NewFunc.(string); ok {
+			errs = append(errs, &runtime.Error{Plugin: c.Name, Kind: c.Type, Err: runtime.ErrInvalid,
+				Detail: fmt.Sprintf("NewFunc is the string %s; Init needs the constructor itself, a func value", runtime.Quote(name)),
+				Hint:   "Load returns a Config whose NewFunc is the constructor; a constructor's name is what Build takes"})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var fresh []*runtime.Config
 	for _, c := range cfgs {
-		if !l.inited[c] {
+		if c == nil || !l.inited[c] {
 			fresh = append(fresh, c)
 		}
 	}
-	if err := l.registry().InitAll(fresh, l.initOptions()...); err != nil {
+	if err := l.registry().InitAll(fresh, l.initOpts...); err != nil {
 		return err
 	}
 	l.markInited(fresh...)
@@ -269,8 +245,8 @@ func (l *Loader) initBatch(cfgs []*runtime.Config) error {
 }
 
 // fileErrors wraps each *runtime.Error joined in err in a *LoadError naming
-// the file that provided the plugin; files maps "type/name" to a file.
-func fileErrors(err error, files map[string]string) error {
+// the files that provided the plugin; files maps "type/name" to them.
+func fileErrors(err error, files map[string][]string) error {
 	list := []error{err}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		list = joined.Unwrap()
@@ -279,39 +255,13 @@ func fileErrors(err error, files map[string]string) error {
 	for _, e := range list {
 		var re *runtime.Error
 		if errors.As(e, &re) {
-			if file, ok := files[re.Kind+"/"+re.Plugin]; ok {
-				e = &LoadError{Op: "init", Path: file, Err: e}
+			if f := files[re.Kind+"/"+re.Plugin]; len(f) > 0 {
+				e = &LoadError{Op: "init", Path: strings.Join(f, ", "), Err: e}
 			}
 		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
-}
-
-// check reports whether Init would accept c, registering nothing.
-func (l *Loader) check(c *runtime.Config) error {
-	l.mu.Lock()
-	done := l.inited[c]
-	l.mu.Unlock()
-	if done {
-		return nil
-	}
-	if err := l.registry().Check(c); err != nil {
-		return err
-	}
-	if l.mayReplace(c) {
-		return nil
-	}
-	names, err := l.registry().Names(c.Type)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if n == c.Name {
-			return &runtime.Error{Plugin: c.Name, Kind: c.Type, Err: runtime.ErrDuplicate, Detail: "pass loader.WithReplace() to replace it"}
-		}
-	}
-	return nil
 }
 
 // LoadEnv loads and registers, as [Loader.LoadAll] does, the files listed

@@ -131,8 +131,8 @@ func TestLoadSamePluginpathFromAnotherFile(t *testing.T) {
 
 	_, err = loader.Load(other)
 	require.ErrorIs(t, err, loader.ErrPluginPath)
-	assert.Equal(t, fmt.Sprintf(`plugink: load %s: pluginpath already loaded from another file: %s, loaded from %s, has the same pluginpath "github.com/plugink/plugink/_plugink/client/echo"; `+
-		`a process can load only one plugin per pluginpath (the import path of its main package): build one of them for another plugin name or type`, other, path, path), err.Error())
+	assert.Equal(t, fmt.Sprintf(`load %s: pluginpath already loaded from another file: %s, loaded from %s, has the same pluginpath "github.com/plugink/plugink/_plugink/client/echo"`, other, path, path), err.Error())
+	assert.Equal(t, []string{"a process can load only one plugin per pluginpath (the import path of its main package): build one of them for another plugin name or kind"}, runtime.Hints(err))
 	assert.NotContains(t, err.Error(), "plugin.Open")
 }
 
@@ -202,7 +202,7 @@ func TestLoadRejects(t *testing.T) {
 			assert.Nil(t, cfg)
 			assert.ErrorIs(t, err, tc.is)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.True(t, strings.HasPrefix(err.Error(), "plugink: load "+tc.path+": "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "load "+tc.path+": "), err.Error())
 			var le *loader.LoadError
 			require.ErrorAs(t, err, &le)
 			assert.Equal(t, tc.path, le.Path)
@@ -234,14 +234,14 @@ func TestInitRejects(t *testing.T) {
 		require.NoError(t, err)
 		err = loader.NewPlugin(loader.WithRegistry(reg)).Init(cfg)
 		require.ErrorIs(t, err, runtime.ErrUnknownKind)
-		assert.Equal(t, `plugink: plugin "echo": unknown kind "nosuchkind" (declared kinds: client)`, err.Error())
+		assert.Equal(t, `plugin "echo": unknown kind "nosuchkind" (declared kinds: client)`, err.Error())
 	})
 	t.Run("NewFunc of another signature", func(t *testing.T) {
 		reg, kind := newRegistry(t)
 		path := fixturePath(t, "wrongsig")
 		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{path})
 		require.ErrorIs(t, err, runtime.ErrType)
-		assert.Equal(t, "plugink: init "+path+`: plugin "wrongsig" (client): NewFunc has type func(string) string; kind client wants func(...testkind.Option) testkind.Client`, err.Error())
+		assert.Equal(t, "init "+path+`: plugin "wrongsig" (client): NewFunc has type func(string) string; kind client wants func(...testkind.Option) testkind.Client`, err.Error())
 		assert.Empty(t, kind.Names())
 	})
 	t.Run("name already registered", func(t *testing.T) {
@@ -251,19 +251,20 @@ func TestInitRejects(t *testing.T) {
 		cfgs, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{path})
 		require.ErrorIs(t, err, runtime.ErrDuplicate)
 		assert.Nil(t, cfgs)
-		assert.Equal(t, "plugink: init "+path+`: plugin "echo" (client): name already registered: pass loader.WithReplace() to replace it`, err.Error())
+		assert.Equal(t, "init "+path+`: plugin "echo" (client): name already registered`, err.Error())
+		assert.Equal(t, []string{`to let client/echo replace the registered one, register it with runtime.ReplaceOnly("client/echo")`}, runtime.Hints(err))
 		f, err := kind.Get("echo")
 		require.NoError(t, err)
 		assert.Equal(t, reflect.ValueOf(testkind.NewStatic).Pointer(), reflect.ValueOf(f).Pointer(), "the static registration is untouched")
 
-		_, err = loader.NewPlugin(loader.WithRegistry(reg), loader.WithReplace("client/other")).LoadAll([]string{path})
-		require.ErrorIs(t, err, runtime.ErrDuplicate, "WithReplace names another plugin")
+		_, err = loader.NewPlugin(loader.WithRegistry(reg), loader.WithInitOptions(runtime.ReplaceOnly("client/other"))).LoadAll([]string{path})
+		require.ErrorIs(t, err, runtime.ErrDuplicate, "ReplaceOnly names another plugin")
 		f, err = kind.Get("echo")
 		require.NoError(t, err)
 		assert.Equal(t, reflect.ValueOf(testkind.NewStatic).Pointer(), reflect.ValueOf(f).Pointer(), "still the static registration")
 
-		for _, opt := range []loader.Option{loader.WithReplace("client/echo"), loader.WithReplace()} {
-			require.NoError(t, kind.Register("echo", testkind.NewStatic, runtime.Replace()))
+		for _, opt := range []loader.Option{loader.WithInitOptions(runtime.ReplaceOnly("client/echo")), loader.WithInitOptions(runtime.ReplaceAll())} {
+			require.NoError(t, kind.Register("echo", testkind.NewStatic, runtime.ReplaceAll()))
 			cfgs, err = loader.NewPlugin(loader.WithRegistry(reg), opt).LoadAll([]string{path})
 			require.NoError(t, err)
 			f, err = kind.Get("echo")
@@ -276,14 +277,14 @@ func TestInitRejects(t *testing.T) {
 		echo, dup := fixturePath(t, "echo"), fixturePath(t, "dupecho")
 		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadAll([]string{echo, dup})
 		require.ErrorIs(t, err, runtime.ErrDuplicate)
-		assert.Equal(t, "plugink: init "+dup+`: plugin "echo" (client): name already registered: also provided by `+echo, err.Error())
+		assert.Equal(t, "init "+echo+", "+dup+`: plugin "echo" (client): name already registered: given twice in one batch`, err.Error())
 		assert.Empty(t, kind.Names())
 	})
 	t.Run("Init with NewFunc as a name", func(t *testing.T) {
 		reg, kind := newRegistry(t)
 		err := loader.NewPlugin(loader.WithRegistry(reg)).Init(&runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
 		require.ErrorIs(t, err, runtime.ErrInvalid)
-		assert.Contains(t, err.Error(), `NewFunc is the string "NewClient"; Init needs the constructor itself (a func value, as Load returns it), a name is what Build takes`)
+		assert.Contains(t, err.Error(), `NewFunc is the string "NewClient"; Init needs the constructor itself, a func value`)
 		assert.Empty(t, kind.Names())
 	})
 }
@@ -301,8 +302,8 @@ func TestLoadAll(t *testing.T) {
 		assert.Empty(t, kind.Names())
 		lines := strings.Split(err.Error(), "\n")
 		require.Len(t, lines, 2, err.Error())
-		assert.Contains(t, lines[0], "plugink: load "+missing+": ")
-		assert.Contains(t, lines[1], "plugink: load "+noplugin+": no symbol Plugin")
+		assert.Contains(t, lines[0], "load "+missing+": ")
+		assert.Contains(t, lines[1], "load "+noplugin+": no symbol Plugin")
 	})
 	t.Run("registers every file, once", func(t *testing.T) {
 		reg, kind := newRegistry(t)
@@ -344,8 +345,8 @@ func TestLoadEnv(t *testing.T) {
 		t.Setenv(loader.EnvPlugins, strings.Join([]string{echo, missing, text}, ","))
 		_, err := loader.NewPlugin(loader.WithRegistry(reg)).LoadEnv()
 		require.Error(t, err)
-		assert.True(t, strings.HasPrefix(err.Error(), "MICRO_PLUGIN: plugink: load "+missing+": "), err.Error())
-		assert.Contains(t, err.Error(), "\nplugink: load "+text+": not a Go plugin")
+		assert.True(t, strings.HasPrefix(err.Error(), "MICRO_PLUGIN: load "+missing+": "), err.Error())
+		assert.Contains(t, err.Error(), "\nload "+text+": not a Go plugin")
 		assert.ErrorIs(t, err, os.ErrNotExist)
 		assert.ErrorIs(t, err, loader.ErrNotPlugin)
 		assert.Empty(t, kind.Names())
@@ -370,7 +371,7 @@ func TestChecksums(t *testing.T) {
 	assert.ErrorIs(t, err, loader.ErrChecksum)
 	assert.Equal(t, sum, ce.Want)
 	assert.NotEqual(t, sum, ce.Got)
-	assert.Equal(t, "plugink: checksum "+path+": the file's SHA-256 is "+ce.Got+" but "+sum+" is recorded; refusing to open it", ce.Error())
+	assert.Equal(t, "checksum "+path+": the file's SHA-256 is "+ce.Got+" but "+sum+" is recorded", ce.Error())
 	assert.Empty(t, kind.Names())
 
 	// The tampered file was never opened: once restored, it loads from the
@@ -447,7 +448,7 @@ func TestSumsFile(t *testing.T) {
 func TestPreflightTrimpath(t *testing.T) {
 	path := fixturePath(t, "trimpath")
 	plugin, host := fmt.Sprint(!hostTrimpath()), fmt.Sprint(hostTrimpath())
-	want := "plugink: preflight " + path + ": plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): " +
+	want := "preflight " + path + ": built differently from the host: " +
 		"-trimpath: plugin " + plugin + ", host " + host
 
 	err := loader.Preflight(path, nil)
@@ -477,7 +478,7 @@ func TestPreflightTrimpath(t *testing.T) {
 	require.NoError(t, os.Rename(replacement, path))
 	_, err = l.Load(path)
 	require.ErrorIs(t, err, loader.ErrReload)
-	assert.Equal(t, "plugink: load "+path+": cannot load a changed plugin file again in this process: this process loaded "+path+
+	assert.Equal(t, "load "+path+": cannot load a changed plugin file again in this process: this process loaded "+path+
 		" before it was replaced, and package plugin remembers plugins by path; restart the process to load the new file", err.Error())
 }
 
@@ -501,12 +502,12 @@ func TestPreflightSharedModuleVersion(t *testing.T) {
 	// In the host, Load refuses it before opening it.
 	out, err := runIn("", hostExe, path)
 	require.Error(t, err)
-	assert.Equal(t, "plugink: preflight "+path+": plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): "+d.String()+"\n", out)
+	assert.Equal(t, "preflight "+path+": built differently from the host: "+d.String()+"\n", out)
 
 	// Without preflight, plugin.Open notices a difference itself.
 	out, err = runIn("", hostExe, "-nopreflight", path)
 	require.Error(t, err)
-	assert.Equal(t, "plugink: load "+path+": plugin.Open failed: plugin was built with a different version of package go.yaml.in/yaml/v3; package plugin will not retry this path in this process\n", out)
+	assert.Equal(t, "load "+path+": plugin.Open failed: plugin was built with a different version of package go.yaml.in/yaml/v3\n", out)
 
 	// The same package built in the host's module loads.
 	ok := fixturePath(t, "yamlok")
@@ -520,7 +521,7 @@ func TestPanicInPluginInit(t *testing.T) {
 	path := fixturePath(t, "panicinit")
 	_, err := loader.Load(path)
 	require.ErrorIs(t, err, loader.ErrOpen)
-	assert.Equal(t, "plugink: load "+path+": plugin.Open failed: a package init function panicked: panicinit: refusing to initialize; package plugin cannot open this path again in this process", err.Error())
+	assert.Equal(t, "load "+path+": plugin.Open failed: a package init function panicked: panicinit: refusing to initialize", err.Error())
 	// A second Load must not call plugin.Open, which would block forever.
 	_, again := loader.Load(path)
 	assert.Equal(t, err.Error(), again.Error())

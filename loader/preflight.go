@@ -4,11 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/plugink/plugink/internal/fsx"
 )
 
 // MismatchError lists every way a plugin's build differs from the host's in
@@ -51,18 +52,22 @@ func (e *MismatchError) Error() string {
 	for i, d := range e.Diffs {
 		parts[i] = d.String()
 	}
-	return fmt.Sprintf("plugink: preflight %s: plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): %s",
-		e.Path, strings.Join(parts, "; "))
+	return fmt.Sprintf("preflight %s: %s: %s", e.Path, ErrMismatch, strings.Join(parts, "; "))
 }
 
-// Is reports whether target is [ErrMismatch].
-func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
+// Unwrap returns [ErrMismatch].
+func (e *MismatchError) Unwrap() error { return ErrMismatch }
+
+// ErrorHint says how to build a plugin that fits.
+func (e *MismatchError) ErrorHint() string {
+	return "rebuild the plugin for this host: plugink build -host <host binary> (or loader.Build with BuildOptions.Host)"
+}
 
 // hostBuildInfo is this program's build information, read once.
 var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return nil, errors.New("this program has no Go build information (built without module support?), so plugins cannot be checked against it; use WithoutPreflight to skip the check")
+		return nil, withHint(errors.New("this program has no Go build information, so plugins cannot be checked against it"), "build the program with module support, or load with loader.WithoutPreflight")
 	}
 	return bi, nil
 })
@@ -110,7 +115,7 @@ func Preflight(path string, host *debug.BuildInfo) error {
 }
 
 func readPath(path string) (*pluginFile, error) {
-	f, err := os.Open(path)
+	f, _, err := fsx.Open(path)
 	if err != nil {
 		return nil, err
 	}

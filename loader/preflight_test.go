@@ -161,7 +161,7 @@ func TestMismatchErrorMessage(t *testing.T) {
 		{What: "-race", Plugin: "true", Host: "false"},
 		{What: "-gcflags", Plugin: "all=-N", Host: ""},
 	}}
-	assert.Equal(t, "plugink: preflight p.so: plugin and host were built differently; rebuild the plugin with the host's settings (loader.Build, plugink build -host): "+
+	assert.Equal(t, "preflight p.so: built differently from the host: "+
 		"-race: plugin true, host false; -gcflags: plugin all=-N, host (none)", err.Error())
 	assert.ErrorIs(t, err, loader.ErrMismatch)
 }
@@ -171,7 +171,7 @@ func TestPreflightRejects(t *testing.T) {
 	require.NoError(t, os.WriteFile(text, []byte("not a plugin"), 0o644))
 	err := loader.Preflight(text, nil)
 	assert.ErrorIs(t, err, loader.ErrNotPlugin)
-	assert.Contains(t, err.Error(), "plugink: preflight "+text+": not a Go plugin")
+	assert.Contains(t, err.Error(), "preflight "+text+": not a Go plugin")
 
 	err = loader.Preflight(fixturePath(t, "echo"), &debug.BuildInfo{GoVersion: "go1.26.8"})
 	var mm *loader.MismatchError

@@ -2,17 +2,19 @@ package loader
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/plugink/plugink/internal/fsx"
 )
 
 // SumFile is the conventional name of the checksum file kept next to
@@ -38,15 +40,20 @@ type ChecksumError struct {
 
 // Error implements error.
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("plugink: checksum %s: the file's SHA-256 is %s but %s is recorded; refusing to open it", e.Path, e.Got, e.Want)
+	return fmt.Sprintf("checksum %s: the file's SHA-256 is %s but %s is recorded", e.Path, e.Got, e.Want)
 }
 
-// Is reports whether target is [ErrChecksum].
-func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
+// Unwrap returns [ErrChecksum].
+func (e *ChecksumError) Unwrap() error { return ErrChecksum }
+
+// ErrorHint says what to do about a changed file.
+func (e *ChecksumError) ErrorHint() string {
+	return "the file changed since its checksum was recorded: rebuild it (plugink build), or restore the file that was built"
+}
 
 // FileSum returns the SHA-256 of the file at path, in lower-case hex.
 func FileSum(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := fsx.Open(path)
 	if err != nil {
 		return "", err
 	}
@@ -108,22 +115,24 @@ func (s Sums) Verify(path string) error {
 	return nil
 }
 
-// ReadSums reads a sha256sum-format file. Relative names in it are taken
+// maxSumFile bounds the size of a sum file: 16 MiB is some 100,000 entries.
+const maxSumFile = 16 << 20
+
+// ReadSums reads a sha256sum-format file of at most 16 MiB. Relative names in it are taken
 // relative to the file's directory. Blank lines are skipped; any other
 // line that is not "<64 hex digits>  <name>" (or " *<name>", sha256sum's
 // binary mode) is an error naming the line.
 func ReadSums(file string) (Sums, error) {
-	f, err := os.Open(file)
+	data, err := fsx.ReadFile(file, maxSumFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	dir, err := sumKey(filepath.Dir(file))
 	if err != nil {
 		return nil, err
 	}
 	s := Sums{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" {
@@ -196,29 +205,7 @@ func WriteSums(file string, s Sums) error {
 		}
 		b.WriteString(e.sum + "  " + name + "\n")
 	}
-	return writeFileAtomic(file, []byte(b.String()), 0o644)
-}
-
-// writeFileAtomic writes data to a temporary file next to file and renames
-// it over file, so readers see the old or the new contents, never a part.
-func writeFileAtomic(file string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
+	return fsx.WriteFiles(fsx.File{Path: file, Data: []byte(b.String())})
 }
 
 // sumFileLocks serializes read-modify-write updates of one sum file within

@@ -13,7 +13,9 @@ type Config struct {
 	Name string
 	// Type is the kind the plugin belongs to, e.g. "client".
 	Type string
-	// Path is the import path of the package that holds NewFunc.
+	// Path is the import path of the package that holds NewFunc. It may
+	// be empty for a constructor registered in code; if set, it must be a
+	// valid import path (see [CheckImportPath]).
 	Path string
 	// NewFunc is the constructor. It must be a func value whose type is
 	// assignable to the kind's constructor type.

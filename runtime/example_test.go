@@ -47,5 +47,5 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// fr -> bonjour, world
-	// plugink: plugin "de" (greeter): NewFunc has type func() string; kind greeter wants func() runtime_test.Greeter
+	// plugin "de" (greeter): NewFunc has type func() string; kind greeter wants func() runtime_test.Greeter
 }

@@ -79,23 +79,23 @@ func TestInitErrors(t *testing.T) {
 		sentinel error
 		message  string
 	}{
-		{"nil config", nil, runtime.ErrInvalid, "plugink: invalid config: nil *Config"},
+		{"nil config", nil, runtime.ErrInvalid, "invalid config: nil *Config"},
 		{"empty type", &runtime.Config{Name: "brpc", NewFunc: newClient}, runtime.ErrInvalid,
-			`plugink: plugin "brpc": invalid config: empty Type`},
+			`plugin "brpc": invalid config: Type "" is empty: `+runtime.KindNameRule},
 		{"empty name", &runtime.Config{Type: "client", NewFunc: newClient}, runtime.ErrInvalid,
-			"plugink: kind client: invalid config: empty Name"},
+			`kind client: invalid config: Name "" is empty: `+runtime.PluginNameRule},
 		{"nil newfunc", &runtime.Config{Name: "brpc", Type: "client"}, runtime.ErrInvalid,
-			`plugink: plugin "brpc" (client): invalid config: nil NewFunc`},
+			`plugin "brpc" (client): invalid config: nil NewFunc`},
 		{"typed nil newfunc", &runtime.Config{Name: "brpc", Type: "client", NewFunc: (func(...Option) Client)(nil)}, runtime.ErrInvalid,
-			`plugink: plugin "brpc" (client): invalid config: nil NewFunc`},
+			`plugin "brpc" (client): invalid config: nil NewFunc`},
 		{"unknown kind", &runtime.Config{Name: "brpc", Type: "clinet", NewFunc: newClient}, runtime.ErrUnknownKind,
-			`plugink: plugin "brpc": unknown kind "clinet" (declared kinds: broker, client)`},
+			`plugin "brpc": unknown kind "clinet" (declared kinds: broker, client)`},
 		{"wrong signature", &runtime.Config{Name: "brpc", Type: "client", NewFunc: func() *client { return nil }}, runtime.ErrType,
-			`plugink: plugin "brpc" (client): NewFunc has type func() *runtime_test.client; kind client wants func(...runtime_test.Option) runtime_test.Client`},
+			`plugin "brpc" (client): NewFunc has type func() *runtime_test.client; kind client wants func(...runtime_test.Option) runtime_test.Client`},
 		{"not a func", &runtime.Config{Name: "brpc", Type: "client", NewFunc: "NewClient"}, runtime.ErrType,
-			`plugink: plugin "brpc" (client): NewFunc has type string; kind client wants func(...runtime_test.Option) runtime_test.Client`},
+			`plugin "brpc" (client): NewFunc has type string; kind client wants func(...runtime_test.Option) runtime_test.Client`},
 		{"duplicate", &runtime.Config{Name: "grpc", Type: "client", NewFunc: newOther}, runtime.ErrDuplicate,
-			`plugink: plugin "grpc" (client): name already registered: pass runtime.Replace() to replace it`},
+			`plugin "grpc" (client): name already registered`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +123,7 @@ func TestInitErrors(t *testing.T) {
 
 func TestReplace(t *testing.T) {
 	r, k, _ := declare(t)
-	require.NoError(t, r.Init(&runtime.Config{Name: "grpc", Type: "client", NewFunc: newOther}, runtime.Replace()))
+	require.NoError(t, r.Init(&runtime.Config{Name: "grpc", Type: "client", NewFunc: newOther}, runtime.ReplaceAll()))
 	f, err := k.Get("grpc")
 	require.NoError(t, err)
 	assert.Equal(t, "other", f().Addr())
@@ -167,7 +167,7 @@ func TestInitAllIsAllOrNothing(t *testing.T) {
 	require.NoError(t, r.InitAll([]*runtime.Config{
 		{Name: "a", Type: "client", NewFunc: newClient},
 		{Name: "grpc", Type: "client", NewFunc: newOther},
-	}, runtime.Replace()))
+	}, runtime.ReplaceAll()))
 	assert.Equal(t, []string{"a", "grpc"}, k.Names())
 	f, err := k.Get("grpc")
 	require.NoError(t, err)
@@ -177,7 +177,7 @@ func TestInitAllIsAllOrNothing(t *testing.T) {
 func TestReplaceNamedPlugins(t *testing.T) {
 	r, k, _ := declare(t)
 	require.NoError(t, k.Register("brpc", newClient))
-	only := runtime.Replace("client/grpc")
+	only := runtime.ReplaceOnly("client/grpc")
 	err := r.InitAll([]*runtime.Config{
 		{Name: "grpc", Type: "client", NewFunc: newOther},
 		{Name: "brpc", Type: "client", NewFunc: newOther},
@@ -251,7 +251,7 @@ func TestDeclare(t *testing.T) {
 	assert.ErrorIs(t, err, runtime.ErrKindConflict)
 	_, err = runtime.DeclareIn(r, "counter", map[string]func() string{})
 	assert.ErrorIs(t, err, runtime.ErrKindConflict)
-	assert.EqualError(t, err, "plugink: kind counter: already declared over another map (func() int); cannot bind func() string")
+	assert.EqualError(t, err, "kind counter: already declared over another map (func() int); cannot bind func() string")
 
 	_, err = runtime.DeclareIn(r, "notfunc", map[string]int{})
 	assert.ErrorIs(t, err, runtime.ErrInvalid)
@@ -317,7 +317,7 @@ func TestSelectUnknownNameListsAvailable(t *testing.T) {
 	require.NoError(t, fs.Parse([]string{"--client=thrift"}))
 	_, _, err := k.Select("grpc")
 	assert.ErrorIs(t, err, runtime.ErrUnknownName)
-	assert.EqualError(t, err, `plugink: kind client: unknown name "thrift" (available: brpc, grpc)`)
+	assert.EqualError(t, err, `kind client: unknown name "thrift" (available: brpc, grpc)`)
 }
 
 func TestRegisterFlagUsageNamesEnvVar(t *testing.T) {
@@ -342,10 +342,10 @@ func TestDefaultRegistry(t *testing.T) {
 
 func TestFuncIsIdentity(t *testing.T) {
 	m := map[string]func(...Option) Client{}
-	f := runtime.Func(m, newOther)
+	f := runtime.TypeCheck(m, newOther)
 	assert.Equal(t, "other", f().Addr())
 	_, k, _ := declare(t)
-	assert.Equal(t, "other", k.Func(newOther)().Addr())
+	assert.Equal(t, "other", k.TypeCheck(newOther)().Addr())
 }
 
 // TestConcurrentInitAndLookup runs registrations while other goroutines look

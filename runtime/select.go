@@ -5,21 +5,41 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 )
 
 // choiceFlag is the flag.Value behind --<kind>; it remembers whether the
 // flag was set on the command line, so that it wins over the environment.
+// flag.Parse may set it while other goroutines select, so it is locked.
 type choiceFlag struct {
-	kind  string
+	kind string
+
+	mu    sync.Mutex
 	value string
 	set   bool
 }
 
-func (c *choiceFlag) String() string { return c.value }
+func (c *choiceFlag) String() string {
+	if c == nil { // the flag package calls String on a zero value
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value
+}
 
 func (c *choiceFlag) Set(s string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.value, c.set = s, true
 	return nil
+}
+
+// get returns the flag's value and whether it was set.
+func (c *choiceFlag) get() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value, c.set
 }
 
 // EnvVar returns the environment variable that selects an implementation of
@@ -42,8 +62,8 @@ func (k *Kind[F]) RegisterFlag(fs *flag.FlagSet) {
 // Choice returns the name the user chose for this kind: the --<kind> flag
 // when it was set, else the environment variable [EnvVar], else def.
 func (k *Kind[F]) Choice(def string) string {
-	if k.choice.set {
-		return k.choice.value
+	if v, set := k.choice.get(); set {
+		return v
 	}
 	if v, ok := os.LookupEnv(EnvVar(k.name)); ok && v != "" {
 		return v

@@ -1,10 +1,11 @@
-// Package emit writes the Go code plugink generates, with
-// github.com/dave/jennifer: the static registration file and the dynamic
-// loader file of a host package ([Static], [Dynamic]), and the main package
-// of each plugin .so ([PluginMain]).
+// Package emit writes the two files plugink generates into a host package,
+// with github.com/dave/jennifer: the static registration file ([Static])
+// and the dynamic loader file ([Dynamic]). Both are thin: each hands the
+// manifest's data to one call of package runtime or package loader, which
+// hold the logic.
 //
-// Emitters take plain, already-validated data ([Host], [PluginMainSpec]) and
-// return gofmt'd source; the same input gives byte-identical output.
+// Emitters take plain, already-validated data ([Host]) and return gofmt'd
+// source; the same input gives byte-identical output.
 //
 //	src, err := emit.Static(emit.Host{Package: "main", Kinds: kinds, Plugins: plugins})
 package emit

@@ -3,50 +3,40 @@ package emit
 import "github.com/dave/jennifer/jen"
 
 // Static returns the static registration file: it imports every plugin
-// package under an explicit alias and registers each plugin's Config, with
-// NewFunc checked by the compiler against the kind's constructor type.
+// package under an explicit alias and registers every plugin's Config with
+// one runtime.InitAll (all or none), each NewFunc checked by the compiler
+// against its kind's constructor type.
 func Static(h Host) ([]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
 	f := h.newFile("!" + DynamicTag)
-	f.Commentf("%s registers the plugins compiled into this program by %s (%s).", InitFunc, h.Manifest, h.summary()).Line().
+	f.Commentf("%s registers the plugins compiled into this program by %s, all", InitFunc, h.Manifest).Line().
+		Commentf("or none: %s.", h.summary()).Line().
 		Comment("Call it once, after flag.Parse and before selecting implementations.").Line().
 		Commentf("Built with -tags %s, the program loads them as .so files instead.", DynamicTag)
-	body := h.declareKinds()
-	var inits []jen.Code
+	var configs []jen.Code
 	for _, p := range h.Plugins {
-		inits = append(inits, h.staticInit(p))
+		configs = append(configs, config(p, h.typeChecked(p)))
 	}
-	switch len(inits) {
-	case 0:
-		body = append(body, jen.Return(jen.Nil()))
-	default:
-		body = append(body, jen.Return(jen.Qual("errors", "Join").Custom(multilineCall, inits...)))
+	opts := []jen.Code{jen.Qual(runtimePath, "FromManifest").Call(jen.Lit(h.Manifest))}
+	if keys := h.replaceKeys(); len(keys) > 0 {
+		opts = append(opts, jen.Qual(runtimePath, "ReplaceOnly").Call(keys...))
 	}
+	list := jen.Index().Op("*").Qual(runtimePath, "Config").Add(fields(configs...))
+	body := append(h.declareKinds(), jen.Return(jen.Qual(runtimePath, "InitAll").Call(append([]jen.Code{list}, opts...)...)))
 	f.Func().Id(InitFunc).Params().Error().Block(body...)
 	return render(f, "static file")
 }
 
-// staticInit returns runtime.Init(&runtime.Config{...}) for p, its NewFunc
-// wrapped so that the compiler checks its type against the kind's.
-func (h Host) staticInit(p Plugin) jen.Code {
+// typeChecked returns p's constructor wrapped in the kind's TypeCheck, so
+// that the compiler checks its type against the kind's: if the plugin's
+// constructor changes type, this file stops compiling at that plugin.
+func (h Host) typeChecked(p Plugin) jen.Code {
 	k := h.kindByName(p.Type)
-	fn := jen.Qual(p.Path, p.NewFunc)
-	var checked jen.Code
+	fn := jen.Qual(p.Path, p.newFunc())
 	if k.IsMap {
-		checked = jen.Qual(pluginRuntimePath, "Func").Call(jen.Qual(k.Pkg, k.Var), fn)
-	} else {
-		checked = jen.Qual(k.Pkg, k.Var).Dot("Func").Call(fn)
+		return jen.Qual(runtimePath, "TypeCheck").Call(jen.Qual(k.Pkg, k.Var), fn)
 	}
-	args := []jen.Code{jen.Op("&").Qual(pluginRuntimePath, "Config").Custom(multiline,
-		jen.Id("Name").Op(":").Lit(p.Name),
-		jen.Id("Type").Op(":").Lit(p.Type),
-		jen.Id("Path").Op(":").Lit(p.Path),
-		jen.Id("NewFunc").Op(":").Add(checked),
-	)}
-	if p.Replace {
-		args = append(args, jen.Qual(pluginRuntimePath, "Replace").Call())
-	}
-	return jen.Qual(pluginRuntimePath, "Init").Call(args...)
+	return jen.Qual(k.Pkg, k.Var).Dot("TypeCheck").Call(fn)
 }
-
-// multilineCall renders call arguments one per line.
-var multilineCall = jen.Options{Open: "(", Close: ")", Separator: ",", Multi: true}

@@ -5,58 +5,32 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	pluginkloader "github.com/plugink/plugink/loader"
-	"io/fs"
-	"os"
-	"path/filepath"
+	plugink "github.com/plugink/plugink/runtime"
 )
 
-// pluginkDir is the directory of plugin files given by -plugin_dir.
-var pluginkDir string
-
-func init() {
-	if flag.Lookup("plugin_dir") == nil {
-		flag.StringVar(&pluginkDir, "plugin_dir", "", "directory of plugin .so files (default \"plugins\", or $PLUGINK_DIR)")
-	}
+// pluginkManifest is plugink.yaml as the loader needs it at run time.
+var pluginkManifest = pluginkloader.Manifest{
+	File: "plugink.yaml",
+	Dir:  "plugins",
+	Plugins: []plugink.Config{
+		{
+			Name:    "brpc",
+			Type:    "client",
+			Path:    "github.com/plugink/plugink/examples/brpc-client/plugins/brpc",
+			NewFunc: "NewClient",
+		},
+	},
 }
 
-// initPlugins loads the plugins of plugink.yaml (client/brpc) from the plugin directory
-// (-plugin_dir, else $PLUGINK_DIR, else "plugins"), then those $MICRO_PLUGIN names, and
-// registers them, all or none. A manifest plugin whose file is missing is
-// an error, unless $MICRO_PLUGIN is set (it may name the file elsewhere).
+func init() {
+	pluginkManifest.RegisterFlag(nil)
+}
+
+// initPlugins loads the plugins of plugink.yaml from the plugin directory
+// ("plugins" unless overridden: see pluginkloader.Manifest.PluginDir): client/brpc.
+// Then it loads the files $MICRO_PLUGIN names, and registers them all, or none.
 // Call it once, after flag.Parse and before selecting implementations.
 func initPlugins() error {
-	dir := pluginkDir
-	if dir == "" {
-		dir = os.Getenv("PLUGINK_DIR")
-	}
-	if dir == "" {
-		dir = "plugins"
-	}
-	var opts []pluginkloader.Option
-	sums, err := pluginkloader.ReadSums(filepath.Join(dir, pluginkloader.SumFile))
-	switch {
-	case err == nil:
-		opts = append(opts, pluginkloader.WithSums(sums))
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	l := pluginkloader.NewPlugin(opts...)
-	env := pluginkloader.EnvPaths()
-	var files []string
-	for _, name := range []string{
-		"client_brpc.so",
-	} {
-		file := filepath.Join(dir, name)
-		if len(env) > 0 {
-			if _, err := os.Stat(file); err != nil {
-				continue // $MICRO_PLUGIN may provide it
-			}
-		}
-		files = append(files, file)
-	}
-	_, err = l.LoadAll(append(files, env...))
-	return err
+	return pluginkManifest.Load()
 }

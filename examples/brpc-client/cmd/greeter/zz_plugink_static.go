@@ -5,22 +5,22 @@
 package main
 
 import (
-	"errors"
 	client "github.com/plugink/plugink/examples/brpc-client/micro/client"
 	brpc "github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	plugink "github.com/plugink/plugink/runtime"
 )
 
-// initPlugins registers the plugins compiled into this program by plugink.yaml (client/brpc).
+// initPlugins registers the plugins compiled into this program by plugink.yaml, all
+// or none: client/brpc.
 // Call it once, after flag.Parse and before selecting implementations.
 // Built with -tags plugink_dynamic, the program loads them as .so files instead.
 func initPlugins() error {
-	return errors.Join(
-		plugink.Init(&plugink.Config{
+	return plugink.InitAll([]*plugink.Config{
+		{
 			Name:    "brpc",
 			Type:    "client",
 			Path:    "github.com/plugink/plugink/examples/brpc-client/plugins/brpc",
-			NewFunc: client.Kind.Func(brpc.NewClient),
-		}),
-	)
+			NewFunc: client.Kind.TypeCheck(brpc.NewClient),
+		},
+	}, plugink.FromManifest("plugink.yaml"))
 }

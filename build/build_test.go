@@ -1,7 +1,10 @@
-package gen
+package build
 
 import (
 	"testing"
+
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/runtime"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -10,13 +13,13 @@ import (
 // TestSelectPlugins: names are unique only within a kind, so a bare name
 // selects it in every kind, and kind/name selects one plugin.
 func TestSelectPlugins(t *testing.T) {
-	m := &Manifest{File: "plugink.yaml", Plugins: []*PluginDecl{
-		{Name: "brpc", Type: "client"},
-		{Name: "brpc", Type: "server"},
-		{Name: "grpc", Type: "client"},
-		{Name: "old", Type: "client", Disabled: true},
+	m := &gen.Manifest{File: "plugink.yaml", Plugins: []*gen.PluginDecl{
+		{Config: runtime.Config{Name: "brpc", Type: "client"}},
+		{Config: runtime.Config{Name: "brpc", Type: "server"}},
+		{Config: runtime.Config{Name: "grpc", Type: "client"}},
+		{Config: runtime.Config{Name: "old", Type: "client"}, Disabled: true},
 	}}
-	names := func(ps []*PluginDecl) []string {
+	names := func(ps []*gen.PluginDecl) []string {
 		var out []string
 		for _, p := range ps {
 			out = append(out, p.Type+"/"+p.Name)

@@ -1,4 +1,4 @@
-package gen
+package build
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/loader"
 )
 
@@ -41,18 +43,16 @@ type Status struct {
 	Plugins  []PluginStatus `json:"plugins"`
 }
 
-// ListStatus reports, for each plugin of m, whether its package resolves
-// (one go list call), whether its .so is built, and whether the file
-// matches its recorded checksum. Plugins come in manifest order.
-func ListStatus(ctx context.Context, m *Manifest, goCmd string) (*Status, error) {
-	if goCmd == "" {
-		goCmd = "go"
-	}
+// List reports, for each plugin of m, whether its package resolves (one go
+// list call, with the go command goCmd, "" meaning "go"), whether its .so
+// is built, and whether the file matches its recorded checksum. Plugins
+// come in manifest order.
+func List(ctx context.Context, m *gen.Manifest, goCmd string) (*Status, error) {
 	st := &Status{Manifest: m.File}
 	for _, k := range m.Kinds {
 		st.Kinds = append(st.Kinds, KindStatus{Name: k.Name, Var: k.Pkg + "." + k.Var})
 	}
-	resolved, err := resolvePackages(ctx, goCmd, filepath.Dir(m.File), m.Plugins)
+	resolved, err := resolvePackages(ctx, gocmd.Cmd{Go: goCmd, Dir: filepath.Dir(m.File)}, m.Plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +62,8 @@ func ListStatus(ctx context.Context, m *Manifest, goCmd string) (*Status, error)
 		return nil, err
 	}
 	for _, p := range m.Plugins {
-		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.NewFunc, Disabled: p.Disabled,
-			Package: resolved[p.Path], File: filepath.Join(dir, p.SOName())}
+		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
+			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName())}
 		if _, err := os.Stat(ps.File); err == nil {
 			ps.Built = true
 			switch err := sums.Verify(ps.File); {
@@ -81,7 +81,7 @@ func ListStatus(ctx context.Context, m *Manifest, goCmd string) (*Status, error)
 }
 
 // resolvePackages maps each plugin path to "ok" or the go command's error.
-func resolvePackages(ctx context.Context, goCmd, dir string, plugins []*PluginDecl) (map[string]string, error) {
+func resolvePackages(ctx context.Context, goCmd gocmd.Cmd, plugins []*gen.PluginDecl) (map[string]string, error) {
 	out := map[string]string{}
 	if len(plugins) == 0 {
 		return out, nil
@@ -90,11 +90,11 @@ func resolvePackages(ctx context.Context, goCmd, dir string, plugins []*PluginDe
 	for _, p := range plugins {
 		args = append(args, p.Path)
 	}
-	text, err := goOutput(ctx, goCmd, dir, args...)
+	text, err := goCmd.Output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
 		path, state, _ := strings.Cut(line, "\t")
 		state, _, _ = strings.Cut(state, "\n")
 		state = strings.TrimSuffix(state, "; to add it:")

@@ -1,11 +1,13 @@
-package gen_test
+package build_test
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
+	"github.com/plugink/plugink/build"
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/testmod"
 )
 
 // BenchmarkBuildPlugins builds the 10 plugins of a throwaway service with
@@ -14,32 +16,32 @@ import (
 // plugink regenerates and relinks each .so; Go's build cache is warm for
 // the packages, as on a developer's machine after the first build.
 //
-//	go test -run '^$' -bench BuildPlugins -benchtime 3x ./gen/
+//	go test -run '^$' -bench BuildPlugins -benchtime 3x ./build/
 func BenchmarkBuildPlugins(b *testing.B) {
-	hostDir, _ := serviceModule(b, 10)
+	hostDir, _ := testmod.Service(b, 10)
 	m, err := gen.ReadManifest(filepath.Join(hostDir, gen.ManifestFile))
 	if err != nil {
 		b.Fatal(err)
 	}
-	build := func(b *testing.B, o gen.BuildOptions) {
-		if _, err := gen.BuildPlugins(context.Background(), m, o); err != nil {
+	run := func(b *testing.B, o build.Options) {
+		if _, err := build.Plugins(context.Background(), m, o); err != nil {
 			b.Fatal(err)
 		}
 	}
-	build(b, gen.BuildOptions{}) // warm Go's build cache once
+	run(b, build.Options{}) // warm Go's build cache once
 	b.Run("rebuild-parallel", func(b *testing.B) {
 		for b.Loop() {
-			build(b, gen.BuildOptions{Force: true})
+			run(b, build.Options{Force: true})
 		}
 	})
 	b.Run("rebuild-sequential", func(b *testing.B) {
 		for b.Loop() {
-			build(b, gen.BuildOptions{Force: true, Jobs: 1})
+			run(b, build.Options{Force: true, Jobs: 1})
 		}
 	})
 	b.Run("no-op", func(b *testing.B) {
 		for b.Loop() {
-			build(b, gen.BuildOptions{})
+			run(b, build.Options{})
 		}
 	})
 }

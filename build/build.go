@@ -1,0 +1,333 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/loader"
+)
+
+// Options says how [Plugins] builds a manifest's plugins.
+type Options struct {
+	// Names selects plugins by name ("brpc": that name in every kind) or by
+	// kind and name ("client/brpc"); empty means every enabled plugin.
+	Names []string
+	// Jobs bounds how many plugins build at once; 0 means GOMAXPROCS.
+	Jobs int
+	// Force rebuilds plugins whose inputs did not change.
+	Force bool
+	// Loader is passed to loader.Build; its Dir and SumFile are set by
+	// Plugins (the manifest's directory, and plugink.sum in the plugin
+	// directory). Set Host, Flags or Env to match the host program.
+	Loader loader.BuildOptions
+	// Progress, if set, is called once per plugin as it finishes.
+	Progress func(Result)
+}
+
+// Result is the outcome of building one plugin.
+type Result struct {
+	// Plugin is the manifest's entry.
+	Plugin *gen.PluginDecl
+	// File is the .so's path.
+	File string
+	// Cached is true when the inputs had not changed and the file was kept.
+	Cached bool
+	// Duration is how long the plugin took, including the cache check.
+	Duration time.Duration
+	// Err is why the build failed, or nil.
+	Err error
+}
+
+// PluginDir returns the directory of m's plugin files at build time: the
+// manifest's dynamic.dir, relative to the manifest's directory.
+func PluginDir(m *gen.Manifest) string {
+	return filepath.Join(filepath.Dir(m.File), filepath.FromSlash(m.DynamicDir))
+}
+
+// Plugins builds the manifest's enabled plugins (or those o.Names selects)
+// into PluginDir(m)/<type>_<name>.so inside the manifest directory's module
+// graph, in parallel, and records each file's SHA-256 in plugink.sum beside
+// them. A plugin whose inputs did not change since its last build is kept
+// (Cached): the key covers plugink's and Go's versions, the go environment
+// and build options, go.mod/go.sum/go.work(.sum), the Config, and the
+// contents of every non-standard package the plugin's package depends on
+// from the main module, the workspace or a directory replacement (other
+// modules are pinned by version and go.sum). The error joins every failure.
+func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) {
+	plugins, err := selectPlugins(m, o.Names)
+	if err != nil {
+		return nil, err
+	}
+	dir := PluginDir(m)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plugin directory: %w", err)
+	}
+	bo := o.Loader
+	bo.Dir = filepath.Dir(m.File)
+	bo.SumFile = filepath.Join(dir, loader.SumFile)
+	keys, err := cacheKeys(ctx, bo, plugins)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Result, len(plugins))
+	var mu sync.Mutex
+	forEach(len(plugins), o.Jobs, func(i int) {
+		p := plugins[i]
+		r := buildOne(ctx, p, filepath.Join(dir, p.FileName()), keys[p], bo, o.Force)
+		results[i] = r
+		if o.Progress != nil {
+			mu.Lock()
+			o.Progress(r)
+			mu.Unlock()
+		}
+	})
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// forEach calls f(0) ... f(n-1), at most jobs at once (GOMAXPROCS if jobs
+// is 0 or less), and waits for them.
+func forEach(n, jobs int, f func(i int)) {
+	if jobs <= 0 {
+		jobs = goruntime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}
+
+func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
+	enabled := m.Enabled()
+	if len(names) == 0 {
+		return enabled, nil
+	}
+	var out []*gen.PluginDecl
+	var unknown []string
+	for _, n := range names {
+		found := false
+		for _, p := range enabled {
+			if p.Name == n || p.String() == n {
+				found = true
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		if !found {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		var have []string
+		for _, p := range enabled {
+			have = append(have, p.String())
+		}
+		return nil, fmt.Errorf("%s: no enabled plugin named %s (plugins: %s)", m.File, strings.Join(unknown, ", "), strings.Join(have, ", "))
+	}
+	return out, nil
+}
+
+func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, force bool) Result {
+	start := time.Now()
+	r := Result{Plugin: p, File: file}
+	keyFile := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".key")
+	if !force && upToDate(file, keyFile, key, bo.SumFile) {
+		r.Cached, r.Duration = true, time.Since(start)
+		return r
+	}
+	if err := ctx.Err(); err != nil {
+		r.Err = err
+		return r
+	}
+	c := p.Config
+	if err := loader.NewPlugin(loader.WithBuildOptions(bo)).Build(file, &c); err != nil {
+		r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
+	} else if err := fsx.WriteFiles(fsx.File{Path: keyFile, Data: []byte(key + "\n")}); err != nil {
+		r.Err = err
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+// upToDate reports whether file was built from key and still has the
+// checksum recorded for it.
+func upToDate(file, keyFile, key, sumFile string) bool {
+	old, err := fsx.ReadFile(keyFile, 1024)
+	if err != nil || strings.TrimSpace(string(old)) != key {
+		return false
+	}
+	sums, err := loader.ReadSums(sumFile)
+	if err != nil {
+		return false
+	}
+	return sums.Verify(file) == nil
+}
+
+// listedPackage is what cacheKeys reads from go list.
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	Standard   bool
+	Deps       []string
+	Module     *struct {
+		Path, Version, GoMod string
+		Main                 bool
+		Replace              *struct{ Path, Version string }
+	}
+	GoFiles, CgoFiles, CFiles, CXXFiles, HFiles, SFiles, SysoFiles, EmbedFiles []string
+}
+
+// cacheKeys computes every plugin's cache key with one go list call.
+func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]string, error) {
+	goCmd := gocmd.Cmd{Go: bo.Go, Dir: bo.Dir}
+	paths := make([]string, 0, len(plugins))
+	for _, p := range plugins {
+		paths = append(paths, p.Path)
+	}
+	env, err := goCmd.Output(ctx, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT", "CC", "CGO_CFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK")
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := listDeps(ctx, goCmd, paths)
+	if err != nil {
+		return nil, err
+	}
+	common := sha256.New()
+	settings, _ := json.Marshal(struct {
+		Flags, Env []string
+		Host       string
+		Ignore     bool
+	}{bo.Flags, bo.Env, hostString(bo), bo.IgnoreHost})
+	fmt.Fprintf(common, "plugink %s\n%s\n%s\n", loader.Version(), env, settings)
+	for _, f := range strings.Fields(string(env)) {
+		switch {
+		case !filepath.IsAbs(f):
+		case strings.HasSuffix(f, ".mod"): // GOMOD: go.mod and go.sum
+			err = errors.Join(err, hashFile(common, f), hashFile(common, strings.TrimSuffix(f, ".mod")+".sum"))
+		case strings.HasSuffix(f, ".work"): // GOWORK: go.work and go.work.sum
+			err = errors.Join(err, hashFile(common, f), hashFile(common, f+".sum"))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache key: %w", err)
+	}
+	base := common.Sum(nil)
+	keys := map[*gen.PluginDecl]string{}
+	for _, p := range plugins {
+		if keys[p], err = pluginKey(base, p, pkgs); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// listDeps runs go list -deps -json on paths and returns the packages by
+// import path.
+func listDeps(ctx context.Context, goCmd gocmd.Cmd, paths []string) (map[string]*listedPackage, error) {
+	out, err := goCmd.Output(ctx, append([]string{"list", "-deps", "-json"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	pkgs := map[string]*listedPackage{}
+	for dec := json.NewDecoder(strings.NewReader(string(out))); ; {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			return pkgs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("read go list output: %w", err)
+		}
+		pkgs[p.ImportPath] = &p
+	}
+}
+
+// pluginKey is p's cache key: base, p's Config, and the packages it
+// depends on.
+func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage) (string, error) {
+	root := pkgs[p.Path]
+	if root == nil {
+		return "", fmt.Errorf("%s: plugin %s: go list did not report package %s", p.Pos, p, p.Path)
+	}
+	h := sha256.New()
+	h.Write(base)
+	fmt.Fprintf(h, "config %s %s %s %s\n", p.Name, p.Type, p.Path, p.Func())
+	for _, path := range append([]string{p.Path}, root.Deps...) {
+		if err := hashPackage(h, pkgs[path]); err != nil {
+			return "", fmt.Errorf("%s: plugin %s: cache key: %w", p.Pos, p, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hostString(bo loader.BuildOptions) string {
+	if bo.Host == nil {
+		return "self"
+	}
+	return bo.Host.String()
+}
+
+// hashPackage adds a package to h: its module version if it comes from a
+// versioned module, else the contents of its source files.
+func hashPackage(h io.Writer, p *listedPackage) error {
+	if p == nil || p.Standard {
+		return nil
+	}
+	fmt.Fprintf(h, "package %s\n", p.ImportPath)
+	if m := p.Module; m != nil && !m.Main && (m.Replace == nil || m.Replace.Version != "") && m.Version != "" {
+		fmt.Fprintf(h, "module %s %s\n", m.Path, m.Version)
+		return nil
+	}
+	for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.HFiles, p.SFiles, p.SysoFiles, p.EmbedFiles} {
+		for _, f := range list {
+			fmt.Fprintf(h, "file %s\n", f)
+			if err := hashFile(h, filepath.Join(p.Dir, f)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hashFile adds the contents of the file at path to h, or a line saying it
+// does not exist.
+func hashFile(h io.Writer, path string) error {
+	f, _, err := fsx.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(h, "absent %s\n", filepath.Base(path))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}

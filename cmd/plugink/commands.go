@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plugink/plugink/build"
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/loader"
+)
+
+// manifestFlags are the flags that locate the manifest.
+type manifestFlags struct{ dir, manifest, tags string }
+
+func (m *manifestFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.dir, "C", ".", "the host package's `dir`ectory: where plugink.yaml and the generated files are")
+	fs.StringVar(&m.manifest, "manifest", "", "the manifest's `file`, relative to -C's dir (default plugink.yaml)")
+}
+
+func (m *manifestFlags) options() gen.Options {
+	o := gen.Options{Dir: m.dir, Manifest: m.manifest}
+	if o.Manifest != "" && !filepath.IsAbs(o.Manifest) {
+		o.Manifest = filepath.Join(m.dir, o.Manifest) // as go -C: paths are relative to dir
+	}
+	if m.tags != "" {
+		o.Tags = strings.Split(m.tags, ",")
+	}
+	return o
+}
+
+func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var mf manifestFlags
+	mf.register(fs)
+	fs.StringVar(&mf.tags, "tags", "", "comma-separated build `tags` to load packages with")
+	check := fs.Bool("check", false, "write nothing; exit 1 with a diff if the generated files are not current")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	files, _, err := gen.Generate(ctx, mf.options())
+	if err != nil {
+		return err
+	}
+	if !*check {
+		return gen.WriteFiles(files)
+	}
+	stale, err := gen.Stale(files)
+	if err != nil {
+		return err
+	}
+	for _, d := range stale {
+		if _, err := fmt.Fprint(stdout, d.Diff); err != nil {
+			return err
+		}
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(stdout, "%s%d generated file(s) out of date; run go generate (plugink gen)\n", prefix, len(stale))
+		return errStale
+	}
+	return nil
+}
+
+func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var mf manifestFlags
+	mf.register(fs)
+	host := fs.String("host", "", "build for this host `binary`'s settings (default: plugink's own, which match a plain go build)")
+	race := fs.Bool("race", false, "build with -race (for a host built with -race)")
+	trimpath := fs.Bool("trimpath", false, "build with -trimpath (for a host built with -trimpath)")
+	tags := fs.String("tags", "", "extra comma-separated build `tags`")
+	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
+	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, err := gen.ReadManifest(mf.options().ManifestPath())
+	if err != nil {
+		return err
+	}
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Progress: progress(stdout)}
+	if *host != "" {
+		if o.Loader.Host, err = loader.ReadBuildInfo(*host); err != nil {
+			return err
+		}
+	}
+	if *race {
+		o.Loader.Flags = append(o.Loader.Flags, "-race")
+	}
+	if *trimpath {
+		o.Loader.Flags = append(o.Loader.Flags, "-trimpath")
+	}
+	if *tags != "" {
+		o.Loader.Flags = append(o.Loader.Flags, "-tags="+*tags)
+	}
+	_, err = build.Plugins(ctx, m, o)
+	return err
+}
+
+// progress prints one line per plugin built.
+func progress(w io.Writer) func(build.Result) {
+	return func(r build.Result) {
+		state := "built"
+		switch {
+		case r.Err != nil:
+			state = "FAILED"
+		case r.Cached:
+			state = "up to date"
+		}
+		fmt.Fprintf(w, "%-10s %s -> %s (%s)\n", state, r.Plugin, r.File, r.Duration.Round(time.Millisecond))
+	}
+}
+
+func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var mf manifestFlags
+	mf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	m, err := gen.ReadManifest(mf.options().ManifestPath())
+	if err != nil {
+		return err
+	}
+	st, err := build.List(ctx, m, "")
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, st)
+	}
+	return writeList(stdout, st)
+}
+
+// writeList prints st as two tables, kinds and plugins.
+func writeList(w io.Writer, st *build.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tBINDS")
+	for _, k := range st.Kinds {
+		fmt.Fprintf(tw, "%s\t%s\n", k.Name, k.Var)
+	}
+	fmt.Fprintln(tw, "\nPLUGIN\tPACKAGE\tSO\tCHECKSUM")
+	for _, p := range st.Plugins {
+		so := "not built"
+		if p.Built {
+			so = filepath.Base(p.File)
+		}
+		name := p.Type + "/" + p.Name
+		if p.Disabled {
+			name += " (disabled)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, p.Package, so, orDash(p.Checksum))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func runVersion(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	v := loader.Version()
+	if v == "" {
+		v = "(devel)"
+	}
+	goVersion := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+	}
+	_, err := fmt.Fprintf(stdout, "plugink %s %s\n", v, goVersion)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

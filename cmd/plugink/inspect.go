@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/plugink/plugink/loader"
+)
+
+// inspectView is what `plugink inspect` shows of a plugin file; its JSON
+// form is the -json output.
+type inspectView struct {
+	File       string            `json:"file"`
+	PluginPath string            `json:"pluginpath"`
+	SHA256     string            `json:"sha256"`
+	Plugink    string            `json:"plugink,omitempty"`
+	Config     *configView       `json:"config"`
+	GoVersion  string            `json:"goversion,omitempty"`
+	Settings   map[string]string `json:"settings,omitempty"`
+	// Fits is "" without -host, "yes", or why the plugin does not fit.
+	Fits string `json:"fits,omitempty"`
+
+	host  string // the -host binary
+	build string // the build information, as go version -m prints it
+	fit   error  // the preflight's verdict
+}
+
+// configView is a plugin's Config as inspect shows it.
+type configView struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Path    string `json:"path"`
+	NewFunc any    `json:"newfunc"`
+}
+
+func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	asJSON := fs.Bool("json", false, "print JSON")
+	host := fs.String("host", "", "check whether the plugin fits this host `binary`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	v, err := inspect(fs.Arg(0), *host)
+	if err != nil {
+		return err
+	}
+	render := renderInspectText
+	if *asJSON {
+		render = func(w io.Writer, v *inspectView) error { return writeJSON(w, v) }
+	}
+	if err := render(stdout, v); err != nil {
+		return err
+	}
+	if v.fit != nil {
+		return errStale
+	}
+	return nil
+}
+
+// inspect reads the plugin file and, with a host binary, checks the fit.
+func inspect(file, host string) (*inspectView, error) {
+	info, err := loader.Inspect(file)
+	if err != nil {
+		return nil, err
+	}
+	v := &inspectView{File: info.File, PluginPath: info.PluginPath, SHA256: info.SHA256, Plugink: info.Plugink, host: host}
+	if c := info.Config; c != nil {
+		v.Config = &configView{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: c.NewFunc}
+	}
+	if bi := info.BuildInfo; bi != nil {
+		v.GoVersion, v.build, v.Settings = bi.GoVersion, bi.String(), map[string]string{}
+		for _, s := range bi.Settings {
+			v.Settings[s.Key] = s.Value
+		}
+	}
+	if host == "" {
+		return v, nil
+	}
+	bi, err := loader.ReadBuildInfo(host)
+	if err != nil {
+		return nil, err
+	}
+	v.fit, v.Fits = loader.Preflight(file, bi), "yes"
+	if v.fit != nil {
+		v.Fits = v.fit.Error()
+	}
+	return v, nil
+}
+
+// renderInspectText prints v for a person.
+func renderInspectText(w io.Writer, v *inspectView) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "file:       %s\npluginpath: %s\nsha256:     %s\n", v.File, v.PluginPath, v.SHA256)
+	if c := v.Config; c != nil {
+		fmt.Fprintf(&b, "config:     Name=%q Type=%q Path=%q NewFunc=%v (plugink %s)\n", c.Name, c.Type, c.Path, c.NewFunc, v.Plugink)
+	} else {
+		b.WriteString("config:     none (not built by plugink)\n")
+	}
+	if v.build != "" {
+		fmt.Fprintf(&b, "build:\n%s", indent(v.build))
+	}
+	switch {
+	case v.host == "":
+		b.WriteString("fits host:  (no -host given)\n")
+	case v.fit == nil:
+		fmt.Fprintf(&b, "fits host:  yes (%s)\n", v.host)
+	default:
+		fmt.Fprintf(&b, "fits host:  no\n%s", indent(v.fit.Error()))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package fsx
+
+// oNonblock is not needed where there are no FIFOs to open by path.
+const oNonblock = 0

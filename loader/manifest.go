@@ -1,0 +1,136 @@
+package loader
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/plugink/plugink/runtime"
+)
+
+// The flag and environment variable that choose a manifest's plugin
+// directory at run time.
+const (
+	// DirFlag is the flag that overrides the plugin directory.
+	DirFlag = "plugin_dir"
+	// DirEnv is the environment variable that overrides it when the flag
+	// is not set.
+	DirEnv = "PLUGINK_DIR"
+)
+
+// ErrNotListed reports a plugin file in the plugin directory that holds
+// another plugin than the one the manifest lists under its name.
+var ErrNotListed = errors.New("not the plugin the manifest lists")
+
+// Manifest is what a host's generated dynamic file tells the loader about
+// the host's manifest (plugink.yaml): the code plugink generates declares
+// one and calls [Manifest.RegisterFlag] and [Manifest.Load], so that every
+// host shares this one loading path.
+type Manifest struct {
+	// File is the manifest's name, for messages (e.g. "plugink.yaml").
+	File string
+	// Dir is the default plugin directory (the manifest's dynamic.dir),
+	// relative to the working directory at run time.
+	Dir string
+	// Plugins are the manifest's enabled plugins. NewFunc holds the
+	// constructor's name, as for Build.
+	Plugins []runtime.Config
+	// Replace lists, as "kind/name", the plugins the manifest marks
+	// "replace: true": only they may replace a registered implementation.
+	Replace []string
+
+	mu    sync.Mutex
+	flags *flag.FlagSet
+}
+
+// RegisterFlag defines the flag -plugin_dir ([DirFlag]) on fs, or on
+// flag.CommandLine if fs is nil, unless fs already has it. Call it before
+// the flags are parsed (the generated file calls it from an init
+// function).
+func (m *Manifest) RegisterFlag(fs *flag.FlagSet) {
+	if fs == nil {
+		fs = flag.CommandLine
+	}
+	m.mu.Lock()
+	m.flags = fs
+	m.mu.Unlock()
+	if fs.Lookup(DirFlag) == nil {
+		fs.String(DirFlag, "", fmt.Sprintf("directory of plugin .so files (default %q, or $%s)", m.Dir, DirEnv))
+	}
+}
+
+// PluginDir returns the plugin directory: the -plugin_dir flag if it is
+// set, else $PLUGINK_DIR, else m.Dir.
+func (m *Manifest) PluginDir() string {
+	m.mu.Lock()
+	fs := m.flags
+	m.mu.Unlock()
+	if fs == nil {
+		fs = flag.CommandLine
+	}
+	if f := fs.Lookup(DirFlag); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	if dir := os.Getenv(DirEnv); dir != "" {
+		return dir
+	}
+	return m.Dir
+}
+
+// Load loads the manifest's plugins from the plugin directory
+// ([Manifest.PluginDir]), each from its file <type>_<name>.so, then the
+// files MICRO_PLUGIN names, and registers them all, or none. The Loader
+// verifies every file against the plugin directory's plugink.sum when it
+// has one, and runs opts after its own options. A manifest plugin whose file
+// is missing is an error, unless MICRO_PLUGIN is set (it may name the file
+// elsewhere); a file that holds another plugin than the one its name says
+// is an error ([ErrNotListed]). Only the plugins in m.Replace may replace
+// a registered implementation.
+func (m *Manifest) Load(opts ...Option) error {
+	dir := m.PluginDir()
+	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...))}
+	sums, err := ReadSums(filepath.Join(dir, SumFile))
+	switch {
+	case err == nil:
+		base = append(base, WithSums(sums))
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	l := NewPlugin(append(base, opts...)...)
+	env := EnvPaths()
+	var files []string
+	var errs []error
+	want := map[string]*runtime.Config{}
+	for i := range m.Plugins {
+		c := &m.Plugins[i]
+		file := filepath.Join(dir, c.FileName())
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			if len(env) == 0 {
+				errs = append(errs, &LoadError{Op: "load", Path: file, Err: fmt.Errorf("plugin %s of %s: %w", c, m.File, fs.ErrNotExist),
+					Hint: fmt.Sprintf("build it with plugink build, point -%s or $%s at the directory that has it, or name it in $%s", DirFlag, DirEnv, EnvPlugins)})
+			}
+			continue // $MICRO_PLUGIN may provide it
+		}
+		files = append(files, file)
+		want[file] = c
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_, err = l.loadAll(append(files, env...), want)
+	return err
+}
+
+// listed reports whether the Config loaded from file is the plugin the
+// manifest lists for that file, if it lists one.
+func listed(file string, got, want *runtime.Config) error {
+	if want == nil || got.Name == want.Name && got.Type == want.Type && got.Path == want.Path {
+		return nil
+	}
+	return &LoadError{Op: "load", Path: file, Err: fmt.Errorf("%w: the file holds plugin %s (package %s), the manifest lists %s (package %s) under this name",
+		ErrNotListed, got, got.Path, want, want.Path)}
+}

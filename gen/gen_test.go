@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/testmod"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -66,6 +67,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 // the output is checked by running it. The files reach the go command
 // through -overlay, so testdata is never written.
 func TestGeneratedCodeRuns(t *testing.T) {
+	testmod.SkipIfShort(t)
 	files := generate(t, okHost)
 	overlay := map[string]string{}
 	tmp := t.TempDir()
@@ -179,4 +181,36 @@ func TestWriteFiles(t *testing.T) {
 	entries, err = os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "no temporary file is left behind")
+}
+
+// TestStaticFileGuardsConstructorType: the static file wraps each
+// constructor in its kind's TypeCheck, so that when a plugin's constructor
+// changes type, the file generated before stops compiling, at that plugin,
+// instead of registering a constructor of the wrong type.
+func TestStaticFileGuardsConstructorType(t *testing.T) {
+	testmod.SkipIfShort(t)
+	host, _ := testmod.Service(t, 1)
+	files, _, err := gen.Generate(context.Background(), gen.Options{Dir: host})
+	require.NoError(t, err)
+	require.NoError(t, gen.WriteFiles(files))
+	module := filepath.Dir(filepath.Dir(host))
+	testmod.Go(t, module, "build", "-o", os.DevNull, "./cmd/svc")
+
+	testmod.Write(t, module, map[string]string{"plugins/p00/p00.go": `package p00
+
+import "example.com/svc/client"
+
+type c struct{}
+
+func (c) Call(s string) string { return s }
+
+func NewClient(addr string) client.Client { return c{} }
+`})
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./cmd/svc")
+	cmd.Dir = module
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the stale static file must not compile")
+	assert.Contains(t, string(out), "zz_plugink_static.go")
+	assert.Contains(t, string(out), "p00.NewClient")
+	assert.Contains(t, string(out), "TypeCheck")
 }

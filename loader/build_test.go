@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -28,16 +29,16 @@ func TestBuildRejectsConfigs(t *testing.T) {
 		want string
 	}{
 		{"NewFunc as a func value", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: testkind.NewStatic},
-			`Build takes Config.NewFunc as the name of the constructor (a string such as "NewClient"), not a value of type func(...testkind.Option) testkind.Client; a func value is the form Load returns`},
+			`NewFunc is a value of type func(...testkind.Option) testkind.Client; Build takes the constructor's name, a string such as "NewClient"`},
 		{"nil NewFunc", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg},
-			`not nil; a func value is the form Load returns`},
+			`NewFunc is nil; Build takes the constructor's name`},
 		{"nil Config", nil, "nil *runtime.Config"},
 		{"name that is no directory", &runtime.Config{Name: "../echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"},
-			`plugin name "../echo" cannot name a package directory`},
+			`Name "../echo" has '.' at byte 0: ` + runtime.PluginNameRule},
 		{"unexported constructor", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "newClient"},
-			`invalid plugin main spec: NewFunc "newClient" is not the name of an exported function`},
+			`NewFunc "newClient" is not one: ` + runtime.FuncNameRule},
 		{"bad import path", &runtime.Config{Name: "echo", Type: "client", Path: "./echo", NewFunc: "NewClient"},
-			`invalid plugin main spec: Path "./echo" is not an import path`},
+			`Path "./echo" has the element "."`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,7 +62,7 @@ func TestBuildEnvironmentErrors(t *testing.T) {
 	t.Run("no go command", func(t *testing.T) {
 		err := build(loader.BuildOptions{Go: filepath.Join(t.TempDir(), "go")})
 		require.ErrorIs(t, err, loader.ErrNoToolchain)
-		assert.Contains(t, err.Error(), "(install Go, or set BuildOptions.Go)")
+		assert.Equal(t, []string{"install Go, or set BuildOptions.Go"}, runtime.Hints(err))
 	})
 	t.Run("no go command in PATH", func(t *testing.T) {
 		err := build(loader.BuildOptions{Go: "go-not-installed"})
@@ -88,7 +89,9 @@ func TestBuildEnvironmentErrors(t *testing.T) {
 		host := &debug.BuildInfo{GoVersion: "go1.21.0"}
 		err := build(loader.BuildOptions{Host: host})
 		require.ErrorIs(t, err, loader.ErrGoVersion)
-		assert.Contains(t, err.Error(), "the host was built with go1.21.0, so it could not load the plugin (set BuildOptions.Go, or GOTOOLCHAIN=go1.21.0)")
+		assert.Contains(t, err.Error(), "the go command is go1.26")
+		assert.Contains(t, err.Error(), "but the host was built with go1.21.0")
+		assert.Equal(t, []string{"a plugin loads only into a host built by the same Go: set GOTOOLCHAIN=go1.21.0 (or BuildOptions.Go)"}, runtime.Hints(err))
 	})
 	t.Run("generated package directory exists", func(t *testing.T) {
 		mod := t.TempDir()
@@ -96,11 +99,13 @@ func TestBuildEnvironmentErrors(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Join(mod, "_plugink", "client", "envcheck"), 0o755))
 		err := build(loader.BuildOptions{Dir: mod, Env: []string{"GOWORK=off"}})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), filepath.Join(mod, "_plugink", "client", "envcheck")+" exists; Build uses this directory")
+		assert.Contains(t, err.Error(), filepath.Join(mod, "_plugink", "client", "envcheck")+" exists")
+		assert.Contains(t, runtime.Hints(err)[0], "Build compiles the plugin's generated main package as this directory")
 	})
 }
 
 func TestBuildCompileErrors(t *testing.T) {
+	testmod.SkipIfShort(t)
 	out := filepath.Join(t.TempDir(), "broken.so")
 	t.Run("no such constructor", func(t *testing.T) {
 		err := loader.Build(out, &runtime.Config{Name: "broken", Type: "client", Path: echoPkg, NewFunc: "DoesNotExist"})
@@ -108,7 +113,7 @@ func TestBuildCompileErrors(t *testing.T) {
 		var be *loader.BuildError
 		require.ErrorAs(t, err, &be)
 		assert.Contains(t, be.Output, "_plugink/client/broken/main.go")
-		assert.Contains(t, be.Output, "undefined: echo.DoesNotExist")
+		assert.Contains(t, be.Output, "undefined: impl.DoesNotExist")
 		assert.Contains(t, be.Args, "-buildmode=plugin")
 		assert.Contains(t, err.Error(), "go build failed (exit status 1) in module github.com/plugink/plugink")
 		assert.Contains(t, err.Error(), ":\n"+strings.TrimSpace(be.Output), "the message carries the compiler's output")
@@ -131,6 +136,7 @@ func TestBuildCompileErrors(t *testing.T) {
 var parRuns atomic.Int64
 
 func TestBuildInParallel(t *testing.T) {
+	testmod.SkipIfShort(t)
 	// A process keeps every plugin it loaded: a new name for each run (-count)
 	// keeps this run's files from clashing with the last run's pluginpath.
 	name := fmt.Sprintf("par%d", parRuns.Add(1))

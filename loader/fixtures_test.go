@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -79,6 +80,7 @@ var yamlHost = &fixture{name: "yamlhost", build: buildYAMLHost}
 // background builds have not yet.
 func fixturePath(t testing.TB, name string) string {
 	t.Helper()
+	testmod.SkipIfShort(t)
 	for _, f := range fixtures {
 		if f.name == name {
 			path, err := f.get()
@@ -102,7 +104,7 @@ func TestMain(m *testing.M) {
 	}
 	fixtureDir = dir
 	wait := func() {}
-	if flag.Lookup("test.run").Value.String() == "" {
+	if flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		// The whole suite runs: build every fixture ahead of the tests.
 		// With -run, the selected tests build what they use.
 		wait = prebuild(2) // two cores

@@ -31,6 +31,9 @@ var ErrTooLarge = errors.New("file too large")
 // *fs.PathError values naming path.
 func Open(path string) (*os.File, fs.FileInfo, error) {
 	before, err := os.Stat(path)
+	if pe, ok := err.(*fs.PathError); ok {
+		pe.Op = "open" // what the caller asked for
+	}
 	if err != nil {
 		return nil, nil, err
 	}

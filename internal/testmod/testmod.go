@@ -104,3 +104,13 @@ func NewClient(...client.Option) client.Client { return c{} }
 	Go(tb, dir, append([]string{"list", "-deps", "-export", "-f", "{{.Export}}"}, paths...)...)
 	return filepath.Join(dir, "cmd", "svc"), paths
 }
+
+// SkipIfShort skips the test in -short mode: call it first in every test
+// that builds a program or a plugin, so that go test -short runs in
+// seconds.
+func SkipIfShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("builds a program or a plugin: skipped with -short")
+	}
+}

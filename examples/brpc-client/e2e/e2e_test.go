@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
@@ -40,7 +42,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	fixtures.dir = dir
-	fixtures.err = buildFixtures(dir)
+	flag.Parse()
+	if !testing.Short() {
+		fixtures.err = buildFixtures(dir)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -117,6 +122,7 @@ func startServer(t testing.TB) server {
 // greet runs a greeter binary against s with extra args and environment.
 func greet(t testing.TB, s server, bin, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
+	testmod.SkipIfShort(t)
 	require.NoError(t, fixtures.err, "building the fixtures")
 	cmd := exec.CommandContext(context.Background(), bin, append([]string{"-grpc_addr", s.grpcAddr, "-brpc_addr", s.brpcAddr, "-msg", "ping"}, args...)...)
 	cmd.Dir = dir

@@ -81,9 +81,9 @@ func TestInitErrors(t *testing.T) {
 	}{
 		{"nil config", nil, runtime.ErrInvalid, "invalid config: nil *Config"},
 		{"empty type", &runtime.Config{Name: "brpc", NewFunc: newClient}, runtime.ErrInvalid,
-			`plugin "brpc": invalid config: Type "" is empty: `+runtime.KindNameRule},
+			`plugin "brpc": invalid config: Type "" is empty: ` + runtime.KindNameRule},
 		{"empty name", &runtime.Config{Type: "client", NewFunc: newClient}, runtime.ErrInvalid,
-			`kind client: invalid config: Name "" is empty: `+runtime.PluginNameRule},
+			`kind client: invalid config: Name "" is empty: ` + runtime.PluginNameRule},
 		{"nil newfunc", &runtime.Config{Name: "brpc", Type: "client"}, runtime.ErrInvalid,
 			`plugin "brpc" (client): invalid config: nil NewFunc`},
 		{"typed nil newfunc", &runtime.Config{Name: "brpc", Type: "client", NewFunc: (func(...Option) Client)(nil)}, runtime.ErrInvalid,

@@ -44,11 +44,10 @@ func TestParseInlineBuildInfo(t *testing.T) {
 	assert.Nil(t, parseInlineBuildInfo(flipped))
 }
 
-// TestReadGoELFDamagedSectionHeaders checks that a header claiming 65535
-// section headers of 65535 bytes each (4 GB) is left to debug/elf, which
-// reads the table in bounded steps, rather than allocated at once: with a
-// memory limit, that allocation would kill the process.
-func TestReadGoELFDamagedSectionHeaders(t *testing.T) {
+// TestReadELFDamagedSectionHeaders checks that a header claiming 65535
+// section headers of 65535 bytes each (4 GB) is refused before anything is
+// allocated: with a memory limit, that allocation would kill the process.
+func TestReadELFDamagedSectionHeaders(t *testing.T) {
 	for _, class := range []elf.Class{elf.ELFCLASS64, elf.ELFCLASS32} {
 		t.Run(class.String(), func(t *testing.T) {
 			h := make([]byte, 4096)
@@ -68,9 +67,9 @@ func TestReadGoELFDamagedSectionHeaders(t *testing.T) {
 
 			var before, after goruntime.MemStats
 			goruntime.ReadMemStats(&before)
-			pf := readGoELF(bytes.NewReader(h))
+			_, err := readELF(bytes.NewReader(h), int64(len(h)))
 			goruntime.ReadMemStats(&after)
-			assert.Nil(t, pf)
+			assert.ErrorIs(t, err, ErrNotPlugin)
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated")
 		})
 	}

@@ -55,6 +55,8 @@ func (f *fixture) get() (string, error) {
 var fixtures = []*fixture{
 	{name: "echo", build: buildConfig(runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "greet", build: buildConfig(runtime.Config{Name: "greet", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},
+	// echo2 has echo's pluginpath (client/echo in this module) and other code.
+	{name: "echo2", build: buildConfig(runtime.Config{Name: "echo", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},
 	{name: "noplugin", build: buildMain("noplugin")},
 	{name: "wrongtype", build: buildMain("wrongtype")},
 	{name: "nilfunc", build: buildMain("nilfunc")},

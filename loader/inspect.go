@@ -48,18 +48,18 @@ func Inspect(path string) (*Info, error) {
 }
 
 func inspect(path string) (*Info, error) {
-	f, _, err := fsx.Open(path)
+	f, fi, err := fsx.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	pf, err := readPluginFile(f)
+	pf, err := readPluginFile(f, fi.Size())
 	if err != nil {
 		return nil, err
 	}
 	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
 	suffix := []byte("." + metadataVar)
-	syms, err := readSymbols(f, func(name []byte) bool {
+	syms, err := readSymbols(f, pf, func(name []byte) bool {
 		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
 	})
 	if err != nil {

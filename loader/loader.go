@@ -45,13 +45,15 @@ const EnvPlugins = "MICRO_PLUGIN"
 type Loader struct {
 	reg         *runtime.Registry // nil: runtime.Default
 	noPreflight bool
+	noTrial     bool
 	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
 
-	mu     sync.Mutex
-	sums   Sums                     // nil: checksums are not verified
-	inited map[*runtime.Config]bool // Configs this Loader registered
+	mu      sync.Mutex
+	sums    Sums                     // nil: checksums are not verified
+	inited  map[*runtime.Config]bool // Configs this Loader registered
+	dirSums map[string]Sums          // the plugink.sum of each directory, read once
 }
 
 // Option configures a [Loader].
@@ -78,6 +80,16 @@ func WithRegistry(r *runtime.Registry) Option { return func(l *Loader) { l.reg =
 // naming one package, and a path it failed to open cannot be opened again
 // in this process.
 func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true } }
+
+// WithoutTrial turns off the trial open: by default, a file that no
+// checksum verified is opened first in a child process of this program
+// (the program's own executable, which exits as soon as the plugin is
+// open), so that a file that would crash the dynamic linker or make the Go
+// runtime throw kills the child, not this process; the plugin's init
+// functions run in the child too. The trial costs a process start, some
+// milliseconds to tens of milliseconds, per unverified file. Turn it off
+// only where every file is trusted, or verified (WithSums, plugink.sum).
+func WithoutTrial() Option { return func(l *Loader) { l.noTrial = true } }
 
 // WithSums makes the Loader verify each file that s has a checksum for
 // before opening it, and refuse a file whose SHA-256 differs. Files s does
@@ -165,53 +177,6 @@ func (l *Loader) registry() *runtime.Registry {
 	return l.reg
 }
 
-// LoadAll loads every file in paths and registers the plugins, all or
-// nothing: it loads every file, then registers their Configs with one
-// runtime.InitAll, which checks each against its kind and against the
-// names registered or given by another file. If a file fails to load or a
-// Config to register, it registers none and returns one error that joins a
-// *[LoadError] (or *MismatchError, *ChecksumError) for every failed file.
-// Plugins that did load stay loaded: Go cannot unload them.
-//
-// Empty paths are skipped, and a file listed twice is loaded once.
-func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
-	return l.loadAll(paths, nil)
-}
-
-// loadAll is LoadAll; want maps files to the plugin each must hold.
-func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*runtime.Config, error) {
-	var cfgs []*runtime.Config
-	var errs []error
-	files := map[string][]string{} // "type/name" -> the files that hold it
-	seen := map[*runtime.Config]bool{}
-	for _, p := range paths {
-		if strings.TrimSpace(p) == "" {
-			continue
-		}
-		c, err := l.Load(p)
-		if err == nil {
-			err = listed(p, c, want[p])
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if seen[c] {
-			continue
-		}
-		seen[c] = true
-		files[c.String()] = append(files[c.String()], p)
-		cfgs = append(cfgs, c)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := l.initBatch(cfgs); err != nil {
-		return nil, fileErrors(err, files)
-	}
-	return cfgs, nil
-}
-
 // initBatch registers the configs this Loader has not registered yet, all
 // or none.
 func (l *Loader) initBatch(cfgs []*runtime.Config) error {
@@ -233,7 +198,7 @@ func (l *Loader) initBatch(cfgs []*runtime.Config) error {
 	defer l.mu.Unlock()
 	var fresh []*runtime.Config
 	for _, c := range cfgs {
-		if c == nil || !l.inited[c] {
+		if !l.inited[c] {
 			fresh = append(fresh, c)
 		}
 	}

@@ -18,7 +18,7 @@ type MismatchError struct {
 	// Path is the plugin file.
 	Path string
 	// Diffs are the differences: the Go version first, then build settings,
-	// then modules sorted by path.
+	// then modules sorted by path, then packages sorted by import path.
 	Diffs []Difference
 }
 
@@ -27,10 +27,11 @@ type MismatchError struct {
 type Difference struct {
 	// What is "go" (the toolchain version), a build setting as
 	// runtime/debug records it ("-trimpath", "-race", "-tags", "GOAMD64",
-	// "CGO_ENABLED", ...), or "module <path>".
+	// "CGO_ENABLED", ...), "module <path>", or "package <import path>".
 	What string
 	// Plugin and Host are the two values. A module is written as its
-	// version, then its checksum, then " => " and its replacement, if any.
+	// version, then its checksum, then " => " and its replacement, if any;
+	// a package as its fingerprint, in hex.
 	Plugin, Host string
 }
 
@@ -46,21 +47,41 @@ func orNone(s string) string {
 	return s
 }
 
-// Error implements error. It lists every difference on one line.
+// Error implements error. It lists every difference on one line, except
+// that past maxPackageDiffs differing packages it counts the rest: when a
+// build setting differs, every package does.
 func (e *MismatchError) Error() string {
-	parts := make([]string, len(e.Diffs))
-	for i, d := range e.Diffs {
-		parts[i] = d.String()
+	var parts []string
+	packages := 0
+	for _, d := range e.Diffs {
+		if strings.HasPrefix(d.What, "package ") {
+			if packages++; packages > maxPackageDiffs {
+				continue
+			}
+		}
+		parts = append(parts, d.String())
+	}
+	if more := packages - maxPackageDiffs; more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more packages", more))
 	}
 	return fmt.Sprintf("preflight %s: %s: %s", e.Path, ErrMismatch, strings.Join(parts, "; "))
 }
+
+// maxPackageDiffs is how many differing packages a MismatchError's message
+// names; its Diffs hold them all.
+const maxPackageDiffs = 10
 
 // Unwrap returns [ErrMismatch].
 func (e *MismatchError) Unwrap() error { return ErrMismatch }
 
 // ErrorHint says how to build a plugin that fits.
 func (e *MismatchError) ErrorHint() string {
-	return "rebuild the plugin for this host: plugink build -host <host binary> (or loader.Build with BuildOptions.Host)"
+	for _, d := range e.Diffs {
+		if !strings.HasPrefix(d.What, "package ") {
+			return "rebuild the plugin for this host: plugink build -host <host binary> (or loader.Build with BuildOptions.Host)"
+		}
+	}
+	return "the plugin and the host were built from different sources of the packages named (a change in the main module, or in a module replaced by a directory, since one of them was built): rebuild the plugin from the host's sources, plugink build -host <host binary>"
 }
 
 // hostBuildInfo is this program's build information, read once.
@@ -72,55 +93,78 @@ var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 	return bi, nil
 })
 
-// Preflight reports whether the plugin at path can load into a program
-// built as host describes, without opening the plugin: it compares the
-// plugin's build information (debug/buildinfo) with host's and returns a
-// *[MismatchError] listing every difference at once — Go version, GOOS,
-// GOARCH and GOAMD64 (or the architecture's variable), GOEXPERIMENT,
-// CGO_ENABLED, -trimpath, -race, -msan, -asan, -cover, -tags, -gcflags,
-// -asmflags, -pgo, and every module both link at a different version,
-// checksum or replacement.
+// Preflight reports whether the plugin at path can load into the program
+// host describes, without opening the plugin. It compares the plugin's
+// build information with the host's and the fingerprint of every package
+// both link, and returns a *[MismatchError] listing every difference at
+// once: Go version, GOOS, GOARCH and GOAMD64 (or the architecture's
+// variable), GOEXPERIMENT, CGO_ENABLED, -trimpath, -race, -msan, -asan,
+// -cover, -tags, -gcflags, -asmflags, -pgo, every module both link at a
+// different version, checksum or replacement, and every shared package
+// built from other sources or with other flags (the check plugin.Open
+// makes, which stops at the first with "plugin was built with a different
+// version of package X"). A plugin that fits by all these is one that
+// package plugin accepts.
 //
-// A nil host means this program (runtime/debug.ReadBuildInfo); then the
-// file's ELF header is also checked against this process's architecture.
-// Use [ReadBuildInfo] to check against another binary.
+// A nil host means this program ([ReadHost] reads another); then the
+// file's ELF header is also checked against this process's architecture,
+// and a package's fingerprint is the one the dynamic linker resolves in
+// this process, where plugins loaded before may add packages.
 //
 // Not compared, because they do not change the code of packages the two
 // share: -ldflags, CGO_CFLAGS and the other C flags, DefaultGODEBUG, and the
 // tag plugink_dynamic, which only selects plugink's generated file in the
-// host's own package. Nor is a module that one side builds as its main (or
-// workspace) module while the other also builds it from a local directory:
-// build information cannot tell whether the two sources are the same.
-//
-// The go command records no modules in a test binary's build information,
-// so with a test binary as the host only the Go version and the build
-// settings are compared.
-func Preflight(path string, host *debug.BuildInfo) error {
-	pf, err := readPath(path)
+// host's own package. Package fingerprints are read from ELF files only;
+// for Mach-O files only build information is compared.
+func Preflight(path string, host *Host) error {
+	f, fi, err := fsx.Open(path)
 	if err != nil {
 		return &LoadError{Op: "preflight", Path: path, Err: err}
 	}
-	if host == nil {
-		if err := checkPlatform(pf); err != nil {
-			return &LoadError{Op: "preflight", Path: path, Err: err}
-		}
-		if host, err = hostBuildInfo(); err != nil {
-			return &LoadError{Op: "preflight", Path: path, Err: err}
+	defer f.Close()
+	pf, err := readPluginFile(f, fi.Size())
+	if err == nil && host == nil {
+		if err = checkPlatform(pf); err == nil {
+			host, err = thisHost()
 		}
 	}
-	if diffs := Compare(pf.bi, host); len(diffs) > 0 {
-		return &MismatchError{Path: path, Diffs: diffs}
+	if err == nil {
+		err = fits(path, pf, host)
+	}
+	if err != nil {
+		var me *MismatchError
+		if errors.As(err, &me) {
+			return err
+		}
+		return &LoadError{Op: "preflight", Path: path, Err: err}
 	}
 	return nil
 }
 
-func readPath(path string) (*pluginFile, error) {
-	f, _, err := fsx.Open(path)
-	if err != nil {
-		return nil, err
+// fits compares the plugin pf (from the file at path) with host, and
+// returns a *MismatchError listing every difference.
+func fits(path string, pf *pluginFile, host *Host) error {
+	if !host.canLoad {
+		return errNoPlugins
 	}
-	defer f.Close()
-	return readPluginFile(f)
+	diffs := Compare(pf.bi, host.BuildInfo)
+	if pf.elf != nil {
+		fps, err := pf.elf.fingerprints()
+		if err != nil {
+			return err
+		}
+		// The plugin's main package: a clash is the pluginpath check's.
+		for pkg := range fps {
+			if pkg == pf.pluginpath || strings.HasPrefix(pkg, "plugin/unnamed-") {
+				delete(fps, pkg)
+			}
+		}
+		diffs = append(diffs, compareFingerprints(fps, host)...)
+	}
+	if len(diffs) > 0 {
+		return &MismatchError{Path: path, Diffs: diffs}
+	}
+	return nil
 }
 
 // comparedSettings are the build settings Compare checks, in the order it

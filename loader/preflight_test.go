@@ -173,7 +173,7 @@ func TestPreflightRejects(t *testing.T) {
 	assert.ErrorIs(t, err, loader.ErrNotPlugin)
 	assert.Contains(t, err.Error(), "preflight "+text+": not a Go plugin")
 
-	err = loader.Preflight(fixturePath(t, "echo"), &debug.BuildInfo{GoVersion: "go1.26.8"})
+	err = loader.Preflight(fixturePath(t, "echo"), loader.NewHost(&debug.BuildInfo{GoVersion: "go1.26.8"}, nil))
 	var mm *loader.MismatchError
 	require.ErrorAs(t, err, &mm, "a host with other settings")
 	assert.Equal(t, "GOOS", mm.Diffs[0].What)

@@ -16,14 +16,14 @@ import (
 )
 
 func main() {
-	noPreflight := flag.Bool("nopreflight", false, "do not compare build information before opening")
+	noPreflight := flag.Bool("nopreflight", false, "do not compare builds, nor open in a trial process, before opening")
 	flag.Parse()
 	if _, err := yaml.Marshal("linked"); err != nil {
 		panic(err)
 	}
 	var opts []loader.Option
 	if *noPreflight {
-		opts = append(opts, loader.WithoutPreflight())
+		opts = append(opts, loader.WithoutPreflight(), loader.WithoutTrial())
 	}
 	cfg, err := loader.NewPlugin(opts...).Load(flag.Arg(0))
 	if err != nil {

@@ -1,0 +1,219 @@
+package loader
+
+import (
+	"debug/elf"
+	"slices"
+)
+
+// checkHash checks the symbol hash table the dynamic linker walks to look
+// symbols up: every chain ends, and every symbol index it reaches has an
+// entry in the symbol table and the version table, in a loaded segment.
+// It records the number of dynamic symbols in d.
+func (m *elfMemory) checkHash(d *dynamicTable) error {
+	var nsyms uint64
+	var err error
+	if addr, ok := d.tags[elf.DT_GNU_HASH]; ok {
+		nsyms, err = m.gnuHashSymbols(addr)
+	} else {
+		nsyms, err = m.sysvHashSymbols(d.tags[elf.DT_HASH])
+	}
+	if err != nil {
+		return err
+	}
+	symEnt := uint64(24)
+	if m.f.class == elf.ELFCLASS32 {
+		symEnt = 16
+	}
+	if m.segment(d.tags[elf.DT_SYMTAB], nsyms*symEnt) == nil {
+		return errELF("the dynamic symbol table (%d symbols at %#x) is not in a loaded segment", nsyms, d.tags[elf.DT_SYMTAB])
+	}
+	if addr, ok := d.tags[elf.DT_VERSYM]; ok && m.segment(addr, 2*nsyms) == nil {
+		return errELF("the symbol version table (%d entries at %#x) is not in a loaded segment", nsyms, addr)
+	}
+	d.nsyms = nsyms
+	return m.checkVerneed(d)
+}
+
+// maxSymbols bounds the number of dynamic symbols.
+const maxSymbols = 1 << 24
+
+// gnuHashSymbols walks the GNU hash table at addr and returns the number
+// of symbols it reaches.
+func (m *elfMemory) gnuHashSymbols(addr uint64) (uint64, error) {
+	h, err := m.read("GNU hash table header", addr, 16)
+	if err != nil {
+		return 0, err
+	}
+	o := m.f.order
+	nbuckets, symoffset, bloomSize := uint64(o.Uint32(h)), uint64(o.Uint32(h[4:])), uint64(o.Uint32(h[8:]))
+	word := uint64(8)
+	if m.f.class == elf.ELFCLASS32 {
+		word = 4
+	}
+	switch {
+	case nbuckets == 0 || nbuckets > maxSymbols || symoffset > maxSymbols:
+		return 0, errELF("GNU hash table: %d buckets, symbol offset %d", nbuckets, symoffset)
+	case bloomSize == 0 || bloomSize&(bloomSize-1) != 0 || bloomSize > maxSymbols:
+		return 0, errELF("GNU hash table: bloom filter of %d words, not a power of two", bloomSize)
+	}
+	bucketsAt := addr + 16 + bloomSize*word
+	buckets, err := m.read("GNU hash buckets", bucketsAt, 4*nbuckets)
+	if err != nil {
+		return 0, err
+	}
+	chain, err := m.rest("GNU hash chains", bucketsAt+4*nbuckets, 4*maxSymbols)
+	if err != nil {
+		return 0, err
+	}
+	nsyms := symoffset
+	for b := range nbuckets {
+		i := uint64(o.Uint32(buckets[4*b:]))
+		if i == 0 {
+			continue
+		}
+		if i < symoffset {
+			return 0, errELF("GNU hash bucket %d starts at symbol %d, below the table's first (%d)", b, i, symoffset)
+		}
+		for ; ; i++ { // to the chain's end, marked by the low bit
+			at := 4 * (i - symoffset)
+			if at+4 > uint64(len(chain)) {
+				return 0, errELF("GNU hash chain of bucket %d runs out of its segment", b)
+			}
+			if o.Uint32(chain[at:])&1 != 0 {
+				break
+			}
+		}
+		nsyms = max(nsyms, i+1)
+	}
+	return nsyms, nil
+}
+
+// rest returns the bytes from addr to the end of the file-backed part of
+// its PT_LOAD segment, at most limit of them.
+func (m *elfMemory) rest(what string, addr, limit uint64) ([]byte, error) {
+	p := m.segment(addr, 0)
+	if p == nil {
+		return nil, errELF("%s (%#x) is not in a loaded segment", what, addr)
+	}
+	return m.read(what, addr, min(limit, p.filesz-(addr-p.vaddr)))
+}
+
+// sysvHashSymbols checks the System V hash table at addr and returns its
+// number of symbols.
+func (m *elfMemory) sysvHashSymbols(addr uint64) (uint64, error) {
+	h, err := m.read("hash table header", addr, 8)
+	if err != nil {
+		return 0, err
+	}
+	o := m.f.order
+	nbucket, nchain := uint64(o.Uint32(h)), uint64(o.Uint32(h[4:]))
+	if nbucket == 0 || nbucket > maxSymbols || nchain > maxSymbols {
+		return 0, errELF("hash table: %d buckets, %d chains", nbucket, nchain)
+	}
+	t, err := m.read("hash table", addr+8, 4*(nbucket+nchain))
+	if err != nil {
+		return 0, err
+	}
+	for i := uint64(0); i < uint64(len(t)); i += 4 {
+		if uint64(o.Uint32(t[i:])) >= nchain {
+			return 0, errELF("hash table entry %d is out of range (%d symbols)", i/4, nchain)
+		}
+	}
+	return nchain, nil
+}
+
+// checkVerneed walks the version needs (DT_VERNEED): every entry and every
+// name lies in bounds.
+func (m *elfMemory) checkVerneed(d *dynamicTable) error {
+	addr, ok := d.tags[elf.DT_VERNEED]
+	if !ok {
+		return nil
+	}
+	n, strsz, o := d.tags[elf.DT_VERNEEDNUM], d.tags[elf.DT_STRSZ], m.f.order
+	if n > 1024 {
+		return errELF("%d version needs", n)
+	}
+	for range n {
+		vn, err := m.read("version need", addr, 16)
+		if err != nil {
+			return err
+		}
+		cnt, file, aux, next := uint64(o.Uint16(vn[2:])), uint64(o.Uint32(vn[4:])), uint64(o.Uint32(vn[8:])), uint64(o.Uint32(vn[12:]))
+		if o.Uint16(vn) != 1 || file >= strsz || cnt > 1024 {
+			return errELF("version need at %#x is malformed", addr)
+		}
+		for a := addr + aux; cnt > 0; cnt-- {
+			vna, err := m.read("version need entry", a, 16)
+			if err != nil {
+				return err
+			}
+			if uint64(o.Uint32(vna[8:])) >= strsz {
+				return errELF("version need entry at %#x names a string out of range", a)
+			}
+			a += uint64(o.Uint32(vna[12:]))
+		}
+		addr += next
+	}
+	return nil
+}
+
+// relocTypes are the relocations Go's linker writes into an amd64 plugin;
+// the dynamic linker would apply any other as told, or stop the process.
+var relocTypes = map[elf.Machine][]uint32{
+	elf.EM_X86_64: {uint32(elf.R_X86_64_64), uint32(elf.R_X86_64_GLOB_DAT), uint32(elf.R_X86_64_JMP_SLOT),
+		uint32(elf.R_X86_64_RELATIVE), uint32(elf.R_X86_64_TPOFF64), uint32(elf.R_X86_64_DTPMOD64), uint32(elf.R_X86_64_DTPOFF64)},
+}
+
+// checkRelocs checks every relocation the dynamic linker will apply: it
+// writes into a writable segment, names a symbol of the table, and has a
+// type Go's linker writes (on the architectures listed in relocTypes).
+func (m *elfMemory) checkRelocs(d *dynamicTable) error {
+	if _, ok := d.tags[elf.DT_TEXTREL]; ok || d.tags[elf.DT_FLAGS]&uint64(elf.DF_TEXTREL) != 0 {
+		return errELF("text relocations (DT_TEXTREL), which Go's linker does not write")
+	}
+	if _, ok := d.tags[elf.DT_REL]; ok {
+		return errELF("REL relocations, where Go's linker writes RELA")
+	}
+	if m.f.class != elf.ELFCLASS64 {
+		return nil // Go's 32-bit plugins are rare; the trial open covers them
+	}
+	allowed, nsyms := relocTypes[m.f.machine], d.nsyms
+	for _, t := range []struct{ addr, size elf.DynTag }{{elf.DT_RELA, elf.DT_RELASZ}, {elf.DT_JMPREL, elf.DT_PLTRELSZ}} {
+		addr, ok := d.tags[t.addr]
+		if !ok {
+			continue
+		}
+		size := d.tags[t.size]
+		if size%24 != 0 {
+			return errELF("%s is %d bytes, not a whole number of relocations", t.size, size)
+		}
+		b, err := m.read("relocations", addr, size)
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < size; i += 24 {
+			off, info := m.f.order.Uint64(b[i:]), m.f.order.Uint64(b[i+8:])
+			typ, sym := uint32(info), info>>32
+			switch {
+			case allowed != nil && !slices.Contains(allowed, typ):
+				return errELF("relocation %d at %#x has type %d, which Go's linker does not write", i/24, off, typ)
+			case sym >= nsyms:
+				return errELF("relocation %d at %#x names symbol %d of %d", i/24, off, sym, nsyms)
+			case !m.writable(off, 8):
+				return errELF("relocation %d writes at %#x, outside the writable segments", i/24, off)
+			}
+		}
+	}
+	return nil
+}
+
+// writable reports whether the n bytes at addr lie in a writable PT_LOAD
+// segment's memory.
+func (m *elfMemory) writable(addr, n uint64) bool {
+	for _, p := range m.loads {
+		if p.flags&elf.PF_W != 0 && addr >= p.vaddr && addr-p.vaddr <= p.memsz && n <= p.memsz-(addr-p.vaddr) {
+			return true
+		}
+	}
+	return false
+}

@@ -21,6 +21,8 @@ type elfFile struct {
 	order   binary.ByteOrder
 	typ     elf.Type
 	machine elf.Machine
+	ident   [elf.EI_NIDENT]byte
+	version uint32 // e_version
 	phoff   uint64
 	progs   []elfProg
 	sects   []elfSect
@@ -58,7 +60,7 @@ func readELF(r io.ReaderAt, size int64) (*elfFile, error) {
 	if _, err := r.ReadAt(ident[:], 0); err != nil {
 		return nil, errELF("header: %v", err)
 	}
-	f := &elfFile{r: r, size: size, class: elf.Class(ident[elf.EI_CLASS])}
+	f := &elfFile{r: r, size: size, class: elf.Class(ident[elf.EI_CLASS]), ident: ident}
 	switch elf.Data(ident[elf.EI_DATA]) {
 	case elf.ELFDATA2LSB:
 		f.order = binary.LittleEndian
@@ -119,6 +121,7 @@ func (f *elfFile) header() (*elfHeader, error) {
 		return nil, errELF("unknown class %d", f.class)
 	}
 	f.typ, f.machine, f.phoff = elf.Type(f.order.Uint16(b[16:])), elf.Machine(f.order.Uint16(b[18:])), h.phoff
+	f.version = f.order.Uint32(b[20:])
 	return h, nil
 }
 

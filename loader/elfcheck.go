@@ -21,6 +21,9 @@ func (f *elfFile) checkLoadable() error {
 	if f.typ != elf.ET_DYN {
 		return fmt.Errorf("%w: an ELF %s, not a shared object (ET_DYN)", ErrNotPlugin, elfTypeName(f.typ))
 	}
+	if err := f.checkIdent(); err != nil {
+		return err
+	}
 	loads, dyn, err := f.checkProgs()
 	if err != nil {
 		return err
@@ -30,10 +33,28 @@ func (f *elfFile) checkLoadable() error {
 	if err != nil {
 		return err
 	}
-	if err := m.checkTables(d); err != nil {
-		return err
+	for _, check := range []func(*dynamicTable) error{m.checkTags, m.checkTables, m.checkHash, m.checkSymbols, m.checkVersions, m.checkRelocs, m.checkInit} {
+		if err := check(d); err != nil {
+			return err
+		}
 	}
-	return m.checkRelocs(d)
+	return nil
+}
+
+// checkIdent checks what the dynamic linker checks of the ELF header
+// before mapping anything: the ABI, its version, the padding, e_version.
+func (f *elfFile) checkIdent() error {
+	switch {
+	case f.ident[elf.EI_OSABI] != byte(elf.ELFOSABI_NONE) && f.ident[elf.EI_OSABI] != byte(elf.ELFOSABI_LINUX) && f.ident[elf.EI_OSABI] != byte(elf.ELFOSABI_FREEBSD):
+		return errELF("OS ABI %d", f.ident[elf.EI_OSABI])
+	case f.ident[elf.EI_ABIVERSION] != 0:
+		return errELF("ABI version %d", f.ident[elf.EI_ABIVERSION])
+	case slices.ContainsFunc(f.ident[elf.EI_PAD:], func(b byte) bool { return b != 0 }):
+		return errELF("nonzero padding in the identification bytes")
+	case f.version != uint32(elf.EV_CURRENT):
+		return errELF("e_version %d", f.version)
+	}
+	return nil
 }
 
 // allowedProgs are the program header types Go's linker writes into a
@@ -69,6 +90,9 @@ func (f *elfFile) checkProgs() (loads []elfProg, dyn *elfProg, err error) {
 		}
 		switch p.typ {
 		case elf.PT_LOAD:
+			if p.flags&elf.PF_W == 0 && p.filesz != p.memsz {
+				return nil, nil, bad("a read-only segment with %d bytes in the file but %d in memory", p.filesz, p.memsz)
+			}
 			if err := checkLoad(p, loads); err != nil {
 				return nil, nil, bad("%v", err)
 			}
@@ -85,6 +109,12 @@ func (f *elfFile) checkProgs() (loads []elfProg, dyn *elfProg, err error) {
 		return nil, nil, errELF("no PT_LOAD program header: nothing to map")
 	case dyn == nil:
 		return nil, nil, errELF("no PT_DYNAMIC program header")
+	}
+	m := &elfMemory{f: f, loads: loads}
+	for _, p := range f.progs {
+		if p.typ == elf.PT_GNU_RELRO && !m.writable(p.vaddr, p.memsz) {
+			return nil, nil, errELF("the read-only-after-relocation range (%d bytes at %#x) is not in a writable segment", p.memsz, p.vaddr)
+		}
 	}
 	return loads, dyn, nil
 }
@@ -151,8 +181,11 @@ func (m *elfMemory) read(what string, addr, n uint64) ([]byte, error) {
 // tag), and the DT_NEEDED string offsets.
 type dynamicTable struct {
 	tags   map[elf.DynTag]uint64
+	order  []elf.DynTag // every tag, in order
 	needed []uint64
 	nsyms  uint64 // the number of dynamic symbols, as the hash table says
+	syms   []byte // the dynamic symbol table
+	relocs map[uint64]elfReloc // the relocations of the init and fini arrays, by address
 }
 
 func (m *elfMemory) dynamic(p *elfProg) (*dynamicTable, error) {
@@ -179,6 +212,9 @@ func (m *elfMemory) dynamic(p *elfProg) (*dynamicTable, error) {
 			tag, val = elf.DynTag(o.Uint64(b[i:])), o.Uint64(b[i+8:])
 		} else {
 			tag, val = elf.DynTag(o.Uint32(b[i:])), uint64(o.Uint32(b[i+4:]))
+		}
+		if tag != elf.DT_NULL {
+			d.order = append(d.order, tag)
 		}
 		switch tag {
 		case elf.DT_NULL:
@@ -243,7 +279,41 @@ func (m *elfMemory) checkTables(d *dynamicTable) error {
 			return errELF("%s (%#x) is not in a loaded segment", tag, addr)
 		}
 	}
-	return m.checkHash(d)
+	return m.matchSections(d)
+}
+
+// sectionOfTag names the section each of these dynamic entries points to,
+// and the entry that gives its size, if any.
+var sectionOfTag = []struct {
+	tag, size elf.DynTag
+	section   string
+}{
+	{elf.DT_INIT, 0, ".init"}, {elf.DT_FINI, 0, ".fini"},
+	{elf.DT_INIT_ARRAY, elf.DT_INIT_ARRAYSZ, ".init_array"}, {elf.DT_FINI_ARRAY, elf.DT_FINI_ARRAYSZ, ".fini_array"},
+	{elf.DT_GNU_HASH, 0, ".gnu.hash"}, {elf.DT_HASH, 0, ".hash"}, {elf.DT_SYMTAB, 0, ".dynsym"},
+	{elf.DT_STRTAB, elf.DT_STRSZ, ".dynstr"}, {elf.DT_VERSYM, 0, ".gnu.version"}, {elf.DT_VERNEED, 0, ".gnu.version_r"},
+	{elf.DT_RELA, elf.DT_RELASZ, ".rela.dyn"}, {elf.DT_JMPREL, elf.DT_PLTRELSZ, ".rela.plt"},
+}
+
+// matchSections checks the dynamic entries against the section headers
+// where both describe the same table: the dynamic linker reads only the
+// former, so a damaged entry (a DT_INIT a few bytes off still lies in
+// code) shows as a disagreement with the latter.
+func (m *elfMemory) matchSections(d *dynamicTable) error {
+	for _, e := range sectionOfTag {
+		addr, ok := d.tags[e.tag]
+		s := m.f.section(e.section)
+		if !ok || s == nil {
+			continue
+		}
+		if addr != s.addr {
+			return errELF("%s is %#x, but section %s is at %#x", e.tag, addr, e.section, s.addr)
+		}
+		if e.size != 0 && d.tags[e.size] != s.size {
+			return errELF("%s is %d, but section %s has %d bytes", e.size, d.tags[e.size], e.section, s.size)
+		}
+	}
+	return nil
 }
 
 // mapped returns the PT_LOAD segment whose memory holds addr, or nil.

@@ -31,7 +31,7 @@ func (m *elfMemory) checkHash(d *dynamicTable) error {
 		return errELF("the symbol version table (%d entries at %#x) is not in a loaded segment", nsyms, addr)
 	}
 	d.nsyms = nsyms
-	return m.checkVerneed(d)
+	return nil
 }
 
 // maxSymbols bounds the number of dynamic symbols.
@@ -122,41 +122,6 @@ func (m *elfMemory) sysvHashSymbols(addr uint64) (uint64, error) {
 	return nchain, nil
 }
 
-// checkVerneed walks the version needs (DT_VERNEED): every entry and every
-// name lies in bounds.
-func (m *elfMemory) checkVerneed(d *dynamicTable) error {
-	addr, ok := d.tags[elf.DT_VERNEED]
-	if !ok {
-		return nil
-	}
-	n, strsz, o := d.tags[elf.DT_VERNEEDNUM], d.tags[elf.DT_STRSZ], m.f.order
-	if n > 1024 {
-		return errELF("%d version needs", n)
-	}
-	for range n {
-		vn, err := m.read("version need", addr, 16)
-		if err != nil {
-			return err
-		}
-		cnt, file, aux, next := uint64(o.Uint16(vn[2:])), uint64(o.Uint32(vn[4:])), uint64(o.Uint32(vn[8:])), uint64(o.Uint32(vn[12:]))
-		if o.Uint16(vn) != 1 || file >= strsz || cnt > 1024 {
-			return errELF("version need at %#x is malformed", addr)
-		}
-		for a := addr + aux; cnt > 0; cnt-- {
-			vna, err := m.read("version need entry", a, 16)
-			if err != nil {
-				return err
-			}
-			if uint64(o.Uint32(vna[8:])) >= strsz {
-				return errELF("version need entry at %#x names a string out of range", a)
-			}
-			a += uint64(o.Uint32(vna[12:]))
-		}
-		addr += next
-	}
-	return nil
-}
-
 // relocTypes are the relocations Go's linker writes into an amd64 plugin;
 // the dynamic linker would apply any other as told, or stop the process.
 var relocTypes = map[elf.Machine][]uint32{
@@ -164,20 +129,28 @@ var relocTypes = map[elf.Machine][]uint32{
 		uint32(elf.R_X86_64_RELATIVE), uint32(elf.R_X86_64_TPOFF64), uint32(elf.R_X86_64_DTPMOD64), uint32(elf.R_X86_64_DTPOFF64)},
 }
 
+// elfReloc is a relocation.
+type elfReloc struct {
+	typ         uint32
+	sym, addend uint64
+}
+
 // checkRelocs checks every relocation the dynamic linker will apply: it
 // writes into a writable segment, names a symbol of the table, and has a
-// type Go's linker writes (on the architectures listed in relocTypes).
+// type Go's linker writes (on the architectures listed in relocTypes); the
+// first DT_RELACOUNT are relative ones, as the count tells the dynamic
+// linker. It keeps those of the init and fini arrays for checkInit.
 func (m *elfMemory) checkRelocs(d *dynamicTable) error {
 	if _, ok := d.tags[elf.DT_TEXTREL]; ok || d.tags[elf.DT_FLAGS]&uint64(elf.DF_TEXTREL) != 0 {
 		return errELF("text relocations (DT_TEXTREL), which Go's linker does not write")
 	}
-	if _, ok := d.tags[elf.DT_REL]; ok {
-		return errELF("REL relocations, where Go's linker writes RELA")
-	}
 	if m.f.class != elf.ELFCLASS64 {
 		return nil // Go's 32-bit plugins are rare; the trial open covers them
 	}
-	allowed, nsyms := relocTypes[m.f.machine], d.nsyms
+	if _, ok := d.tags[elf.DT_REL]; ok {
+		return errELF("REL relocations, where Go's linker writes RELA")
+	}
+	d.relocs = map[uint64]elfReloc{}
 	for _, t := range []struct{ addr, size elf.DynTag }{{elf.DT_RELA, elf.DT_RELASZ}, {elf.DT_JMPREL, elf.DT_PLTRELSZ}} {
 		addr, ok := d.tags[t.addr]
 		if !ok {
@@ -191,20 +164,94 @@ func (m *elfMemory) checkRelocs(d *dynamicTable) error {
 		if err != nil {
 			return err
 		}
-		for i := uint64(0); i < size; i += 24 {
-			off, info := m.f.order.Uint64(b[i:]), m.f.order.Uint64(b[i+8:])
-			typ, sym := uint32(info), info>>32
-			switch {
-			case allowed != nil && !slices.Contains(allowed, typ):
-				return errELF("relocation %d at %#x has type %d, which Go's linker does not write", i/24, off, typ)
-			case sym >= nsyms:
-				return errELF("relocation %d at %#x names symbol %d of %d", i/24, off, sym, nsyms)
-			case !m.writable(off, 8):
-				return errELF("relocation %d writes at %#x, outside the writable segments", i/24, off)
+		relative := uint64(0)
+		if t.addr == elf.DT_RELA {
+			relative = d.tags[elf.DT_RELACOUNT]
+		}
+		if err := m.checkRelocTable(d, b, relative); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRelocTable checks the RELA entries b, the first relative of which
+// must be relative relocations.
+func (m *elfMemory) checkRelocTable(d *dynamicTable, b []byte, relative uint64) error {
+	allowed, o := relocTypes[m.f.machine], m.f.order
+	if relative > uint64(len(b))/24 {
+		return errELF("DT_RELACOUNT is %d, but there are %d relocations", relative, len(b)/24)
+	}
+	arrays := [][2]uint64{{d.tags[elf.DT_INIT_ARRAY], d.tags[elf.DT_INIT_ARRAYSZ]}, {d.tags[elf.DT_FINI_ARRAY], d.tags[elf.DT_FINI_ARRAYSZ]}}
+	for i := uint64(0); i < uint64(len(b)); i += 24 {
+		off, info, addend := o.Uint64(b[i:]), o.Uint64(b[i+8:]), o.Uint64(b[i+16:])
+		r := elfReloc{typ: uint32(info), sym: info >> 32, addend: addend}
+		switch {
+		case allowed != nil && !slices.Contains(allowed, r.typ):
+			return errELF("relocation %d at %#x has type %d, which Go's linker does not write", i/24, off, r.typ)
+		case i/24 < relative && m.f.machine == elf.EM_X86_64 && r.typ != uint32(elf.R_X86_64_RELATIVE):
+			return errELF("relocation %d is not relative, but DT_RELACOUNT counts it as one", i/24)
+		case r.sym >= d.nsyms:
+			return errELF("relocation %d at %#x names symbol %d of %d", i/24, off, r.sym, d.nsyms)
+		case !m.writable(off, 8):
+			return errELF("relocation %d writes at %#x, outside the writable segments", i/24, off)
+		}
+		for _, a := range arrays {
+			if off >= a[0] && off-a[0] < a[1] {
+				d.relocs[off] = r
 			}
 		}
 	}
 	return nil
+}
+
+// checkInit checks that what the dynamic linker calls when it opens and
+// closes the file (DT_INIT, DT_FINI and the entries of the init and fini
+// arrays, as relocated) is code: it lies in an executable segment.
+func (m *elfMemory) checkInit(d *dynamicTable) error {
+	for _, tag := range []elf.DynTag{elf.DT_INIT, elf.DT_FINI} {
+		if addr, ok := d.tags[tag]; ok && !m.executable(addr) {
+			return errELF("%s (%#x) is not in an executable segment", tag, addr)
+		}
+	}
+	if m.f.class != elf.ELFCLASS64 {
+		return nil
+	}
+	for _, a := range [][2]elf.DynTag{{elf.DT_INIT_ARRAY, elf.DT_INIT_ARRAYSZ}, {elf.DT_FINI_ARRAY, elf.DT_FINI_ARRAYSZ}} {
+		start, size := d.tags[a[0]], d.tags[a[1]]
+		if size%8 != 0 || !m.writable(start, size) {
+			return errELF("%s (%d bytes at %#x) is not in a writable segment", a[0], size, start)
+		}
+		slots, err := m.read(a[0].String(), start, size)
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < size; i += 8 {
+			if target := m.relocated(d, start+i, m.f.order.Uint64(slots[i:])); !m.executable(target) {
+				return errELF("%s entry %d points at %#x, not into an executable segment", a[0], i/8, target)
+			}
+		}
+	}
+	return nil
+}
+
+// relocated returns the value of the 8 bytes at addr once relocated: raw
+// is what the file holds there.
+func (m *elfMemory) relocated(d *dynamicTable, addr, raw uint64) uint64 {
+	r, ok := d.relocs[addr]
+	switch {
+	case !ok:
+		return raw
+	case r.sym == 0:
+		return r.addend
+	}
+	return m.symbol(d.syms, r.sym).value + r.addend
+}
+
+// executable reports whether addr lies in an executable PT_LOAD segment.
+func (m *elfMemory) executable(addr uint64) bool {
+	p := m.mapped(addr)
+	return p != nil && p.flags&elf.PF_X != 0
 }
 
 // writable reports whether the n bytes at addr lie in a writable PT_LOAD

@@ -98,6 +98,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchChildEnv); spec != "" {
 		os.Exit(benchChild(spec))
 	}
+	if spec := os.Getenv(mutationChildEnv); spec != "" {
+		os.Exit(mutationChild(spec))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "plugink-loader-test-")
 	if err != nil {

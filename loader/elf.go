@@ -30,8 +30,8 @@ type elfFile struct {
 
 // elfProg is a program header.
 type elfProg struct {
-	typ                               elf.ProgType
-	flags                             elf.ProgFlag
+	typ                              elf.ProgType
+	flags                            elf.ProgFlag
 	off, vaddr, filesz, memsz, align uint64
 }
 
@@ -87,7 +87,7 @@ func readELF(r io.ReaderAt, size int64) (*elfFile, error) {
 
 // elfHeader is the part of the ELF header that locates the tables.
 type elfHeader struct {
-	phoff, shoff                                                uint64
+	phoff, shoff                                                         uint64
 	ehsize, phentsize, phnum, shentsize, shnum, shstrndx, wantPh, wantSh uint16
 }
 

@@ -183,8 +183,8 @@ type dynamicTable struct {
 	tags   map[elf.DynTag]uint64
 	order  []elf.DynTag // every tag, in order
 	needed []uint64
-	nsyms  uint64 // the number of dynamic symbols, as the hash table says
-	syms   []byte // the dynamic symbol table
+	nsyms  uint64              // the number of dynamic symbols, as the hash table says
+	syms   []byte              // the dynamic symbol table
 	relocs map[uint64]elfReloc // the relocations of the init and fini arrays, by address
 }
 

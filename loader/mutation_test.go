@@ -55,7 +55,7 @@ type mutationResult struct {
 	Inspect   string `json:"inspect"` // "" if it succeeded, else the error
 	Preflight string `json:"preflight"`
 	Load      string `json:"load"`
-	Opened    bool   `json:"opened"` // plugin.Open ran in the child: it must restart
+	Opened    bool   `json:"opened"`  // plugin.Open ran in the child: it must restart
 	Unnamed   bool   `json:"unnamed"` // an error did not name the file
 	Panic     string `json:"panic"`
 }

@@ -138,7 +138,7 @@ func (e *openEntry) samePluginpath(path, real string, fi os.FileInfo) (*runtime.
 		}
 	}
 	return nil, &LoadError{Op: "load", Path: path,
-		Err: fmt.Errorf("%w: %s, loaded before from %s, has the same pluginpath %q and other contents", ErrPluginPath, path, e.real, e.pluginpath),
+		Err:  fmt.Errorf("%w: %s, loaded before from %s, has the same pluginpath %q and other contents", ErrPluginPath, path, e.real, e.pluginpath),
 		Hint: "a process loads one plugin per pluginpath (the import path of its main package): load only one of the two files (check the plugin directory and $MICRO_PLUGIN), or build one for another plugin name or kind"}
 }
 

@@ -94,7 +94,8 @@ var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 })
 
 // Preflight reports whether the plugin at path can load into the program
-// host describes, without opening the plugin. It compares the plugin's
+// host describes, without opening the plugin. It checks the file's
+// structure as [Loader.Load] does for an unverified file, and compares the plugin's
 // build information with the host's and the fingerprint of every package
 // both link, and returns a *[MismatchError] listing every difference at
 // once: Go version, GOOS, GOARCH and GOAMD64 (or the architecture's
@@ -123,6 +124,9 @@ func Preflight(path string, host *Host) error {
 	}
 	defer f.Close()
 	pf, err := readPluginFile(f, fi.Size())
+	if err == nil && pf.elf != nil {
+		err = pf.elf.checkLoadable()
+	}
 	if err == nil && host == nil {
 		if err = checkPlatform(pf); err == nil {
 			host, err = thisHost()

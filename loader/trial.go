@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // trialEnv is the environment variable that makes a program linking the
@@ -96,11 +98,11 @@ func trial(path string, before []string) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: it did not finish within %s", ErrTrial, trialTimeout)
 	case msg != "":
-		return fmt.Errorf("%w: %s", ErrTrial, msg)
+		return fmt.Errorf("%w: %s", ErrTrial, printable(msg))
 	case last != fmt.Sprintf("open %d", n):
-		return fmt.Errorf("%w: the trial process did not get to this file (%v; %s)", ErrTrial, err, lastLine(stderr.String()))
+		return fmt.Errorf("%w: the trial process did not get to this file (%v; %s)", ErrTrial, err, printable(lastLine(stderr.String())))
 	}
-	return fmt.Errorf("%w: the process died opening it (%v): %s", ErrTrial, err, lastLine(stderr.String()))
+	return fmt.Errorf("%w: the process died opening it (%v): %s", ErrTrial, err, printable(lastLine(stderr.String())))
 }
 
 // trialOutcome returns the last line of a trial's output and, if it
@@ -137,4 +139,21 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+// printable returns s, from another process (the dynamic linker's words
+// may quote bytes of a damaged file), with what is not printable replaced
+// by '?' and cut to 300 bytes.
+func printable(s string) string {
+	const limit = 300
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "..."
+	}
+	return s
 }

@@ -382,3 +382,24 @@ func TestConcurrentInitAndLookup(t *testing.T) {
 		assert.True(t, n == "grpc" || strings.HasPrefix(n, "p"))
 	}
 }
+
+// TestSelectWhileParsing: flag.Parse may set the flag while another
+// goroutine already selects (a server starting its handlers early); under
+// go test -race this failed before the flag value was locked.
+func TestSelectWhileParsing(t *testing.T) {
+	t.Setenv("MICRO_CLIENT", "")
+	_, k, _ := declare(t)
+	fs := flag.NewFlagSet("svc", flag.ContinueOnError)
+	k.RegisterFlag(fs)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 100 {
+			_ = k.Choice("grpc")
+		}
+	})
+	for range 100 {
+		require.NoError(t, fs.Parse([]string{"--client=grpc"}))
+	}
+	wg.Wait()
+	assert.Equal(t, "grpc", k.Choice("x"))
+}

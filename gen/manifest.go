@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"go/token"
 	"io"
+	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -103,9 +103,76 @@ const MaxManifestSize = 4 << 20
 func ReadManifest(file string) (*Manifest, error) {
 	data, err := fsx.ReadFile(file, MaxManifestSize)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, runtime.WithHint(fmt.Errorf("read manifest: %w", err), "plugink reads plugink.yaml in the host package's directory: run it there, or pass -C <dir>")
 	}
-	return ParseManifest(file, data)
+	m, err := ParseManifest(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := confineDynamicDir(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// confineDynamicDir reports a dynamic.dir that leads outside the module
+// the manifest is in (through "..", or a symbolic link): plugink build
+// writes there. An absolute one is refused as the manifest is parsed.
+func confineDynamicDir(m *Manifest) error {
+	dir, err := filepath.Abs(filepath.Dir(m.File))
+	if err != nil {
+		return err
+	}
+	root := moduleRoot(dir)
+	if root == "" {
+		return nil
+	}
+	target := filepath.Join(dir, filepath.FromSlash(m.DynamicDir))
+	if real, err := resolveExisting(target); err == nil {
+		target = real
+	}
+	if realRoot, err := filepath.EvalSymlinks(root); err == nil {
+		root = realRoot
+	}
+	if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		pos := m.DynamicDirPos
+		if pos.Filename == "" {
+			pos = token.Position{Filename: m.File, Line: 1, Column: 1}
+		}
+		return ErrorList{{Pos: pos, Msg: fmt.Sprintf("dynamic.dir: %s leads outside the module of %s; want a directory inside it", runtime.Quote(m.DynamicDir), filepath.Base(m.File))}}
+	}
+	return nil
+}
+
+// moduleRoot returns the directory of the go.mod at or above dir, or "".
+func moduleRoot(dir string) string {
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && fi.Mode().IsRegular() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// resolveExisting resolves the symbolic links of the longest part of path
+// that exists, and appends the rest.
+func resolveExisting(path string) (string, error) {
+	rest := ""
+	for {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		parent := filepath.Dir(path)
+		if parent == path {
+			return "", os.ErrNotExist
+		}
+		rest = filepath.Join(filepath.Base(path), rest)
+		path = parent
+	}
 }
 
 // ParseManifest parses a manifest; file names it in errors. Parsing is
@@ -120,7 +187,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 			c.add(1, 1, "empty manifest: want a mapping with kinds and plugins")
 			return nil, c.err()
 		}
-		return nil, yamlError(file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -128,26 +195,15 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	}
 	m := &Manifest{File: file, DynamicDir: DefaultDynamicDir}
 	p := &manifestParser{c: c, m: m}
+	if p.plainYAML(&doc); len(c.list) > 0 {
+		return nil, c.err()
+	}
 	p.root(&doc)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(m.Kinds, func(a, b *KindDecl) int { return strings.Compare(a.Name, b.Name) })
 	return m, nil
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns the YAML library's syntax error into file:line:col form.
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	line := 1
-	if sm := yamlLine.FindStringSubmatch(msg); sm != nil {
-		fmt.Sscan(sm[1], &line)
-		msg = sm[2]
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	return ErrorList{{Pos: token.Position{Filename: file, Line: line, Column: 1}, Msg: "invalid YAML: " + msg}}
 }
 
 type manifestParser struct {

@@ -182,7 +182,7 @@ func (o BuildOptions) host() (*debug.BuildInfo, error) {
 	}
 	bi, err := hostBuildInfo()
 	if err != nil {
-		return nil, withHint(err, "set BuildOptions.Host, or IgnoreHost")
+		return nil, runtime.WithHint(err, "set BuildOptions.Host, or IgnoreHost")
 	}
 	return bi, nil
 }
@@ -229,7 +229,7 @@ type goEnv struct {
 // build plugins for host.
 func (o BuildOptions) module(goCmd gocmd.Cmd, host *debug.BuildInfo) (*module, error) {
 	if _, err := goCmd.Path(); err != nil {
-		return nil, withHint(fmt.Errorf("%w: %w", ErrNoToolchain, err), "install Go, or set BuildOptions.Go")
+		return nil, runtime.WithHint(fmt.Errorf("%w: %w", ErrNoToolchain, err), "install Go, or set BuildOptions.Go")
 	}
 	ctx := context.Background()
 	out, err := goCmd.Output(ctx, "env", "-json", "GOMOD", "GOVERSION", "CGO_ENABLED", "CC")
@@ -265,9 +265,9 @@ func (ge goEnv) check(dir string, host *debug.BuildInfo) error {
 	}
 	switch {
 	case ge.GOMOD == "":
-		return withHint(fmt.Errorf("%w: go env GOMOD is empty in %s", ErrNotModule, dir), "is GO111MODULE=off set?")
+		return runtime.WithHint(fmt.Errorf("%w: go env GOMOD is empty in %s", ErrNotModule, dir), "is GO111MODULE=off set?")
 	case ge.GOMOD == os.DevNull:
-		return withHint(fmt.Errorf("%w: no go.mod in %s or above it", ErrNotModule, dir), "build in a directory of the module that imports the plugin (BuildOptions.Dir)")
+		return runtime.WithHint(fmt.Errorf("%w: no go.mod in %s or above it", ErrNotModule, dir), "build in a directory of the module that imports the plugin (BuildOptions.Dir)")
 	case ge.CGO_ENABLED != "1":
 		return fmt.Errorf("%w: CGO_ENABLED=%s, and -buildmode=plugin needs cgo", ErrNoCgo, ge.CGO_ENABLED)
 	}
@@ -276,10 +276,10 @@ func (ge goEnv) check(dir string, host *debug.BuildInfo) error {
 		return fmt.Errorf("%w: go env CC is empty", ErrNoCgo)
 	}
 	if _, err := exec.LookPath(cc[0]); err != nil {
-		return withHint(fmt.Errorf("%w: C compiler %q not found: %w", ErrNoCgo, cc[0], err), "-buildmode=plugin needs one: install gcc or clang, or set CC")
+		return runtime.WithHint(fmt.Errorf("%w: C compiler %q not found: %w", ErrNoCgo, cc[0], err), "-buildmode=plugin needs one: install gcc or clang, or set CC")
 	}
 	if host != nil && goVersion(host.GoVersion) != goVersion(ge.GOVERSION) {
-		return withHint(fmt.Errorf("%w: the go command is %s but the host was built with %s", ErrGoVersion, ge.GOVERSION, host.GoVersion),
+		return runtime.WithHint(fmt.Errorf("%w: the go command is %s but the host was built with %s", ErrGoVersion, ge.GOVERSION, host.GoVersion),
 			fmt.Sprintf("a plugin loads only into a host built by the same Go: set GOTOOLCHAIN=%s (or BuildOptions.Go)", goVersion(host.GoVersion)))
 	}
 	return nil
@@ -300,7 +300,7 @@ func (m *module) compile(goCmd gocmd.Cmd, c *runtime.Config, src []byte, out str
 	rel := pluginDir + "/" + c.Type + "/" + c.Name
 	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
 	if _, err := os.Stat(pkgDir); err == nil {
-		return nil, "", withHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")
+		return nil, "", runtime.WithHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")
 	}
 	tmp, err := os.MkdirTemp("", "plugink-build-")
 	if err != nil {

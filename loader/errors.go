@@ -125,17 +125,3 @@ func (e *BuildError) Unwrap() error { return e.Err }
 
 // ErrorHint returns e.Hint.
 func (e *BuildError) ErrorHint() string { return e.Hint }
-
-// hinted is an error with a hint, for errors that have no type of their
-// own.
-type hinted struct {
-	err  error
-	hint string
-}
-
-func (h *hinted) Error() string     { return h.err.Error() }
-func (h *hinted) Unwrap() error     { return h.err }
-func (h *hinted) ErrorHint() string { return h.hint }
-
-// withHint returns err with the hint h (see runtime.Hints).
-func withHint(err error, h string) error { return &hinted{err, h} }

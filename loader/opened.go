@@ -92,7 +92,7 @@ func openOnce(path, real string, fi os.FileInfo, pluginpath string, trialFirst b
 	var res openResult
 	if trialFirst {
 		if err := trial(real, before); err != nil {
-			res.err = withHint(err, "the file may be damaged, or not a plugin for this program: rebuild it (plugink build), or verify it with a plugink.sum")
+			res.err = runtime.WithHint(err, "the file may be damaged, or not a plugin for this program: rebuild it (plugink build), or verify it with a plugink.sum")
 		}
 	}
 	if res.err == nil {
@@ -161,7 +161,7 @@ func openPlugin(real string) (res openResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = openResult{remembered: true, active: true,
-				err: withHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
+				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
 		}
 	}()
 	p, err := plugin.Open(real)
@@ -170,7 +170,7 @@ func openPlugin(real string) (res openResult) {
 		res.remembered = goRemembersFailure(msg)
 		res.err = fmt.Errorf("%w: %s", ErrOpen, msg)
 		if res.remembered {
-			res.err = withHint(res.err, "package plugin will not retry this path in this process")
+			res.err = runtime.WithHint(res.err, "package plugin will not retry this path in this process")
 		}
 		return res
 	}
@@ -192,7 +192,7 @@ func goRemembersFailure(msg string) bool {
 func pluginConfig(p *plugin.Plugin) (*runtime.Config, error) {
 	sym, err := p.Lookup("Plugin")
 	if err != nil {
-		return nil, withHint(fmt.Errorf("%w: the plugin exports no variable Plugin", ErrNoSymbol), "a plugin's main package declares var Plugin = runtime.Config{...}")
+		return nil, runtime.WithHint(fmt.Errorf("%w: the plugin exports no variable Plugin", ErrNoSymbol), "a plugin's main package declares var Plugin = runtime.Config{...}")
 	}
 	var cfg *runtime.Config
 	switch v := sym.(type) {
@@ -210,7 +210,7 @@ func pluginConfig(p *plugin.Plugin) (*runtime.Config, error) {
 	case !f.IsValid() || f.Kind() == reflect.Func && f.IsNil():
 		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is nil", runtime.ErrInvalid, cfg)
 	case f.Kind() == reflect.String:
-		return nil, withHint(fmt.Errorf("%w: plugin %s: Plugin.NewFunc is the string %s, not a func", runtime.ErrInvalid, cfg, runtime.Quote(f.String())),
+		return nil, runtime.WithHint(fmt.Errorf("%w: plugin %s: Plugin.NewFunc is the string %s, not a func", runtime.ErrInvalid, cfg, runtime.Quote(f.String())),
 			"a loaded plugin holds the constructor itself (a func value); a constructor's name is what Build takes")
 	case f.Kind() != reflect.Func:
 		return nil, fmt.Errorf("%w: plugin %s: Plugin.NewFunc is a %s, not a func", runtime.ErrInvalid, cfg, f.Type())

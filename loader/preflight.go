@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/runtime"
 )
 
 // MismatchError lists every way a plugin's build differs from the host's in
@@ -88,7 +89,7 @@ func (e *MismatchError) ErrorHint() string {
 var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return nil, withHint(errors.New("this program has no Go build information, so plugins cannot be checked against it"), "build the program with module support, or load with loader.WithoutPreflight")
+		return nil, runtime.WithHint(errors.New("this program has no Go build information, so plugins cannot be checked against it"), "build the program with module support, or load with loader.WithoutPreflight")
 	}
 	return bi, nil
 })

@@ -130,6 +130,20 @@ func Hints(err error) []string {
 	return out
 }
 
+// WithHint returns err with the hint h: its message is err's, errors.Is
+// and errors.As see through it, and [Hints] finds h.
+func WithHint(err error, h string) error { return &hinted{err, h} }
+
+// hinted is an error with a hint.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string     { return h.err.Error() }
+func (h *hinted) Unwrap() error     { return h.err }
+func (h *hinted) ErrorHint() string { return h.hint }
+
 // Explain returns err's message followed by its [Hints], one per line
 // prefixed with "hint: ", for programs that print errors for a person:
 //

@@ -82,11 +82,11 @@ func inspect(file, host string) (*inspectView, error) {
 	if host == "" {
 		return v, nil
 	}
-	bi, err := loader.ReadBuildInfo(host)
+	h, err := loader.ReadHost(host)
 	if err != nil {
 		return nil, err
 	}
-	v.fit, v.Fits = loader.Preflight(file, bi), "yes"
+	v.fit, v.Fits = loader.Preflight(file, h), "yes"
 	if v.fit != nil {
 		v.Fits = v.fit.Error()
 	}

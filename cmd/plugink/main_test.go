@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,27 @@ func TestExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestManyErrorsAreCapped: a manifest with thousands of bad entries prints
+// the first errors and how many more, not every line.
+func TestManyErrorsAreCapped(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("kinds:\n  client: example.com/k.Kind\nplugins:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "  - name: Bad%d\n    type: client\n    path: example.com/p\n    newfunc: New\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugink.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"gen", "-C", dir}, &stdout, &stderr); code != exitError {
+		t.Fatalf("exit code %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != maxErrors+1 || lines[maxErrors] != "and 4980 more errors" {
+		t.Errorf("%d lines, the last %q; want %d errors and a count", len(lines), lines[len(lines)-1], maxErrors)
 	}
 }

@@ -31,18 +31,35 @@ type Options struct {
 	Jobs int
 	// Force rebuilds plugins whose inputs did not change.
 	Force bool
+	// Host is the program the plugins are for: they are built with its
+	// settings (loader.BuildOptions.Host), and every output, built or
+	// kept, is checked against it (loader.Preflight); one that would not
+	// load into it is a failure. Without a Host (and without
+	// Loader.Host), plugins are built with the go command's defaults,
+	// GOFLAGS included: the settings of a plain go build.
+	Host *loader.Host
 	// Loader is passed to loader.Build; its Dir and SumFile are set by
 	// Plugins (the manifest's directory, and plugink.sum in the plugin
-	// directory). Set Host, Flags or Env to match the host program.
+	// directory). Flags and Env add to the settings.
 	Loader loader.BuildOptions
-	// Progress, if set, is called once per plugin as it finishes.
+	// Tags are the build tags to type-check the plugins with, as gen does.
+	Tags []string
+	// Progress, if set, is called once per plugin as it finishes, and
+	// once per file it removes.
 	Progress func(Result)
+	// Warn, if set, is called with what is worth knowing but not an
+	// error: generated files out of date.
+	Warn func(string)
 }
 
-// Result is the outcome of building one plugin.
+// Result is the outcome of building one plugin, or of removing the file
+// of a plugin the manifest no longer lists.
 type Result struct {
-	// Plugin is the manifest's entry.
+	// Plugin is the manifest's entry; nil for a removed file.
 	Plugin *gen.PluginDecl
+	// Removed is true for a file removed: its plugin is no longer in the
+	// manifest, or disabled.
+	Removed bool
 	// File is the .so's path.
 	File string
 	// Cached is true when the inputs had not changed and the file was kept.
@@ -73,28 +90,31 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkManifest(ctx, m, o); err != nil {
+		return nil, err
+	}
 	dir := PluginDir(m)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("plugin directory: %w", err)
 	}
-	bo := o.Loader
-	bo.Dir = filepath.Dir(m.File)
-	bo.SumFile = filepath.Join(dir, loader.SumFile)
+	bo := o.loaderOptions(m, dir)
 	keys, err := cacheKeys(ctx, bo, plugins)
 	if err != nil {
 		return nil, err
 	}
 	results := make([]Result, len(plugins))
 	var mu sync.Mutex
-	forEach(len(plugins), o.Jobs, func(i int) {
-		p := plugins[i]
-		r := buildOne(ctx, p, filepath.Join(dir, p.FileName()), keys[p], bo, o.Force)
-		results[i] = r
+	report := func(r Result) {
 		if o.Progress != nil {
 			mu.Lock()
 			o.Progress(r)
 			mu.Unlock()
 		}
+	}
+	forEach(len(plugins), o.Jobs, func(i int) {
+		p := plugins[i]
+		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), keys[p], bo, o)
+		report(results[i])
 	})
 	var errs []error
 	for _, r := range results {
@@ -102,7 +122,57 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 			errs = append(errs, r.Err)
 		}
 	}
+	if len(o.Names) == 0 && len(errs) == 0 {
+		removed, err := prune(m, dir, bo.SumFile)
+		for _, r := range removed {
+			report(r)
+		}
+		results, errs = append(results, removed...), append(errs, err)
+	}
 	return results, errors.Join(errs...)
+}
+
+// loaderOptions returns the options of loader.Build for m's plugins.
+func (o Options) loaderOptions(m *gen.Manifest, dir string) loader.BuildOptions {
+	bo := o.Loader
+	bo.Dir = filepath.Dir(m.File)
+	bo.SumFile = filepath.Join(dir, loader.SumFile)
+	switch {
+	case o.Host != nil:
+		bo.Host = o.Host.BuildInfo
+	case bo.Host == nil:
+		bo.IgnoreHost = true
+	}
+	return bo
+}
+
+// checkManifest makes the checks gen makes (every plugin's package loads,
+// its constructor exists and has its kind's type), and warns if the
+// generated files are not what gen would write now.
+func checkManifest(ctx context.Context, m *gen.Manifest, o Options) error {
+	opts := gen.Options{Dir: filepath.Dir(m.File), Manifest: m.File, Tags: o.Tags}
+	ch, err := gen.Check(ctx, m, opts)
+	if err != nil {
+		return err
+	}
+	files, err := gen.Emit(ctx, ch, opts)
+	if errors.Is(err, gen.ErrNoHostPackage) {
+		return nil // a manifest only to build plugins from: nothing generated to compare
+	}
+	if err != nil {
+		return err
+	}
+	stale, err := gen.Stale(files)
+	if err != nil || len(stale) == 0 || o.Warn == nil {
+		return err
+	}
+	var names []string
+	for _, f := range stale {
+		names = append(names, filepath.Base(f.Path))
+	}
+	o.Warn(fmt.Sprintf("%s: %s out of date: a host built from them expects other plugins than %s lists; run go generate (plugink gen)",
+		filepath.Dir(m.File), strings.Join(names, " and "), filepath.Base(m.File)))
+	return nil
 }
 
 // forEach calls f(0) ... f(n-1), at most jobs at once (GOMAXPROCS if jobs
@@ -154,25 +224,32 @@ func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
 	return out, nil
 }
 
-func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, force bool) Result {
+func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, o Options) Result {
 	start := time.Now()
 	r := Result{Plugin: p, File: file}
+	defer func() { r.Duration = time.Since(start) }()
 	keyFile := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".key")
-	if !force && upToDate(file, keyFile, key, bo.SumFile) {
-		r.Cached, r.Duration = true, time.Since(start)
-		return r
+	r.Cached = !o.Force && upToDate(file, keyFile, key, bo.SumFile)
+	if !r.Cached {
+		if err := ctx.Err(); err != nil {
+			r.Err = err
+			return r
+		}
+		c := p.Config
+		if err := loader.NewPlugin(loader.WithBuildOptions(bo)).Build(file, &c); err != nil {
+			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
+			return r
+		}
+		if err := fsx.WriteFiles(fsx.File{Path: keyFile, Data: []byte(key + "\n")}); err != nil {
+			r.Err = err
+			return r
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		r.Err = err
-		return r
+	if o.Host != nil {
+		if err := loader.Preflight(file, o.Host); err != nil {
+			r.Err = fmt.Errorf("%s: plugin %s: the file would not load into %s: %w", p.Pos, p, o.Host.Path, err)
+		}
 	}
-	c := p.Config
-	if err := loader.NewPlugin(loader.WithBuildOptions(bo)).Build(file, &c); err != nil {
-		r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
-	} else if err := fsx.WriteFiles(fsx.File{Path: keyFile, Data: []byte(key + "\n")}); err != nil {
-		r.Err = err
-	}
-	r.Duration = time.Since(start)
 	return r
 }
 
@@ -204,34 +281,39 @@ type listedPackage struct {
 	GoFiles, CgoFiles, CFiles, CXXFiles, HFiles, SFiles, SysoFiles, EmbedFiles []string
 }
 
-// cacheKeys computes every plugin's cache key with one go list call.
+// cacheKeys computes every plugin's cache key with one go env and one go
+// list call. The key covers plugink's version, the effective build
+// settings (however they were given: flags, GOFLAGS, a host binary), the
+// module and workspace files, the Config, and the plugin's packages.
 func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]string, error) {
-	goCmd := gocmd.Cmd{Go: bo.Go, Dir: bo.Dir}
+	flags, env, err := bo.Settings()
+	if err != nil {
+		return nil, err
+	}
+	goCmd := gocmd.Cmd{Go: bo.Go, Dir: bo.Dir, Env: append(os.Environ(), env...)}
+	goEnv, err := goCmd.Output(ctx, append([]string{"env", "-json"}, envSettings...)...)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := effectiveSettings(goEnv, flags, env)
+	if err != nil {
+		return nil, err
+	}
 	paths := make([]string, 0, len(plugins))
 	for _, p := range plugins {
 		paths = append(paths, p.Path)
-	}
-	env, err := goCmd.Output(ctx, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT", "CC", "CGO_CFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK")
-	if err != nil {
-		return nil, err
 	}
 	pkgs, err := listDeps(ctx, goCmd, paths)
 	if err != nil {
 		return nil, err
 	}
 	common := sha256.New()
-	settings, _ := json.Marshal(struct {
-		Flags, Env []string
-		Host       string
-		Ignore     bool
-	}{bo.Flags, bo.Env, hostString(bo), bo.IgnoreHost})
-	fmt.Fprintf(common, "plugink %s\n%s\n%s\n", loader.Version(), env, settings)
-	for _, f := range strings.Fields(string(env)) {
-		switch {
-		case !filepath.IsAbs(f):
-		case strings.HasSuffix(f, ".mod"): // GOMOD: go.mod and go.sum
+	fmt.Fprintf(common, "plugink %s\n%s\n", loader.Version(), settings)
+	for _, line := range strings.Split(settings, "\n") {
+		switch k, f, _ := strings.Cut(line, "="); {
+		case k == "GOMOD" && filepath.IsAbs(f): // go.mod and go.sum
 			err = errors.Join(err, hashFile(common, f), hashFile(common, strings.TrimSuffix(f, ".mod")+".sum"))
-		case strings.HasSuffix(f, ".work"): // GOWORK: go.work and go.work.sum
+		case k == "GOWORK" && filepath.IsAbs(f): // go.work and go.work.sum
 			err = errors.Join(err, hashFile(common, f), hashFile(common, f+".sum"))
 		}
 	}
@@ -283,13 +365,6 @@ func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage) (
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func hostString(bo loader.BuildOptions) string {
-	if bo.Host == nil {
-		return "self"
-	}
-	return bo.Host.String()
 }
 
 // hashPackage adds a package to h: its module version if it comes from a

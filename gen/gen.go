@@ -2,6 +2,7 @@ package gen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/plugink/plugink/gen/emit"
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/runtime"
 )
 
 // Options says where the manifest is and how to load the packages it names.
@@ -44,6 +46,10 @@ func (o Options) ManifestPath() string {
 	return filepath.Join(o.dir(), ManifestFile)
 }
 
+// ErrNoHostPackage reports a manifest directory without a Go package to
+// write the generated files into.
+var ErrNoHostPackage = errors.New("no Go package to generate into")
+
 // File is a generated file: its path and its whole content.
 type File struct {
 	// Path is where the file goes: the host package's directory and the
@@ -66,25 +72,35 @@ func Generate(ctx context.Context, o Options) ([]File, *Checked, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pkg, declared, err := hostPackage(ctx, o)
+	files, err := Emit(ctx, ch, o)
 	if err != nil {
 		return nil, nil, err
+	}
+	return files, ch, nil
+}
+
+// Emit returns the static and dynamic files for the host package in o.Dir
+// from a manifest Check accepted. It writes nothing.
+func Emit(ctx context.Context, ch *Checked, o Options) ([]File, error) {
+	pkg, declared, err := hostPackage(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	h := hostSpec(pkg, ch)
 	h.Declared = declared
 	static, err := emit.Static(h)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dynamic, err := emit.Dynamic(h)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dir := o.dir()
 	return []File{
 		{Path: filepath.Join(dir, emit.StaticFile), Data: static},
 		{Path: filepath.Join(dir, emit.DynamicFile), Data: dynamic},
-	}, ch, nil
+	}, nil
 }
 
 // hostPackage returns the name of the package in o.Dir and the names its
@@ -126,7 +142,8 @@ func hostPackage(ctx context.Context, o Options) (string, []string, error) {
 	if err == nil && len(list) == 1 && list[0].Name != "" {
 		return list[0].Name, nil, nil
 	}
-	return "", nil, fmt.Errorf("%s: no Go package to generate into; put plugink.yaml next to the package (usually main) that calls %s", dir, emit.InitFunc)
+	return "", nil, runtime.WithHint(fmt.Errorf("%s: %w", dir, ErrNoHostPackage),
+		fmt.Sprintf("put plugink.yaml next to the package (usually main) that calls %s", emit.InitFunc))
 }
 
 // packageLevelNames returns the names f declares in its package's scope:

@@ -134,19 +134,18 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 	if err != nil {
 		return fail(err)
 	}
-	var flags, env []string
-	if host != nil {
-		flags, env = hostSettings(host)
+	flags, env, err := o.Settings()
+	if err != nil {
+		return fail(err)
 	}
-	// Later entries win: the environment, then Host's settings, then Env.
-	goCmd := gocmd.Cmd{Go: o.Go, Dir: o.Dir, Env: append(append(os.Environ(), env...), o.Env...)}
+	goCmd := gocmd.Cmd{Go: o.Go, Dir: o.Dir, Env: append(os.Environ(), env...)}
 	mod, err := o.module(goCmd, host)
 	if err != nil {
 		return fail(err)
 	}
 	goCmd.Dir = mod.dir
 	src := pluginMain(c, newFunc, Version())
-	args, output, err := mod.compile(goCmd, c, src, out, append(flags, o.Flags...))
+	args, output, err := mod.compile(goCmd, c, src, out, flags)
 	if err != nil {
 		be.Args, be.Output, be.Source = args, output, src
 		return fail(err)
@@ -185,6 +184,20 @@ func (o BuildOptions) host() (*debug.BuildInfo, error) {
 		return nil, runtime.WithHint(err, "set BuildOptions.Host, or IgnoreHost")
 	}
 	return bi, nil
+}
+
+// Settings returns the go build flags and the environment variables (over
+// the inherited environment, later entries winning) with which Build
+// builds: Host's settings, then Flags and Env.
+func (o BuildOptions) Settings() (flags, env []string, err error) {
+	host, err := o.host()
+	if err != nil {
+		return nil, nil, err
+	}
+	if host != nil {
+		flags, env = hostSettings(host)
+	}
+	return append(flags, o.Flags...), append(env, o.Env...), nil
 }
 
 // hostSettings turns the build settings recorded in bi into go build flags

@@ -36,7 +36,7 @@ func TestBuildRejectsConfigs(t *testing.T) {
 		{"name that is no directory", &runtime.Config{Name: "../echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"},
 			`Name "../echo" has '.' at byte 0: ` + runtime.PluginNameRule},
 		{"unexported constructor", &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "newClient"},
-			`NewFunc "newClient" is not one: ` + runtime.FuncNameRule},
+			`NewFunc "newClient" is not an exported Go identifier, such as NewClient`},
 		{"bad import path", &runtime.Config{Name: "echo", Type: "client", Path: "./echo", NewFunc: "NewClient"},
 			`Path "./echo" has the element "."`},
 	}

@@ -184,10 +184,6 @@ var archSettings = []string{"GO386", "GOAMD64", "GOARM", "GOARM64", "GOMIPS", "G
 
 var boolSettings = map[string]bool{"-trimpath": true, "-race": true, "-msan": true, "-asan": true, "-cover": true}
 
-// dynamicTag is the build tag that selects plugink's generated dynamic
-// loader file in a host package; it changes no package a plugin shares.
-const dynamicTag = "plugink_dynamic"
-
 // Compare returns the differences between a plugin's build information and
 // its host's that would stop the plugin from loading, as [Preflight]
 // describes; none means the two are compatible as far as build information
@@ -218,7 +214,7 @@ func settingValue(bi *debug.BuildInfo, key string) string {
 	case key == "-tags":
 		var tags []string
 		for _, t := range strings.Split(v, ",") {
-			if t != "" && t != dynamicTag {
+			if t != "" && t != runtime.DynamicTag {
 				tags = append(tags, t)
 			}
 		}

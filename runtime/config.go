@@ -22,6 +22,12 @@ type Config struct {
 	NewFunc any
 }
 
+// DynamicTag is the build tag that builds a host in dynamic mode: its
+// generated file then loads plugins as .so files instead of linking them.
+// It changes no package a plugin shares with the host, so plugink ignores
+// it where it compares builds.
+const DynamicTag = "plugink_dynamic"
+
 // String returns "kind/name", the form used in messages.
 func (c *Config) String() string {
 	if c == nil {

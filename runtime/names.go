@@ -31,8 +31,6 @@ const (
 	KindNameRule = "a kind name is 1 to 64 lower-case letters, digits and '-', starting with a letter"
 	// PluginNameRule says what a plugin name is.
 	PluginNameRule = "a plugin name is 1 to 64 lower-case letters, digits, '_', '-' and '.', starting with a letter or digit"
-	// FuncNameRule says what a constructor name is.
-	FuncNameRule = "a constructor name is an exported Go identifier, such as NewClient"
 )
 
 // CheckKindName reports whether s may name a kind: see [KindNameRule]. The
@@ -54,17 +52,17 @@ func CheckPluginName(s string) error {
 }
 
 // CheckFuncName reports whether s may name a plugin's constructor in its
-// package: see [FuncNameRule]. Its error does not repeat s.
+// package: an exported Go identifier. Its error does not repeat s.
 func CheckFuncName(s string) error {
 	// Go's keywords are all lower-case, so an exported identifier is an
 	// upper-case letter, then letters, digits and '_'.
 	for i, r := range s {
 		if !(unicode.IsLetter(r) || r == '_' || i > 0 && unicode.IsDigit(r)) || i == 0 && !unicode.IsUpper(r) {
-			return fmt.Errorf("is not one: %s", FuncNameRule)
+			return errors.New("is not an exported Go identifier, such as NewClient")
 		}
 	}
 	if s == "" || len(s) > MaxImportPathLen {
-		return fmt.Errorf("is not one: %s", FuncNameRule)
+		return errors.New("is not an exported Go identifier, such as NewClient")
 	}
 	return nil
 }

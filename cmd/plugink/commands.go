@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -15,21 +16,40 @@ import (
 	"github.com/plugink/plugink/build"
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/runtime"
 )
 
 // manifestFlags are the flags that locate the manifest.
 type manifestFlags struct{ dir, manifest, tags string }
 
 func (m *manifestFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.dir, "C", ".", "the host package's `dir`ectory: where plugink.yaml and the generated files are")
-	fs.StringVar(&m.manifest, "manifest", "", "the manifest's `file`, relative to -C's dir (default plugink.yaml)")
+	registerDir(fs, &m.dir)
+	fs.StringVar(&m.manifest, "manifest", "", "the manifest's `file` (default plugink.yaml)")
+}
+
+// registerDir defines -C, which changes the directory first, as go -C
+// does: every relative path the command gets or prints is relative to it.
+func registerDir(fs *flag.FlagSet, dir *string) {
+	fs.StringVar(dir, "C", "", "change to `dir` first, as go -C: the host package's directory, where plugink.yaml and the generated files are")
+}
+
+// enter changes to dir, if set, and returns a function that changes back.
+func enter(dir string) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	back, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return nil, runtime.WithHint(fmt.Errorf("-C: %w", err), "-C names the host package's directory, the one that holds plugink.yaml")
+	}
+	return func() { os.Chdir(back) }, nil
 }
 
 func (m *manifestFlags) options() gen.Options {
-	o := gen.Options{Dir: m.dir, Manifest: m.manifest}
-	if o.Manifest != "" && !filepath.IsAbs(o.Manifest) {
-		o.Manifest = filepath.Join(m.dir, o.Manifest) // as go -C: paths are relative to dir
-	}
+	o := gen.Options{Manifest: m.manifest}
 	if m.tags != "" {
 		o.Tags = strings.Split(m.tags, ",")
 	}
@@ -47,6 +67,11 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	back, err := enter(mf.dir)
+	if err != nil {
+		return err
+	}
+	defer back()
 	files, _, err := gen.Generate(ctx, mf.options())
 	if err != nil {
 		return err
@@ -73,22 +98,32 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var mf manifestFlags
 	mf.register(fs)
-	host := fs.String("host", "", "build for this host `binary`'s settings (default: plugink's own, which match a plain go build)")
+	host := fs.String("host", "", "build for this host `binary`: its settings, and a check that every plugin loads into it (default: the settings of a plain go build, GOFLAGS included)")
 	race := fs.Bool("race", false, "build with -race (for a host built with -race)")
 	trimpath := fs.Bool("trimpath", false, "build with -trimpath (for a host built with -trimpath)")
-	tags := fs.String("tags", "", "extra comma-separated build `tags`")
+	fs.StringVar(&mf.tags, "tags", "", "extra comma-separated build `tags`")
 	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
 	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *jobs < 0 {
+		fmt.Fprintf(fs.Output(), "%sbuild: -j %d: want a number of plugins, or 0 for GOMAXPROCS\n", prefix, *jobs)
+		return errUsage
+	}
+	back, err := enter(mf.dir)
+	if err != nil {
+		return err
+	}
+	defer back()
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
 	if err != nil {
 		return err
 	}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Progress: progress(stdout)}
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout),
+		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
 	if *host != "" {
-		if o.Loader.Host, err = loader.ReadBuildInfo(*host); err != nil {
+		if o.Host, err = loader.ReadHost(*host); err != nil {
 			return err
 		}
 	}
@@ -98,8 +133,8 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	if *trimpath {
 		o.Loader.Flags = append(o.Loader.Flags, "-trimpath")
 	}
-	if *tags != "" {
-		o.Loader.Flags = append(o.Loader.Flags, "-tags="+*tags)
+	if mf.tags != "" {
+		o.Loader.Flags = append(o.Loader.Flags, "-tags="+mf.tags)
 	}
 	_, err = build.Plugins(ctx, m, o)
 	return err
@@ -108,6 +143,10 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 // progress prints one line per plugin built.
 func progress(w io.Writer) func(build.Result) {
 	return func(r build.Result) {
+		if r.Removed {
+			fmt.Fprintf(w, "%-10s %s (no longer in the manifest)\n", "removed", r.File)
+			return
+		}
 		state := "built"
 		switch {
 		case r.Err != nil:
@@ -129,6 +168,11 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	back, err := enter(mf.dir)
+	if err != nil {
+		return err
+	}
+	defer back()
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
 	if err != nil {
 		return err

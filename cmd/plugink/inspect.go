@@ -37,6 +37,8 @@ type configView struct {
 }
 
 func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var dir string
+	registerDir(fs, &dir)
 	asJSON := fs.Bool("json", false, "print JSON")
 	host := fs.String("host", "", "check whether the plugin fits this host `binary`")
 	if err := parse(fs, args); err != nil {
@@ -46,6 +48,11 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 		fs.Usage()
 		return errUsage
 	}
+	back, err := enter(dir)
+	if err != nil {
+		return err
+	}
+	defer back()
 	v, err := inspect(fs.Arg(0), *host)
 	if err != nil {
 		return err

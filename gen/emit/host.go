@@ -16,7 +16,7 @@ import (
 // Names of the generated host files.
 const (
 	// DynamicTag is the build tag that selects the dynamic file.
-	DynamicTag = "plugink_dynamic"
+	DynamicTag = runtime.DynamicTag
 	// StaticFile and DynamicFile are the generated files' names.
 	StaticFile  = "zz_plugink_static.go"
 	DynamicFile = "zz_plugink_dynamic.go"

@@ -90,6 +90,9 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.Host != nil && !o.Host.CanLoadPlugins() {
+		return nil, fmt.Errorf("%s: %w", o.Host.Path, loader.ErrNoPlugins)
+	}
 	if err := checkManifest(ctx, m, o); err != nil {
 		return nil, err
 	}
@@ -228,7 +231,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loade
 	start := time.Now()
 	r := Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
-	keyFile := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".key")
+	keyFile := keyFileOf(file)
 	r.Cached = !o.Force && upToDate(file, keyFile, key, bo.SumFile)
 	if !r.Cached {
 		if err := ctx.Err(); err != nil {
@@ -251,6 +254,11 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loade
 		}
 	}
 	return r
+}
+
+// keyFileOf returns the cache key file of the plugin file.
+func keyFileOf(file string) string {
+	return filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".key")
 }
 
 // upToDate reports whether file was built from key and still has the
@@ -286,6 +294,9 @@ type listedPackage struct {
 // settings (however they were given: flags, GOFLAGS, a host binary), the
 // module and workspace files, the Config, and the plugin's packages.
 func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]string, error) {
+	if len(plugins) == 0 {
+		return nil, nil
+	}
 	flags, env, err := bo.Settings()
 	if err != nil {
 		return nil, err

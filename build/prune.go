@@ -55,7 +55,7 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 			continue
 		}
 		file := filepath.Join(dir, name)
-		for _, f := range []string{file, filepath.Join(dir, "."+name+".key")} {
+		for _, f := range []string{file, keyFileOf(file)} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/loader"
 )
@@ -25,9 +26,18 @@ type PluginStatus struct {
 	// File is the plugin's .so path; Built says whether it exists.
 	File  string `json:"file"`
 	Built bool   `json:"built"`
-	// Checksum is "current", "stale" (the file differs from plugink.sum),
-	// "missing" (no record) or "" when the file is not built.
+	// Checksum is "ok" (the file is the one plugink.sum records),
+	// "modified" (it is not), "unrecorded", or "" when the file is not
+	// built.
 	Checksum string `json:"checksum,omitempty"`
+	// Inputs is "current" when the plugin's sources and settings are
+	// those it was built from, "changed" when a build would make another
+	// file, "" when that is unknown (not built, or not built by plugink
+	// build).
+	Inputs string `json:"inputs,omitempty"`
+	// Fits is, when List was given a host, "yes" or why the file would
+	// not load into it.
+	Fits string `json:"fits,omitempty"`
 }
 
 // KindStatus is what `plugink list` shows of one kind.
@@ -44,40 +54,75 @@ type Status struct {
 }
 
 // List reports, for each plugin of m, whether its package resolves (one go
-// list call, with the go command goCmd, "" meaning "go"), whether its .so
-// is built, and whether the file matches its recorded checksum. Plugins
-// come in manifest order.
-func List(ctx context.Context, m *gen.Manifest, goCmd string) (*Status, error) {
+// list call), whether its .so is built, whether the file is the one
+// plugink.sum records, whether its inputs changed since it was built (with
+// o's settings, as Plugins would build it), and, with o.Host, whether it
+// would load into that host. Plugins come in manifest order.
+func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 	st := &Status{Manifest: m.File}
 	for _, k := range m.Kinds {
 		st.Kinds = append(st.Kinds, KindStatus{Name: k.Name, Var: k.Pkg + "." + k.Var})
 	}
-	resolved, err := resolvePackages(ctx, gocmd.Cmd{Go: goCmd, Dir: filepath.Dir(m.File)}, m.Plugins)
+	dir := PluginDir(m)
+	bo := o.loaderOptions(m, dir)
+	resolved, err := resolvePackages(ctx, gocmd.Cmd{Go: bo.Go, Dir: bo.Dir}, m.Plugins)
 	if err != nil {
 		return nil, err
 	}
-	dir := PluginDir(m)
-	sums, err := loader.ReadSums(filepath.Join(dir, loader.SumFile))
+	sums, err := loader.ReadSums(bo.SumFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	keys, err := cacheKeys(ctx, bo, resolvable(m.Enabled(), resolved))
+	if err != nil {
 		return nil, err
 	}
 	for _, p := range m.Plugins {
 		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
 			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName())}
-		if _, err := os.Stat(ps.File); err == nil {
-			ps.Built = true
-			switch err := sums.Verify(ps.File); {
-			case err == nil:
-				ps.Checksum = "current"
-			case errors.Is(err, loader.ErrChecksum):
-				ps.Checksum = "stale"
-			default:
-				ps.Checksum = "missing"
-			}
-		}
+		ps.state(sums, keys[p], o.Host)
 		st.Plugins = append(st.Plugins, ps)
 	}
 	return st, nil
+}
+
+// resolvable returns the plugins whose packages resolve.
+func resolvable(plugins []*gen.PluginDecl, resolved map[string]string) []*gen.PluginDecl {
+	var out []*gen.PluginDecl
+	for _, p := range plugins {
+		if resolved[p.Path] == "ok" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// state fills in what ps's file says: built, checksum, inputs, fit.
+func (ps *PluginStatus) state(sums loader.Sums, key string, host *loader.Host) {
+	if _, err := os.Stat(ps.File); err != nil {
+		return
+	}
+	ps.Built = true
+	switch err := sums.Verify(ps.File); {
+	case err == nil:
+		ps.Checksum = "ok"
+	case errors.Is(err, loader.ErrChecksum):
+		ps.Checksum = "modified"
+	default:
+		ps.Checksum = "unrecorded"
+	}
+	if old, err := fsx.ReadFile(keyFileOf(ps.File), 1024); err == nil && key != "" {
+		ps.Inputs = "changed"
+		if strings.TrimSpace(string(old)) == key {
+			ps.Inputs = "current"
+		}
+	}
+	if host != nil {
+		ps.Fits = "yes"
+		if err := loader.Preflight(ps.File, host); err != nil {
+			ps.Fits = err.Error()
+		}
+	}
 }
 
 // resolvePackages maps each plugin path to "ok" or the go command's error.

@@ -38,6 +38,10 @@ type Host struct {
 	canLoad bool
 }
 
+// CanLoadPlugins reports whether the host can load plugins at all: a
+// program built without package plugin (a static plugink host) cannot.
+func (h *Host) CanLoadPlugins() bool { return h.canLoad }
+
 // NewHost returns a Host described by its build information and the
 // fingerprints of the packages it links, by import path. With nil
 // fingerprints, Preflight compares build information only.
@@ -113,8 +117,8 @@ func (f *elfFile) fingerprints() (map[string]string, error) {
 	return fps, nil
 }
 
-// errNoPlugins reports a host that cannot load plugins at all.
-var errNoPlugins = errors.New("the host cannot load plugins: it does not link package plugin (build it with -tags plugink_dynamic)")
+// ErrNoPlugins reports a host that cannot load plugins at all.
+var ErrNoPlugins = errors.New("the host cannot load plugins: it does not link package plugin (build it with -tags plugink_dynamic)")
 
 // compareFingerprints returns a Difference for every package that the
 // plugin and the host both link with different fingerprints, sorted.

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 
 	"github.com/plugink/plugink/internal/fsx"
@@ -201,13 +203,24 @@ func readPluginPath(f *os.File, pf *pluginFile) (string, error) {
 //
 // Empty paths are skipped, and a file listed twice is loaded once.
 func (l *Loader) LoadAll(paths []string) ([]*runtime.Config, error) {
-	return l.loadAll(paths, nil)
+	return l.loadAll(batch{paths: paths})
 }
 
-// loadAll is LoadAll; want maps files to the plugin each must hold.
-func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*runtime.Config, error) {
+// batch is what loadAll loads: paths, the plugin the manifest lists for a
+// file (want), plugins some file must provide (need: manifest plugins
+// whose files are not in the plugin directory), and the files that
+// MICRO_PLUGIN named (their errors say so).
+type batch struct {
+	paths   []string
+	want    map[string]*runtime.Config
+	need    map[string]string // "kind/name" -> the file expected in the plugin directory
+	fromEnv map[string]bool
+	hint    string // for a needed plugin no file provides
+}
+
+func (l *Loader) loadAll(b batch) ([]*runtime.Config, error) {
 	var list []string
-	for _, p := range paths {
+	for _, p := range b.paths {
 		if strings.TrimSpace(p) != "" {
 			list = append(list, p)
 		}
@@ -227,9 +240,12 @@ func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*ru
 			cfg, err = l.open(c)
 		}
 		if err == nil {
-			err = listed(p, cfg, want[p])
+			err = listed(p, cfg, b.want[p])
 		}
 		if err != nil {
+			if b.fromEnv[p] {
+				err = fmt.Errorf("%s: %w", EnvPlugins, err)
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -239,6 +255,7 @@ func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*ru
 			cfgs = append(cfgs, cfg)
 		}
 	}
+	errs = append(errs, b.missing(files)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -246,6 +263,18 @@ func (l *Loader) loadAll(paths []string, want map[string]*runtime.Config) ([]*ru
 		return nil, fileErrors(err, files)
 	}
 	return cfgs, nil
+}
+
+// missing returns an error for each plugin of b.need that no file loaded
+// provides; files maps "kind/name" to the files that hold it.
+func (b batch) missing(files map[string][]string) []error {
+	var errs []error
+	for _, key := range slices.Sorted(maps.Keys(b.need)) {
+		if len(files[key]) == 0 {
+			errs = append(errs, &LoadError{Op: "load", Path: b.need[key], Err: fmt.Errorf("plugin %s: %w, and no file $%s names provides it", key, fs.ErrNotExist, EnvPlugins), Hint: b.hint})
+		}
+	}
+	return errs
 }
 
 // prepared is the outcome of prepare for one file.

@@ -83,46 +83,54 @@ func (m *Manifest) PluginDir() string {
 
 // Load loads the manifest's plugins from the plugin directory
 // ([Manifest.PluginDir]), each from its file <type>_<name>.so, then the
-// files MICRO_PLUGIN names, and registers them all, or none. The Loader
-// verifies every file against the plugin directory's plugink.sum when it
-// has one, and runs opts after its own options. A manifest plugin whose file
-// is missing is an error, unless MICRO_PLUGIN is set (it may name the file
-// elsewhere); a file that holds another plugin than the one its name says
-// is an error ([ErrNotListed]). Only the plugins in m.Replace may replace
-// a registered implementation.
+// files MICRO_PLUGIN names, and registers them all, or none. Every file is
+// verified against the plugink.sum of its own directory when that lists
+// it (see [Loader.Load]); opts come after Load's own options. A manifest
+// plugin whose file is missing is an error, unless a file MICRO_PLUGIN
+// names provides it; a file that holds another plugin than the one its
+// name says is an error ([ErrNotListed]). Only the plugins in m.Replace
+// may replace a registered implementation.
 func (m *Manifest) Load(opts ...Option) error {
 	dir := m.PluginDir()
 	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...))}
-	sums, err := ReadSums(filepath.Join(dir, SumFile))
-	switch {
-	case err == nil:
-		base = append(base, WithSums(sums))
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
 	l := NewPlugin(append(base, opts...)...)
+	b := batch{want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
 	env := EnvPaths()
-	var files []string
 	var errs []error
-	want := map[string]*runtime.Config{}
 	for i := range m.Plugins {
 		c := &m.Plugins[i]
 		file := filepath.Join(dir, c.FileName())
 		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 			if len(env) == 0 {
-				errs = append(errs, &LoadError{Op: "load", Path: file, Err: fmt.Errorf("plugin %s of %s: %w", c, m.File, fs.ErrNotExist),
-					Hint: fmt.Sprintf("build it with plugink build, point -%s or $%s at the directory that has it, or name it in $%s", DirFlag, DirEnv, EnvPlugins)})
+				errs = append(errs, &LoadError{Op: "load", Path: file, Err: fmt.Errorf("plugin %s of %s: %w", c, m.File, fs.ErrNotExist), Hint: b.hint})
 			}
-			continue // $MICRO_PLUGIN may provide it
+			b.need[c.String()] = file // $MICRO_PLUGIN must provide it
+			continue
 		}
-		files = append(files, file)
-		want[file] = c
+		b.paths = append(b.paths, file)
+		b.want[file] = c
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	_, err = l.loadAll(append(files, env...), want)
+	for _, p := range env {
+		b.fromEnv[p] = true
+	}
+	b.paths = append(b.paths, env...)
+	_, err := l.loadAll(b)
 	return err
+}
+
+// missingHint says where a host looks for the plugin directory dir, and
+// how to give it the files.
+func (m *Manifest) missingHint(dir string) string {
+	where := dir
+	if !filepath.IsAbs(dir) {
+		wd, _ := os.Getwd()
+		where = fmt.Sprintf("%s, relative to the working directory %s", dir, wd)
+	}
+	return fmt.Sprintf("the plugin directory is %s: build the plugins with plugink build (it writes them beside %s, in dynamic.dir), point -%s or $%s at the directory that holds them, or name the files in $%s",
+		where, m.File, DirFlag, DirEnv, EnvPlugins)
 }
 
 // listed reports whether the Config loaded from file is the plugin the

@@ -58,11 +58,21 @@ func TestManifestLoad(t *testing.T) {
 		_, err := load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{missing}})
 		require.ErrorIs(t, err, os.ErrNotExist)
 		assert.Contains(t, err.Error(), filepath.Join(dir, "client_missing.so")+": plugin client/missing of plugink.yaml")
-		assert.Contains(t, runtime.Hints(err)[0], "build it with plugink build")
+		assert.Contains(t, runtime.Hints(err)[0], "the plugin directory is "+dir)
 
-		t.Setenv(loader.EnvPlugins, echo) // MICRO_PLUGIN may provide it elsewhere
+		t.Setenv(loader.EnvPlugins, echo) // MICRO_PLUGIN names a file, but not one that provides it
 		_, err = load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{missing}})
-		require.NoError(t, err)
+		require.ErrorIs(t, err, os.ErrNotExist)
+		assert.Contains(t, err.Error(), "plugin client/missing: file does not exist, and no file $MICRO_PLUGIN names provides it")
+
+		other := t.TempDir() // MICRO_PLUGIN provides it
+		m := &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}}
+		fs := flag.NewFlagSet("svc", flag.ContinueOnError)
+		m.RegisterFlag(fs)
+		require.NoError(t, fs.Parse([]string{"-plugin_dir", other}))
+		reg, kind := newRegistry(t)
+		require.NoError(t, m.Load(loader.WithRegistry(reg)))
+		assert.Equal(t, []string{"echo"}, kind.Names())
 	})
 	t.Run("only manifest plugins marked replace may replace", func(t *testing.T) {
 		t.Setenv(loader.EnvPlugins, "")

@@ -150,7 +150,7 @@ func Preflight(path string, host *Host) error {
 // returns a *MismatchError listing every difference.
 func fits(path string, pf *pluginFile, host *Host) error {
 	if !host.canLoad {
-		return errNoPlugins
+		return ErrNoPlugins
 	}
 	diffs := Compare(pf.bi, host.BuildInfo)
 	if pf.elf != nil {

@@ -162,6 +162,7 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	var mf manifestFlags
 	mf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	host := fs.String("host", "", "also check whether each plugin file would load into this host `binary`, and compare inputs with its settings")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -177,24 +178,34 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	st, err := build.List(ctx, m, "")
+	var o build.Options
+	if *host != "" {
+		if o.Host, err = loader.ReadHost(*host); err != nil {
+			return err
+		}
+	}
+	st, err := build.List(ctx, m, o)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return writeJSON(stdout, st)
 	}
-	return writeList(stdout, st)
+	return writeList(stdout, st, *host != "")
 }
 
 // writeList prints st as two tables, kinds and plugins.
-func writeList(w io.Writer, st *build.Status) error {
+func writeList(w io.Writer, st *build.Status, fits bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tBINDS")
 	for _, k := range st.Kinds {
 		fmt.Fprintf(tw, "%s\t%s\n", k.Name, k.Var)
 	}
-	fmt.Fprintln(tw, "\nPLUGIN\tPACKAGE\tSO\tCHECKSUM")
+	fmt.Fprint(tw, "\nPLUGIN\tPACKAGE\tSO\tCHECKSUM\tINPUTS")
+	if fits {
+		fmt.Fprint(tw, "\tFITS HOST")
+	}
+	fmt.Fprintln(tw)
 	for _, p := range st.Plugins {
 		so := "not built"
 		if p.Built {
@@ -204,7 +215,11 @@ func writeList(w io.Writer, st *build.Status) error {
 		if p.Disabled {
 			name += " (disabled)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, p.Package, so, orDash(p.Checksum))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", name, p.Package, so, orDash(p.Checksum), orDash(p.Inputs))
+		if fits {
+			fmt.Fprintf(tw, "\t%s", orDash(p.Fits))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

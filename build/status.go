@@ -103,14 +103,7 @@ func (ps *PluginStatus) state(sums loader.Sums, key string, host *loader.Host) {
 		return
 	}
 	ps.Built = true
-	switch err := sums.Verify(ps.File); {
-	case err == nil:
-		ps.Checksum = "ok"
-	case errors.Is(err, loader.ErrChecksum):
-		ps.Checksum = "modified"
-	default:
-		ps.Checksum = "unrecorded"
-	}
+	ps.Checksum = sums.Status(ps.File)
 	if old, err := fsx.ReadFile(keyFileOf(ps.File), 1024); err == nil && key != "" {
 		ps.Inputs = "changed"
 		if strings.TrimSpace(string(old)) == key {

@@ -137,6 +137,12 @@ func TestManifestParse(t *testing.T) {
 	assert.True(t, m.Plugins[3].Replace)
 	assert.Equal(t, 9, m.Plugins[0].Pos.Line)
 
+	rs, err := gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: true\n"))
+	require.NoError(t, err)
+	assert.True(t, rs.RequireSums)
+	_, err = gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: yes\n"))
+	assert.EqualError(t, err, `rs.yaml:3:17: dynamic.require_sums must be true or false, found "yes"`)
+
 	_, err = gen.ParseManifest("empty.yaml", nil)
 	assert.EqualError(t, err, "empty.yaml:1:1: empty manifest: want a mapping with kinds and plugins")
 	_, err = gen.ParseManifest("two.yaml", []byte("kinds: {}\n---\nkinds: {}\n"))

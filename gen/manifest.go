@@ -38,6 +38,9 @@ type Manifest struct {
 	DynamicDir string
 	// DynamicDirPos is where dynamic.dir was set.
 	DynamicDirPos token.Position
+	// RequireSums (dynamic.require_sums) makes a dynamic host refuse every
+	// plugin file that no plugink.sum verifies.
+	RequireSums bool
 }
 
 // KindDecl binds a kind name to the Go variable that holds its default map
@@ -292,7 +295,11 @@ func (p *manifestParser) root(doc *yaml.Node) {
 }
 
 func (p *manifestParser) dynamic(n *yaml.Node) {
-	p.mapping(n, "dynamic", []string{"dir"}, func(key string, k, v *yaml.Node) {
+	p.mapping(n, "dynamic", []string{"dir", "require_sums"}, func(key string, k, v *yaml.Node) {
+		if key == "require_sums" {
+			p.m.RequireSums = p.boolean(v, "dynamic.require_sums")
+			return
+		}
 		if s, ok := p.scalar(v, "dynamic.dir"); ok {
 			if filepath.IsAbs(s) {
 				p.c.add(v.Line, v.Column, "dynamic.dir: %q is absolute; want a path relative to the manifest's directory", s)
@@ -300,6 +307,16 @@ func (p *manifestParser) dynamic(n *yaml.Node) {
 			p.m.DynamicDir, p.m.DynamicDirPos = filepath.ToSlash(filepath.Clean(s)), p.pos(v)
 		}
 	})
+}
+
+// boolean returns n's value if n is true or false (YAML's other spellings
+// of booleans, such as yes, are strings in YAML 1.2).
+func (p *manifestParser) boolean(n *yaml.Node, what string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		p.c.add(n.Line, n.Column, "%s must be true or false, found %s", what, describe(n))
+	}
+	return b
 }
 
 // scalar returns n's value if n is a non-empty string scalar.
@@ -391,10 +408,7 @@ func (p *manifestParser) plugin(i int, n *yaml.Node) *PluginDecl {
 		d.FieldPos[key] = p.pos(v)
 		switch key {
 		case "disabled", "replace":
-			var b bool
-			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
-				p.c.add(v.Line, v.Column, "%s: %s must be true or false, found %s", what, key, describe(v))
-			}
+			b := p.boolean(v, what+": "+key)
 			if key == "disabled" {
 				d.Disabled = b
 			} else {

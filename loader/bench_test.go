@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,25 +27,30 @@ import (
 // the child processes, start-up included.
 const benchChildEnv = "PLUGINK_LOADER_BENCH_CHILD"
 
-// The ways BenchmarkLoad loads the plugin, in the child process.
+// The ways BenchmarkLoad loads the plugin, in the child process. The file
+// has its checksum in a plugink.sum kept elsewhere, which only the
+// checksum way reads: the others see an unverified file.
 const (
 	modeRaw       = "plugin.Open+Lookup"
-	modeLoader    = "Load+Init"
-	modePreflight = "Load+Init+preflight"
+	modeLoader    = "Load+Init"           // structure only: no preflight, no trial
+	modePreflight = "Load+Init+preflight" // structure and preflight, no trial
 	modeChecksum  = "Load+Init+preflight+checksum"
+	modeTrial     = "Load+Init+preflight+trial" // the default for an unverified file
+	modeSerial    = "10 x (verify+Load)+InitAll"
+	modeLoadAll   = "LoadAll(10)"
 )
 
-// benchChild loads the plugin as spec ("<mode>:<path>") says, prints how
-// long it took, and returns the process's exit code.
+// benchChild loads the plugins as spec ("<mode>:<path>[,<path>...]")
+// says, prints how long it took, and returns the process's exit code.
 func benchChild(spec string) int {
-	mode, path, _ := strings.Cut(spec, ":")
+	mode, list, _ := strings.Cut(spec, ":")
 	reg := runtime.NewRegistry()
 	if _, err := runtime.DeclareIn(reg, "client", map[string]testkind.NewFunc{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	start := time.Now()
-	if err := benchLoad(mode, path, reg); err != nil {
+	if err := benchLoad(mode, strings.Split(list, ","), reg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -52,46 +58,81 @@ func benchChild(spec string) int {
 	return 0
 }
 
-func benchLoad(mode, path string, reg *runtime.Registry) error {
-	if mode == modeRaw {
-		p, err := plugin.Open(path)
-		if err != nil {
-			return err
-		}
-		sym, err := p.Lookup("Plugin")
-		if err != nil {
-			return err
-		}
-		if _, ok := sym.(*runtime.Config); !ok {
-			return fmt.Errorf("Plugin is a %T", sym)
-		}
-		return nil
-	}
+func benchLoad(mode string, paths []string, reg *runtime.Registry) error {
 	opts := []loader.Option{loader.WithRegistry(reg)}
 	switch mode {
+	case modeRaw:
+		return rawOpen(paths[0])
 	case modeLoader:
-		opts = append(opts, loader.WithoutPreflight())
+		opts = append(opts, loader.WithoutPreflight(), loader.WithoutTrial())
+	case modePreflight:
+		opts = append(opts, loader.WithoutTrial())
 	case modeChecksum:
-		sums, err := loader.ReadSums(filepath.Join(filepath.Dir(path), loader.SumFile))
+		sums, err := loader.ReadSums(filepath.Join(filepath.Dir(paths[0])+"-sums", loader.SumFile))
 		if err != nil {
 			return err
 		}
 		opts = append(opts, loader.WithSums(sums), loader.WithSumsRequired())
+	case modeLoadAll:
+		_, err := loader.NewPlugin(opts...).LoadAll(paths)
+		return err
+	case modeSerial:
+		return loadSerially(loader.NewPlugin(opts...), paths)
 	}
 	l := loader.NewPlugin(opts...)
-	cfg, err := l.Load(path)
+	cfg, err := l.Load(paths[0])
 	if err != nil {
 		return err
 	}
 	return l.Init(cfg)
 }
 
+// rawOpen opens the plugin at path with package plugin and looks up its
+// Config.
+func rawOpen(path string) error {
+	p, err := plugin.Open(path)
+	if err != nil {
+		return err
+	}
+	sym, err := p.Lookup("Plugin")
+	if err != nil {
+		return err
+	}
+	if _, ok := sym.(*runtime.Config); !ok {
+		return fmt.Errorf("Plugin is a %T", sym)
+	}
+	return nil
+}
+
+// loadSerially verifies and loads the files one after another, then
+// registers them, as a loader without LoadAll's pipeline would.
+func loadSerially(l *loader.Loader, paths []string) error {
+	var cfgs []*runtime.Config
+	for _, p := range paths {
+		cfg, err := l.Load(p)
+		if err != nil {
+			return err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	for _, c := range cfgs {
+		if err := l.Init(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // benchPlugin is the plugin the benchmarks load, with its checksum in a
-// plugink.sum next to it.
+// plugink.sum of another directory (bench-sums), so that only the
+// checksum way of loading verifies it.
 var benchPlugin = sync.OnceValues(func() (string, error) {
 	dir := filepath.Join(fixtureDir, "bench")
 	out := filepath.Join(dir, "bench.so")
-	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir, loader.SumFile)}))
+	if err := os.MkdirAll(dir+"-sums", 0o755); err != nil {
+		return "", err
+	}
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir+"-sums", loader.SumFile)}))
 	return out, l.Build(out, &runtime.Config{Name: "bench", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
 })
 
@@ -104,41 +145,47 @@ func benchPluginPath(b *testing.B) string {
 }
 
 // BenchmarkLoad compares loading one plugin through the loader with a bare
-// plugin.Open and Lookup of the same file. Each op starts four processes,
-// one per way of loading (in an order that rotates, so that a change in
-// the machine's load affects all four alike), and reports for each the
-// mean time of the load itself (<way>-ns/load) and its ratio to the bare
-// open (<way>/raw).
+// plugin.Open and Lookup of the same file. Each op starts a process per
+// way of loading (in an order that rotates, so that a change in the
+// machine's load affects all alike), and reports for each the mean time
+// of the load itself (<way>-ns/load) and its ratio to the bare open
+// (<way>/raw).
 func BenchmarkLoad(b *testing.B) {
 	path := benchPluginPath(b)
+	runModes(b, []string{modeRaw, modeLoader, modePreflight, modeChecksum, modeTrial},
+		[]string{"raw", "loader", "preflight", "checksum", "trial"}, []string{path})
+}
+
+// runModes runs, each op, the ways of loading modes (named names) in child
+// processes, in a rotating order, and reports their mean times and their
+// ratios to the first.
+func runModes(b *testing.B, modes, names, paths []string) {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	modes := []string{modeRaw, modeLoader, modePreflight, modeChecksum}
-	names := []string{"raw", "loader", "preflight", "checksum"}
 	total := make([]time.Duration, len(modes))
 	i := 0
 	for b.Loop() {
 		for k := range modes {
 			m := (i + k) % len(modes)
-			total[m] += loadInChild(b, exe, modes[m], path)
+			total[m] += loadInChild(b, exe, modes[m], paths)
 		}
 		i++
 	}
 	for m, name := range names {
 		b.ReportMetric(float64(total[m].Nanoseconds())/float64(b.N), name+"-ns/load")
 		if m > 0 {
-			b.ReportMetric(float64(total[m])/float64(total[0]), name+"/raw")
+			b.ReportMetric(float64(total[m])/float64(total[0]), name+"/"+names[0])
 		}
 	}
 }
 
-// loadInChild loads the plugin at path in a new process and returns how
+// loadInChild loads the plugins at paths in a new process and returns how
 // long the load took there.
-func loadInChild(b *testing.B, exe, mode, path string) time.Duration {
+func loadInChild(b *testing.B, exe, mode string, paths []string) time.Duration {
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), benchChildEnv+"="+mode+":"+path)
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+mode+":"+strings.Join(paths, ","))
 	out, err := cmd.Output()
 	if err != nil {
 		b.Fatalf("child %s: %v: %s", mode, err, out)
@@ -148,6 +195,55 @@ func loadInChild(b *testing.B, exe, mode, path string) time.Duration {
 		b.Fatalf("child %s printed %q", mode, out)
 	}
 	return time.Duration(ns)
+}
+
+// tenPlugins builds ten plugins (of ten pluginpaths) into one directory,
+// with a plugink.sum: what a host starting with ten checksummed plugins
+// loads.
+var tenPlugins = sync.OnceValues(func() ([]string, error) {
+	dir := filepath.Join(fixtureDir, "ten")
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir, loader.SumFile)}))
+	paths := make([]string, 10)
+	errs := make([]error, 10)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := range paths {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("client_p%d.so", i))
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = l.Build(paths[i], &runtime.Config{Name: fmt.Sprintf("p%d", i), Type: "client", Path: echoPkg, NewFunc: "NewClient"})
+		})
+	}
+	wg.Wait()
+	return paths, errors.Join(errs...)
+})
+
+// BenchmarkStartTen compares a host starting with ten checksummed plugins
+// through LoadAll (checksums and preflight of all files in parallel, opens
+// in order as each file's checks pass) with verifying and loading them one
+// after another.
+func BenchmarkStartTen(b *testing.B) {
+	paths, err := tenPlugins()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runModes(b, []string{modeSerial, modeLoadAll}, []string{"serial", "loadall"}, paths)
+}
+
+// BenchmarkReadHost measures reading another program's build information
+// and package fingerprints (plugink inspect -host, build -host): here this
+// test binary's.
+func BenchmarkReadHost(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := loader.ReadHost(exe); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkPreflight measures the check Load makes before opening a file

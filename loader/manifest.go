@@ -42,6 +42,9 @@ type Manifest struct {
 	// Replace lists, as "kind/name", the plugins the manifest marks
 	// "replace: true": only they may replace a registered implementation.
 	Replace []string
+	// RequireSums (the manifest's dynamic.require_sums) refuses every file
+	// that no plugink.sum verifies ([WithSumsRequired]).
+	RequireSums bool
 
 	mu    sync.Mutex
 	flags *flag.FlagSet
@@ -93,6 +96,9 @@ func (m *Manifest) PluginDir() string {
 func (m *Manifest) Load(opts ...Option) error {
 	dir := m.PluginDir()
 	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...))}
+	if m.RequireSums {
+		base = append(base, WithSumsRequired())
+	}
 	l := NewPlugin(append(base, opts...)...)
 	b := batch{want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
 	env := EnvPaths()

@@ -74,6 +74,15 @@ func TestManifestLoad(t *testing.T) {
 		require.NoError(t, m.Load(loader.WithRegistry(reg)))
 		assert.Equal(t, []string{"echo"}, kind.Names())
 	})
+	t.Run("checksums required", func(t *testing.T) {
+		t.Setenv(loader.EnvPlugins, "")
+		_, err := load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})
+		require.ErrorIs(t, err, loader.ErrNoChecksum, "the directory has no plugink.sum")
+		require.NoError(t, loader.WriteSums(filepath.Join(dir, loader.SumFile), sumsOf(t, filepath.Join(dir, "client_echo.so"))))
+		t.Cleanup(func() { os.Remove(filepath.Join(dir, loader.SumFile)) })
+		_, err = load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})
+		require.NoError(t, err)
+	})
 	t.Run("only manifest plugins marked replace may replace", func(t *testing.T) {
 		t.Setenv(loader.EnvPlugins, "")
 		reg, kind := newRegistry(t)
@@ -109,4 +118,14 @@ func TestManifestPluginDir(t *testing.T) {
 	m2 := &loader.Manifest{Dir: "plugins"}
 	m2.RegisterFlag(own)
 	assert.Equal(t, "/host/default", m2.PluginDir())
+}
+
+// sumsOf returns the checksums of files.
+func sumsOf(t *testing.T, files ...string) loader.Sums {
+	s := loader.Sums{}
+	for _, f := range files {
+		_, err := s.Add(f)
+		require.NoError(t, err)
+	}
+	return s
 }

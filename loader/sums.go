@@ -118,6 +118,21 @@ func (s Sums) Verify(path string) error {
 // maxSumFile bounds the size of a sum file: 16 MiB is some 100,000 entries.
 const maxSumFile = 16 << 20
 
+// Status says in a word how the file at path stands against s: "ok" (its
+// checksum is the one recorded), "modified" (it is not), "unrecorded" (s
+// has none for it), or "unreadable".
+func (s Sums) Status(path string) string {
+	switch err := s.Verify(path); {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrChecksum):
+		return "modified"
+	case errors.Is(err, ErrNoChecksum):
+		return "unrecorded"
+	}
+	return "unreadable"
+}
+
 // ReadSums reads a sha256sum-format file of at most 16 MiB. Relative names in it are taken
 // relative to the file's directory. Blank lines are skipped; any other
 // line that is not "<64 hex digits>  <name>" (or " *<name>", sha256sum's

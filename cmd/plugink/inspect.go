@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
 
 	"github.com/plugink/plugink/loader"
@@ -13,13 +16,16 @@ import (
 // inspectView is what `plugink inspect` shows of a plugin file; its JSON
 // form is the -json output.
 type inspectView struct {
-	File       string            `json:"file"`
-	PluginPath string            `json:"pluginpath"`
-	SHA256     string            `json:"sha256"`
-	Plugink    string            `json:"plugink,omitempty"`
-	Config     *configView       `json:"config"`
-	GoVersion  string            `json:"goversion,omitempty"`
-	Settings   map[string]string `json:"settings,omitempty"`
+	File       string `json:"file"`
+	PluginPath string `json:"pluginpath"`
+	SHA256     string `json:"sha256"`
+	// Checksum is how the file stands against the plugink.sum beside it:
+	// ok, modified, unrecorded.
+	Checksum  string            `json:"checksum"`
+	Plugink   string            `json:"plugink,omitempty"`
+	Config    *configView       `json:"config"`
+	GoVersion string            `json:"goversion,omitempty"`
+	Settings  map[string]string `json:"settings,omitempty"`
 	// Fits is "" without -host, "yes", or why the plugin does not fit.
 	Fits string `json:"fits,omitempty"`
 
@@ -77,6 +83,11 @@ func inspect(file, host string) (*inspectView, error) {
 		return nil, err
 	}
 	v := &inspectView{File: info.File, PluginPath: info.PluginPath, SHA256: info.SHA256, Plugink: info.Plugink, host: host}
+	sums, err := loader.ReadSums(filepath.Join(filepath.Dir(file), loader.SumFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	v.Checksum = sums.Status(file)
 	if c := info.Config; c != nil {
 		v.Config = &configView{Name: c.Name, Type: c.Type, Path: c.Path, NewFunc: c.NewFunc}
 	}
@@ -103,7 +114,7 @@ func inspect(file, host string) (*inspectView, error) {
 // renderInspectText prints v for a person.
 func renderInspectText(w io.Writer, v *inspectView) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "file:       %s\npluginpath: %s\nsha256:     %s\n", v.File, v.PluginPath, v.SHA256)
+	fmt.Fprintf(&b, "file:       %s\npluginpath: %s\nsha256:     %s\nchecksum:   %s (against the plugink.sum beside it)\n", v.File, v.PluginPath, v.SHA256, v.Checksum)
 	if c := v.Config; c != nil {
 		fmt.Fprintf(&b, "config:     Name=%q Type=%q Path=%q NewFunc=%v (plugink %s)\n", c.Name, c.Type, c.Path, c.NewFunc, v.Plugink)
 	} else {

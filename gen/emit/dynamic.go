@@ -25,6 +25,9 @@ func Dynamic(h Host) ([]byte, error) {
 	if keys := h.replaceKeys(); len(keys) > 0 {
 		manifest = append(manifest, jen.Id("Replace").Op(":").Index().String().Values(keys...))
 	}
+	if h.RequireSums {
+		manifest = append(manifest, jen.Id("RequireSums").Op(":").True())
+	}
 	f.Commentf("%s is %s as the loader needs it at run time.", manifestVar, h.Manifest)
 	f.Var().Id(manifestVar).Op("=").Qual(loaderPath, "Manifest").Add(fields(manifest...))
 	f.Line()

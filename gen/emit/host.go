@@ -46,6 +46,8 @@ type Host struct {
 	// DynamicDir is the default directory of the plugin files, relative to
 	// the working directory at run time.
 	DynamicDir string
+	// RequireSums makes the dynamic host refuse unverified plugin files.
+	RequireSums bool
 	// Declared are the names the host package declares at package level
 	// in its own files. An import name may not be one of them, so the
 	// import aliases avoid them.

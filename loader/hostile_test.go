@@ -92,10 +92,16 @@ func TestFIFOsDoNotHang(t *testing.T) {
 		"ReadSums":      func() error { _, err := loader.ReadSums(filepath.Join(dir, loader.SumFile)); return err },
 		"FileSum":       func() error { _, err := loader.FileSum(fifo); return err },
 		"Load":          func() error { _, err := loader.Load(fifo); return err },
-		"Manifest.Load": func() error {
-			m := &loader.Manifest{File: "plugink.yaml", Dir: dir}
-			return m.Load()
-		},
+	}
+	if !testing.Short() { // a real plugin file, beside a plugink.sum that is a FIFO
+		other := t.TempDir()
+		require.NoError(t, os.Link(fixturePath(t, "echo"), filepath.Join(other, "client_echo.so")))
+		require.NoError(t, syscall.Mkfifo(filepath.Join(other, loader.SumFile), 0o644))
+		calls["Manifest.Load"] = func() error {
+			m := &loader.Manifest{File: "plugink.yaml", Dir: other,
+				Plugins: []runtime.Config{{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"}}}
+			return m.Load(loader.WithRegistry(runtime.NewRegistry()))
+		}
 	}
 	for name, call := range calls {
 		done := make(chan error, 1)

@@ -33,6 +33,20 @@ func registerDir(fs *flag.FlagSet, dir *string) {
 	fs.StringVar(dir, "C", "", "change to `dir` first, as go -C: the host package's directory, where plugink.yaml and the generated files are")
 }
 
+// start parses args into fs, refuses arguments unless takesArgs, and
+// changes to dir (-C), returning the function that changes back.
+func start(fs *flag.FlagSet, args []string, dir *string, takesArgs bool) (func(), error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if !takesArgs {
+		if err := noArgs(fs); err != nil {
+			return nil, err
+		}
+	}
+	return enter(*dir)
+}
+
 // enter changes to dir, if set, and returns a function that changes back.
 func enter(dir string) (func(), error) {
 	if dir == "" {
@@ -61,13 +75,7 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 	mf.register(fs)
 	fs.StringVar(&mf.tags, "tags", "", "comma-separated build `tags` to load packages with")
 	check := fs.Bool("check", false, "write nothing; exit 1 with a diff if the generated files are not current")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	back, err := enter(mf.dir)
+	back, err := start(fs, args, &mf.dir, false)
 	if err != nil {
 		return err
 	}
@@ -104,18 +112,15 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	fs.StringVar(&mf.tags, "tags", "", "extra comma-separated build `tags`")
 	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
 	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *jobs < 0 {
-		fmt.Fprintf(fs.Output(), "%sbuild: -j %d: want a number of plugins, or 0 for GOMAXPROCS\n", prefix, *jobs)
-		return errUsage
-	}
-	back, err := enter(mf.dir)
+	back, err := start(fs, args, &mf.dir, true)
 	if err != nil {
 		return err
 	}
 	defer back()
+	if *jobs < 0 {
+		fmt.Fprintf(fs.Output(), "%sbuild: -j %d: want a number of plugins, or 0 for GOMAXPROCS\n", prefix, *jobs)
+		return errUsage
+	}
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
 	if err != nil {
 		return err
@@ -163,13 +168,7 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	mf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	host := fs.String("host", "", "also check whether each plugin file would load into this host `binary`, and compare inputs with its settings")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	back, err := enter(mf.dir)
+	back, err := start(fs, args, &mf.dir, false)
 	if err != nil {
 		return err
 	}

@@ -47,18 +47,15 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 	registerDir(fs, &dir)
 	asJSON := fs.Bool("json", false, "print JSON")
 	host := fs.String("host", "", "check whether the plugin fits this host `binary`")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	back, err := enter(dir)
+	back, err := start(fs, args, &dir, true)
 	if err != nil {
 		return err
 	}
 	defer back()
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
 	v, err := inspect(fs.Arg(0), *host)
 	if err != nil {
 		return err

@@ -3,8 +3,6 @@ package loader_test
 import (
 	"flag"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/module"
-	modzip "golang.org/x/mod/zip"
 
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
@@ -249,7 +246,7 @@ func buildYAMLPlugin(out string) error {
 	}
 	work := filepath.Join(fixtureDir, "yamlvariant")
 	src := filepath.Join(work, "src")
-	if err := copyDir(filepath.Join(modCache, yamlPath+"@"+version), src); err != nil {
+	if err := testmod.CopyDir(filepath.Join(modCache, yamlPath+"@"+version), src); err != nil {
 		return err
 	}
 	variant := "package yaml\n\n// PluginkVariant makes this version differ from " + version + ".\nfunc PluginkVariant() string { return \"" + yamlVariant + "\" }\n"
@@ -257,7 +254,7 @@ func buildYAMLPlugin(out string) error {
 		return err
 	}
 	proxy := filepath.Join(work, "proxy")
-	if err := publish(proxy, module.Version{Path: yamlPath, Version: yamlVariant}, src); err != nil {
+	if err := testmod.Publish(proxy, module.Version{Path: yamlPath, Version: yamlVariant}, src); err != nil {
 		return err
 	}
 	mod := filepath.Join(work, "mod")
@@ -285,66 +282,9 @@ func buildYAMLPlugin(out string) error {
 		Host: host,
 		Env: []string{"GOWORK=off", "GOFLAGS=-mod=mod -modcacherw", "GOSUMDB=off",
 			"GOMODCACHE=" + filepath.Join(work, "modcache"),
-			"GOPROXY=" + fileURL(proxy) + "," + fileURL(filepath.Join(modCache, "cache", "download"))},
+			"GOPROXY=" + testmod.FileURL(proxy) + "," + testmod.FileURL(filepath.Join(modCache, "cache", "download"))},
 	}))
 	return l.Build(out, &runtime.Config{Name: "yaml", Type: "client", Path: "example.com/yamlplug", NewFunc: "New"})
-}
-
-// publish lays out the module in dir as version v in the file proxy
-// directory proxy: its list, .info, .mod and .zip files.
-func publish(proxy string, v module.Version, dir string) error {
-	escaped, err := module.EscapePath(v.Path)
-	if err != nil {
-		return err
-	}
-	at := filepath.Join(proxy, filepath.FromSlash(escaped), "@v")
-	if err := os.MkdirAll(at, 0o755); err != nil {
-		return err
-	}
-	goMod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return err
-	}
-	info := fmt.Sprintf("{\"Version\":%q,\"Time\":\"2026-01-01T00:00:00Z\"}\n", v.Version)
-	for name, content := range map[string][]byte{"list": []byte(v.Version + "\n"), v.Version + ".info": []byte(info), v.Version + ".mod": goMod} {
-		if err := os.WriteFile(filepath.Join(at, name), content, 0o644); err != nil {
-			return err
-		}
-	}
-	zf, err := os.Create(filepath.Join(at, v.Version+".zip"))
-	if err != nil {
-		return err
-	}
-	if err := modzip.CreateFromDir(zf, v, dir); err != nil {
-		zf.Close()
-		return fmt.Errorf("zip %s: %w", v, err)
-	}
-	return zf.Close()
-}
-
-// fileURL returns the file:// URL of the directory dir.
-func fileURL(dir string) string {
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
-}
-
-// copyDir copies a directory tree, making the copies writable (the module
-// cache is read-only).
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
 }
 
 // copyFile copies src to dst.

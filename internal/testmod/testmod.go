@@ -5,12 +5,17 @@ package testmod
 
 import (
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
 )
 
 // Root returns the directory of this checkout of plugink.
@@ -113,4 +118,61 @@ func SkipIfShort(tb testing.TB) {
 	if testing.Short() {
 		tb.Skip("builds a program or a plugin: skipped with -short")
 	}
+}
+
+// Publish lays out the module in dir as version v in the file proxy
+// directory proxy: its list, .info, .mod and .zip files.
+func Publish(proxy string, v module.Version, dir string) error {
+	escaped, err := module.EscapePath(v.Path)
+	if err != nil {
+		return err
+	}
+	at := filepath.Join(proxy, filepath.FromSlash(escaped), "@v")
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		return err
+	}
+	goMod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	info := fmt.Sprintf("{\"Version\":%q,\"Time\":\"2026-01-01T00:00:00Z\"}\n", v.Version)
+	for name, content := range map[string][]byte{"list": []byte(v.Version + "\n"), v.Version + ".info": []byte(info), v.Version + ".mod": goMod} {
+		if err := os.WriteFile(filepath.Join(at, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	zf, err := os.Create(filepath.Join(at, v.Version+".zip"))
+	if err != nil {
+		return err
+	}
+	if err := modzip.CreateFromDir(zf, v, dir); err != nil {
+		zf.Close()
+		return fmt.Errorf("zip %s: %w", v, err)
+	}
+	return zf.Close()
+}
+
+// FileURL returns the file:// URL of the directory dir.
+func FileURL(dir string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+}
+
+// CopyDir copies a directory tree, making the copies writable (the module
+// cache is read-only).
+func CopyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
 }

@@ -42,6 +42,11 @@ type Options struct {
 	// Plugins (the manifest's directory, and plugink.sum in the plugin
 	// directory). Flags and Env add to the settings.
 	Loader loader.BuildOptions
+	// HostSource is the directory of the host's main module, for a host
+	// built from a directory ("(devel)"): an out-of-module build (the
+	// plugins' module is not the host's) builds the host's modules from it
+	// where they cannot be fetched by version.
+	HostSource string
 	// Tags are the build tags to type-check the plugins with, as gen does.
 	Tags []string
 	// Progress, if set, is called once per plugin as it finishes, and
@@ -93,14 +98,19 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if o.Host != nil && !o.Host.CanLoadPlugins() {
 		return nil, fmt.Errorf("%s: %w", o.Host.Path, loader.ErrNoPlugins)
 	}
-	if err := checkManifest(ctx, m, o); err != nil {
+	pin, err := o.pin(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer pin.cleanup()
+	if err := checkManifest(ctx, m, o, pin); err != nil {
 		return nil, err
 	}
 	dir := PluginDir(m)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("plugin directory: %w", err)
 	}
-	bo := o.loaderOptions(m, dir)
+	bo := o.loaderOptions(m, dir, pin)
 	keys, err := cacheKeys(ctx, bo, plugins)
 	if err != nil {
 		return nil, err
@@ -135,11 +145,32 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	return results, errors.Join(errs...)
 }
 
+// pin prepares an out-of-module build for o.Host (see pinToHost); nil for
+// a build in the host's module, or without a host.
+func (o Options) pin(ctx context.Context, m *gen.Manifest) (*pinning, error) {
+	if o.Host == nil {
+		return nil, nil
+	}
+	goCmd := gocmd.Cmd{Go: o.Loader.Go, Dir: filepath.Dir(m.File), Env: append(os.Environ(), o.Loader.Env...)}
+	hostSrc := o.HostSource
+	if hostSrc != "" {
+		var err error
+		if hostSrc, err = filepath.Abs(hostSrc); err != nil {
+			return nil, err
+		}
+	}
+	return pinToHost(ctx, goCmd, o.Host.BuildInfo, hostSrc)
+}
+
 // loaderOptions returns the options of loader.Build for m's plugins.
-func (o Options) loaderOptions(m *gen.Manifest, dir string) loader.BuildOptions {
+func (o Options) loaderOptions(m *gen.Manifest, dir string, pin *pinning) loader.BuildOptions {
 	bo := o.Loader
 	bo.Dir = filepath.Dir(m.File)
 	bo.SumFile = filepath.Join(dir, loader.SumFile)
+	if pin != nil {
+		bo.Flags = append(slices.Clone(bo.Flags), pin.flags...)
+		bo.Env = append(slices.Clone(bo.Env), pin.env...)
+	}
 	switch {
 	case o.Host != nil:
 		bo.Host = o.Host.BuildInfo
@@ -152,8 +183,11 @@ func (o Options) loaderOptions(m *gen.Manifest, dir string) loader.BuildOptions 
 // checkManifest makes the checks gen makes (every plugin's package loads,
 // its constructor exists and has its kind's type), and warns if the
 // generated files are not what gen would write now.
-func checkManifest(ctx context.Context, m *gen.Manifest, o Options) error {
+func checkManifest(ctx context.Context, m *gen.Manifest, o Options, pin *pinning) error {
 	opts := gen.Options{Dir: filepath.Dir(m.File), Manifest: m.File, Tags: o.Tags}
+	if pin != nil {
+		opts.BuildFlags, opts.Env = pin.flags, pin.env
+	}
 	ch, err := gen.Check(ctx, m, opts)
 	if err != nil {
 		return err
@@ -227,9 +261,9 @@ func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
 	return out, nil
 }
 
-func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, o Options) Result {
+func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, o Options) (r Result) {
 	start := time.Now()
-	r := Result{Plugin: p, File: file}
+	r = Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
 	keyFile := keyFileOf(file)
 	r.Cached = !o.Force && upToDate(file, keyFile, key, bo.SumFile)
@@ -314,12 +348,23 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 	for _, p := range plugins {
 		paths = append(paths, p.Path)
 	}
-	pkgs, err := listDeps(ctx, goCmd, paths)
+	var listFlags []string // what changes the packages go list sees
+	for _, f := range flags {
+		if strings.HasPrefix(f, "-modfile=") || strings.HasPrefix(f, "-mod=") || strings.HasPrefix(f, "-tags=") {
+			listFlags = append(listFlags, f)
+		}
+	}
+	pkgs, err := listDeps(ctx, goCmd, append(listFlags, paths...))
 	if err != nil {
 		return nil, err
 	}
 	common := sha256.New()
 	fmt.Fprintf(common, "plugink %s\n%s\n", loader.Version(), settings)
+	for _, f := range flags {
+		if mod, ok := strings.CutPrefix(f, "-modfile="); ok { // a pinning's go.mod and go.sum
+			err = errors.Join(err, hashFile(common, mod), hashFile(common, strings.TrimSuffix(mod, ".mod")+".sum"))
+		}
+	}
 	for _, line := range strings.Split(settings, "\n") {
 		switch k, f, _ := strings.Cut(line, "="); {
 		case k == "GOMOD" && filepath.IsAbs(f): // go.mod and go.sum
@@ -341,10 +386,10 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 	return keys, nil
 }
 
-// listDeps runs go list -deps -json on paths and returns the packages by
-// import path.
-func listDeps(ctx context.Context, goCmd gocmd.Cmd, paths []string) (map[string]*listedPackage, error) {
-	out, err := goCmd.Output(ctx, append([]string{"list", "-deps", "-json"}, paths...)...)
+// listDeps runs go list -deps -json with args (flags, then packages) and
+// returns the packages by import path.
+func listDeps(ctx context.Context, goCmd gocmd.Cmd, args []string) (map[string]*listedPackage, error) {
+	out, err := goCmd.Output(ctx, append([]string{"list", "-deps", "-json"}, args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 	for _, f := range append(strings.Fields(vars["GOFLAGS"]), flags...) {
 		name, value, hasValue := strings.Cut(f, "=")
 		name = "-" + strings.TrimLeft(name, "-")
+		if name == "-modfile" || name == "-mod" {
+			continue // a pinning's temporary go.mod: cacheKeys hashes its contents
+		}
 		if slices.Contains(boolFlags, name) && !hasValue {
 			value = "true"
 		}

@@ -64,7 +64,12 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 		st.Kinds = append(st.Kinds, KindStatus{Name: k.Name, Var: k.Pkg + "." + k.Var})
 	}
 	dir := PluginDir(m)
-	bo := o.loaderOptions(m, dir)
+	pin, err := o.pin(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer pin.cleanup()
+	bo := o.loaderOptions(m, dir, pin)
 	resolved, err := resolvePackages(ctx, gocmd.Cmd{Go: bo.Go, Dir: bo.Dir}, m.Plugins)
 	if err != nil {
 		return nil, err

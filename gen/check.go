@@ -117,6 +117,10 @@ func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*l
 	if len(o.Tags) > 0 {
 		cfg.BuildFlags = []string{"-tags=" + strings.Join(o.Tags, ",")}
 	}
+	cfg.BuildFlags = append(cfg.BuildFlags, o.BuildFlags...)
+	if len(o.Env) > 0 {
+		cfg.Env = append(os.Environ(), o.Env...)
+	}
 	list, err := packages.Load(cfg, paths...)
 	if err != nil {
 		return nil, fmt.Errorf("load packages: %w", err)

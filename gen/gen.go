@@ -29,6 +29,10 @@ type Options struct {
 	Manifest string
 	// Tags are build tags to load packages with.
 	Tags []string
+	// BuildFlags are more go command flags to load packages with (such as
+	// the -modfile of an out-of-module plugin build); Env, environment
+	// variables over the inherited ones.
+	BuildFlags, Env []string
 }
 
 func (o Options) dir() string {

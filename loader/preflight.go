@@ -254,12 +254,11 @@ func modules(bi *debug.BuildInfo) []*debug.Module {
 }
 
 // unknowable reports whether build information cannot tell if two builds
-// of a module are the same: one side builds it from a local directory as a
-// main (or workspace) module, and the other does too or replaces it by a
-// local directory. Two directory replacements are compared by their paths.
+// of a module are the same: each side builds it from a local directory, as
+// its main (or workspace) module or as the replacement of a module. The
+// package fingerprints tell.
 func unknowable(pm *debug.Module, plugin *debug.BuildInfo, hm *debug.Module, host *debug.BuildInfo) bool {
-	pMain, hMain := mainModule(pm, plugin), mainModule(hm, host)
-	return pMain && (hMain || dirReplaced(hm)) || hMain && dirReplaced(pm)
+	return (mainModule(pm, plugin) || dirReplaced(pm)) && (mainModule(hm, host) || dirReplaced(hm))
 }
 
 func mainModule(m *debug.Module, bi *debug.BuildInfo) bool {

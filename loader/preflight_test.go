@@ -115,8 +115,10 @@ func TestCompare(t *testing.T) {
 			want: []loader.Difference{{What: "module example.com/a", Plugin: "v1.0.0 h1:aaa=", Host: "v1.0.0 => ../a"}}},
 		{name: "module replaced by another version", plugin: dep("example.com/fork", func(m *debug.Module) { m.Replace.Version, m.Replace.Sum = "v1.0.2", "h1:ggg=" }),
 			want: []loader.Difference{{What: "module example.com/fork", Plugin: "v1.0.0 => example.com/myfork v1.0.2 h1:ggg=", Host: "v1.0.0 => example.com/myfork v1.0.1 h1:fff="}}},
+		// Two directories: build information cannot tell whether their
+		// contents are the same; the package fingerprints tell.
 		{name: "module replaced by other directories", plugin: dep("example.com/local", func(m *debug.Module) { m.Replace.Path = "../../local" }),
-			want: []loader.Difference{{What: "module example.com/local", Plugin: "v0.0.0 => ../../local", Host: "v0.0.0 => ../local"}}},
+			want: nil},
 		{name: "the host's main module, from a directory in the plugin's build",
 			plugin: func(bi *debug.BuildInfo) {
 				bi.Main = debug.Module{Path: "example.com/plugin", Version: "(devel)"}

@@ -106,7 +106,8 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var mf manifestFlags
 	mf.register(fs)
-	host := fs.String("host", "", "build for this host `binary`: its settings, and a check that every plugin loads into it (default: the settings of a plain go build, GOFLAGS included)")
+	host := fs.String("host", "", "build for this host `binary`: its settings, its module versions when the plugins' module is not the host's, and a check that every plugin loads into it (default: the settings of a plain go build, GOFLAGS included)")
+	hostSrc := fs.String("hostsrc", "", "the `dir`ectory of the host's main module, for a host built from source (version (devel)) that the plugins' module is not")
 	race := fs.Bool("race", false, "build with -race (for a host built with -race)")
 	trimpath := fs.Bool("trimpath", false, "build with -trimpath (for a host built with -trimpath)")
 	fs.StringVar(&mf.tags, "tags", "", "extra comma-separated build `tags`")
@@ -125,7 +126,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout),
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, HostSource: *hostSrc, Progress: progress(stdout),
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
 	if *host != "" {
 		if o.Host, err = loader.ReadHost(*host); err != nil {

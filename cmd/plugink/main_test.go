@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/plugink/plugink/internal/testmod"
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/mod/module"
 )
 
 func TestMain(m *testing.M) {
@@ -26,8 +30,13 @@ func TestScripts(t *testing.T) {
 	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"publish":      publish,
+			"setgoversion": setGoVersion,
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINK_ROOT", root)
+			env.Setenv("MODCACHE_DOWNLOAD", testmod.FileURL(filepath.Join(goEnv("GOMODCACHE"), "cache", "download")))
 			// Share the machine's module and build caches: scripts build
 			// real programs and plugins, and must not download or
 			// recompile the world each time.
@@ -135,4 +144,50 @@ func TestManyErrorsAreCapped(t *testing.T) {
 	if len(lines) != maxErrors+1 || lines[maxErrors] != "and 4980 more errors" {
 		t.Errorf("%d lines, the last %q; want %d errors and a count", len(lines), lines[len(lines)-1], maxErrors)
 	}
+}
+
+// publish lays out a directory as a module version in a file:// proxy:
+//
+//	publish <proxy dir> <module>@<version> <dir>
+func publish(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: publish proxy module@version dir")
+	}
+	path, version, _ := strings.Cut(args[1], "@")
+	ts.Check(testmod.Publish(ts.MkAbs(args[0]), module.Version{Path: path, Version: version}, ts.MkAbs(args[2])))
+}
+
+// setGoVersion rewrites the Go version a binary's build information
+// records, changing its last digit, as if another toolchain built it:
+//
+//	setgoversion <binary>
+func setGoVersion(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: setgoversion binary")
+	}
+	file := ts.MkAbs(args[0])
+	bi, err := buildinfo.ReadFile(file)
+	ts.Check(err)
+	ef, err := elf.Open(file)
+	ts.Check(err)
+	sec := ef.Section(".go.buildinfo")
+	ef.Close()
+	if sec == nil {
+		ts.Fatalf("no build information")
+	}
+	other := []byte(bi.GoVersion)
+	if last := &other[len(other)-1]; *last == '0' {
+		*last = '1'
+	} else {
+		*last = '0'
+	}
+	data, err := os.ReadFile(file)
+	ts.Check(err)
+	section := data[sec.Offset : sec.Offset+sec.Size]
+	i := bytes.Index(section, []byte(bi.GoVersion))
+	if i < 0 {
+		ts.Fatalf("%s not found in .go.buildinfo", bi.GoVersion)
+	}
+	copy(section[i:], other)
+	ts.Check(os.WriteFile(file, data, 0o755))
 }

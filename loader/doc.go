@@ -1,6 +1,8 @@
 // Package loader is plugink's dynamic path: it builds plugins as Go .so
 // files, checks them, loads them with the standard plugin package, and
-// registers them into their kinds (package runtime).
+// registers them into their kinds (package runtime). It imports only
+// runtime, two standard-library-only helpers of plugink, and the standard
+// library, so that a host linking it links no generator code.
 //
 // A host that declared its kinds loads the plugins listed in MICRO_PLUGIN
 // at start-up:
@@ -8,11 +10,15 @@
 //	client.Kind.RegisterFlag(nil) // --client
 //	flag.Parse()
 //	if _, err := loader.LoadEnv(); err != nil {
-//		log.Fatal(err) // names every file that failed, and why
+//		log.Fatal(runtime.Explain(err)) // names every file that failed, and why
 //	}
 //	name, newClient, err := client.Kind.Select("grpc")
 //
-// and a tool builds one, in the module of the current directory, with the
+// The file plugink generates for a dynamic host declares a [Manifest] and
+// calls its Load, which loads the manifest's plugin directory and
+// MICRO_PLUGIN's files together.
+//
+// A tool builds a plugin in the module of the current directory, with the
 // settings of the program it runs in:
 //
 //	err := loader.Build("plugins/brpc", &runtime.Config{
@@ -26,15 +32,20 @@
 //
 // # What Load checks before opening a file
 //
-// Opening a plugin runs its code, and a process can never unload it, nor
-// open again a path that failed: so Load reads the file first. It verifies
-// the file's SHA-256 against a plugink.sum ([WithSums]); checks that the
-// file is a Go plugin for this OS and architecture; refuses a second file
-// with the pluginpath of one already loaded (Go would say only "plugin
-// already loaded"); and compares the file's build information with this
-// program's ([Preflight]), reporting every difference at once — where
-// plugin.Open would name one package, often not the cause ("different
-// version of package internal/goarch" for a -trimpath mismatch).
+// Opening a plugin runs its code; a process can never unload it, nor open
+// again a path that failed; and a damaged file can crash the dynamic
+// linker. So Load reads the file first, with a bounded reader of its own
+// that no file content can make panic, hang or allocate without limit: it
+// verifies the file's SHA-256 against a plugink.sum (the Loader's, or the
+// one in the file's directory); checks that it is a Go plugin for this OS
+// and architecture; for a file no checksum verified, checks the structure
+// the dynamic linker relies on; compares the file's build information and
+// the fingerprint of every package it shares with this program ([Preflight])
+// and reports every difference at once, where plugin.Open would name one
+// package; refuses a second file with the pluginpath of one already loaded;
+// and, for an unverified file, opens it first in a child process of this
+// program (see [WithoutTrial]). [Inspect] reads a file the same way without
+// opening it at all.
 //
 // # Building in the host's module graph
 //

@@ -62,6 +62,9 @@ type mutationResult struct {
 
 func TestMutatedPluginsNeverCrash(t *testing.T) {
 	testmod.SkipIfShort(t)
+	if raceEnabled && os.Getenv(mutationsEnv) == "" {
+		t.Skip("10,000 child processes under the race detector: make test runs this test without -race")
+	}
 	base := fixturePath(t, "echo")
 	n := 10000
 	if s := os.Getenv(mutationsEnv); s != "" {

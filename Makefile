@@ -22,7 +22,7 @@ test: vet
 ## mutation: Inspect, Preflight and Load over 10,000 one-byte variants of a
 ## real plugin's headers: none may crash, panic or hang (PLUGINK_MUTATIONS=n).
 mutation:
-	$(GO) test -count=1 -timeout 30m -run 'TestMutatedPluginsNeverCrash' -v ./loader | grep -E '^(---|ok|FAIL|PASS)|variants'
+	$(GO) test -count=1 -timeout 30m -run 'TestMutatedPluginsNeverCrash' -v ./loader
 
 ## test-short: every test that builds no program and no plugin, in seconds.
 test-short:

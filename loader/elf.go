@@ -18,7 +18,7 @@ type elfFile struct {
 	r       io.ReaderAt
 	size    int64
 	class   elf.Class
-	order   binary.ByteOrder
+	order   endian
 	typ     elf.Type
 	machine elf.Machine
 	ident   [elf.EI_NIDENT]byte
@@ -26,6 +26,11 @@ type elfFile struct {
 	phoff   uint64
 	progs   []elfProg
 	sects   []elfSect
+	// head is the start of the file that its first, read-only segment
+	// maps (headers, symbol, string, hash, version and relocation
+	// tables), read once when first needed, up to headEnd.
+	head    []byte
+	headEnd uint64
 }
 
 // elfProg is a program header.
@@ -42,6 +47,40 @@ type elfSect struct {
 	flags                  elf.SectionFlag
 	addr, off, size, entsz uint64
 	link                   uint32
+}
+
+// endian decodes the file's integers: a concrete type rather than
+// binary.ByteOrder, whose calls through an interface cost more than the
+// decoding when a table of tens of thousands of entries is checked.
+type endian struct{ big bool }
+
+func (e endian) Uint16(b []byte) uint16 {
+	if e.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (e endian) Uint32(b []byte) uint32 {
+	if e.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (e endian) Uint64(b []byte) uint64 {
+	if e.big {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// byteOrder returns e as a binary.ByteOrder.
+func (e endian) byteOrder() binary.ByteOrder {
+	if e.big {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
 }
 
 // maxSectionRead bounds what the loader reads of one section or table: the
@@ -63,9 +102,8 @@ func readELF(r io.ReaderAt, size int64) (*elfFile, error) {
 	f := &elfFile{r: r, size: size, class: elf.Class(ident[elf.EI_CLASS]), ident: ident}
 	switch elf.Data(ident[elf.EI_DATA]) {
 	case elf.ELFDATA2LSB:
-		f.order = binary.LittleEndian
 	case elf.ELFDATA2MSB:
-		f.order = binary.BigEndian
+		f.order = endian{big: true}
 	default:
 		return nil, errELF("unknown byte order %d", ident[elf.EI_DATA])
 	}
@@ -78,6 +116,14 @@ func readELF(r io.ReaderAt, size int64) (*elfFile, error) {
 	}
 	if f.progs, err = f.readProgs(hdr); err != nil {
 		return nil, err
+	}
+	for _, p := range f.progs {
+		if p.typ == elf.PT_LOAD {
+			if p.off == 0 && p.flags&(elf.PF_W|elf.PF_X) == 0 && p.filesz <= maxSectionRead && f.inFile(0, p.filesz) {
+				f.headEnd = p.filesz
+			}
+			break
+		}
 	}
 	if f.sects, err = f.readSects(hdr); err != nil {
 		return nil, err
@@ -218,6 +264,7 @@ func (f *elfFile) readSects(h *elfHeader) ([]elfSect, error) {
 }
 
 // sectionData returns the contents of s, at most maxSectionRead bytes.
+// The caller must not modify them.
 func (f *elfFile) sectionData(s *elfSect) ([]byte, error) {
 	switch {
 	case s.typ == elf.SHT_NOBITS:
@@ -227,9 +274,29 @@ func (f *elfFile) sectionData(s *elfSect) ([]byte, error) {
 	case s.size > maxSectionRead:
 		return nil, errELF("section %s is %d bytes, over %d", s.name, s.size, maxSectionRead)
 	}
-	b := make([]byte, s.size)
-	if _, err := f.r.ReadAt(b, int64(s.off)); err != nil {
+	b, err := f.bytesAt(s.off, s.size)
+	if err != nil {
 		return nil, errELF("read section %s: %v", s.name, err)
+	}
+	return b, nil
+}
+
+// bytesAt returns the n bytes at off, which lie in the file: from the
+// head, if they lie there, else read. The caller must not modify them.
+func (f *elfFile) bytesAt(off, n uint64) ([]byte, error) {
+	if off+n <= f.headEnd {
+		if f.head == nil {
+			head := make([]byte, f.headEnd)
+			if _, err := f.r.ReadAt(head, 0); err != nil {
+				return nil, err
+			}
+			f.head = head
+		}
+		return f.head[off : off+n], nil
+	}
+	b := make([]byte, n)
+	if _, err := f.r.ReadAt(b, int64(off)); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -264,8 +331,10 @@ type symbol struct {
 const maxSymbolSize = 1 << 20
 
 // symbols returns the data symbols of the symbol table tab (SHT_SYMTAB or
-// SHT_DYNSYM) whose names match, with their contents.
-func (f *elfFile) symbols(tab *elfSect, match func(name []byte) bool) ([]symbol, error) {
+// SHT_DYNSYM) whose names start with prefix and match, with their
+// contents. The prefix test comes first, so that a scan for a few names of
+// tens of thousands costs little.
+func (f *elfFile) symbols(tab *elfSect, prefix string, match func(name []byte) bool) ([]symbol, error) {
 	entsize := uint64(24)
 	if f.class == elf.ELFCLASS32 {
 		entsize = 16
@@ -288,7 +357,7 @@ func (f *elfFile) symbols(tab *elfSect, match func(name []byte) bool) ([]symbol,
 	for off := entsize; off+entsize <= uint64(len(syms)); off += entsize { // entry 0 is reserved
 		e := syms[off : off+entsize]
 		nameOff := uint64(f.order.Uint32(e))
-		if nameOff >= uint64(len(strs)) {
+		if nameOff >= uint64(len(strs)) || !bytes.HasPrefix(strs[nameOff:], []byte(prefix)) {
 			continue
 		}
 		name := strs[nameOff:]

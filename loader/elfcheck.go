@@ -146,6 +146,7 @@ func checkLoad(p *elfProg, before []elfProg) error {
 type elfMemory struct {
 	f     *elfFile
 	loads []elfProg
+	last  int // the segment mapped found last: symbols and relocations come in runs
 }
 
 // segment returns the PT_LOAD segment whose file-backed part holds the n
@@ -170,8 +171,8 @@ func (m *elfMemory) read(what string, addr, n uint64) ([]byte, error) {
 	case n > maxSectionRead:
 		return nil, errELF("%s is %d bytes, over %d", what, n, maxSectionRead)
 	}
-	b := make([]byte, n)
-	if _, err := m.f.r.ReadAt(b, int64(p.off+(addr-p.vaddr))); err != nil {
+	b, err := m.f.bytesAt(p.off+(addr-p.vaddr), n)
+	if err != nil {
 		return nil, errELF("read %s: %v", what, err)
 	}
 	return b, nil
@@ -318,9 +319,15 @@ func (m *elfMemory) matchSections(d *dynamicTable) error {
 
 // mapped returns the PT_LOAD segment whose memory holds addr, or nil.
 func (m *elfMemory) mapped(addr uint64) *elfProg {
+	if m.last < len(m.loads) {
+		if p := &m.loads[m.last]; addr >= p.vaddr && addr-p.vaddr < p.memsz {
+			return p
+		}
+	}
 	for i := range m.loads {
 		p := &m.loads[i]
 		if addr >= p.vaddr && addr-p.vaddr < p.memsz {
+			m.last = i
 			return p
 		}
 	}

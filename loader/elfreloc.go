@@ -65,27 +65,29 @@ func (m *elfMemory) gnuHashSymbols(addr uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	nsyms := symoffset
+	// Every chain ends at the first entry from its start with the low bit
+	// set, so every chain ends by the end of the one that starts last:
+	// walking that one alone is linear however the buckets point.
+	last := uint64(0)
 	for b := range nbuckets {
 		i := uint64(o.Uint32(buckets[4*b:]))
-		if i == 0 {
-			continue
-		}
-		if i < symoffset {
+		if i != 0 && i < symoffset {
 			return 0, errELF("GNU hash bucket %d starts at symbol %d, below the table's first (%d)", b, i, symoffset)
 		}
-		for ; ; i++ { // to the chain's end, marked by the low bit
-			at := 4 * (i - symoffset)
-			if at+4 > uint64(len(chain)) {
-				return 0, errELF("GNU hash chain of bucket %d runs out of its segment", b)
-			}
-			if o.Uint32(chain[at:])&1 != 0 {
-				break
-			}
-		}
-		nsyms = max(nsyms, i+1)
+		last = max(last, i)
 	}
-	return nsyms, nil
+	if last == 0 {
+		return symoffset, nil
+	}
+	for i := last; ; i++ { // to the chain's end, marked by the low bit
+		at := 4 * (i - symoffset)
+		if at+4 > uint64(len(chain)) {
+			return 0, errELF("GNU hash chain from symbol %d runs out of its segment", last)
+		}
+		if o.Uint32(chain[at:])&1 != 0 {
+			return i + 1, nil
+		}
+	}
 }
 
 // rest returns the bytes from addr to the end of the file-backed part of
@@ -114,9 +116,28 @@ func (m *elfMemory) sysvHashSymbols(addr uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for i := uint64(0); i < uint64(len(t)); i += 4 {
-		if uint64(o.Uint32(t[i:])) >= nchain {
-			return 0, errELF("hash table entry %d is out of range (%d symbols)", i/4, nchain)
+	entry := func(i uint64) uint64 { return uint64(o.Uint32(t[4*i:])) }
+	// Every chain must end (at symbol 0): the dynamic linker follows one
+	// until it does, so a cycle would hang it. Each symbol is walked once.
+	const onPath, done = 1, 2
+	state := make([]byte, nchain)
+	for b := range nbucket {
+		var path []uint64
+		for i := entry(b); i != 0; i = entry(nbucket + i) {
+			if i >= nchain {
+				return 0, errELF("hash table: symbol %d out of range (%d symbols)", i, nchain)
+			}
+			if state[i] == done {
+				break
+			}
+			if state[i] == onPath {
+				return 0, errELF("hash table: the chain of bucket %d loops at symbol %d", b, i)
+			}
+			state[i] = onPath
+			path = append(path, i)
+		}
+		for _, i := range path {
+			state[i] = done
 		}
 	}
 	return nchain, nil
@@ -257,10 +278,6 @@ func (m *elfMemory) executable(addr uint64) bool {
 // writable reports whether the n bytes at addr lie in a writable PT_LOAD
 // segment's memory.
 func (m *elfMemory) writable(addr, n uint64) bool {
-	for _, p := range m.loads {
-		if p.flags&elf.PF_W != 0 && addr >= p.vaddr && addr-p.vaddr <= p.memsz && n <= p.memsz-(addr-p.vaddr) {
-			return true
-		}
-	}
-	return false
+	p := m.mapped(addr)
+	return p != nil && p.flags&elf.PF_W != 0 && n <= p.memsz-(addr-p.vaddr)
 }

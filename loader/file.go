@@ -80,7 +80,7 @@ func readELFPlugin(f io.ReaderAt, size int64) (*pluginFile, error) {
 		return nil, err
 	}
 	pf := &pluginFile{format: "ELF", elf: ef}
-	pf.setELFArch(ef.machine, ef.class, ef.order)
+	pf.setELFArch(ef.machine, ef.class, ef.order.byteOrder())
 	if ef.typ != elf.ET_DYN {
 		return nil, fmt.Errorf("%w: an ELF %s, not a shared object (ET_DYN)", ErrNotPlugin, elfTypeName(ef.typ))
 	}
@@ -228,10 +228,10 @@ func setting(bi *debug.BuildInfo, key string) string {
 }
 
 // readSymbols returns the contents of the data symbols of the plugin pf
-// (read from f) whose names match: from the full symbol table, or from the
+// (read from f) whose names start with prefix and match: from the full symbol table, or from the
 // dynamic one when the file is stripped. Mach-O files go through
 // debug/macho, behind a recover.
-func readSymbols(f io.ReaderAt, pf *pluginFile, match func(name []byte) bool) (syms []symbol, err error) {
+func readSymbols(f io.ReaderAt, pf *pluginFile, prefix string, match func(name []byte) bool) (syms []symbol, err error) {
 	if pf.elf == nil {
 		defer func() {
 			if r := recover(); r != nil {
@@ -247,7 +247,7 @@ func readSymbols(f io.ReaderAt, pf *pluginFile, match func(name []byte) bool) (s
 	if tab == nil {
 		return nil, nil
 	}
-	return pf.elf.symbols(tab, match)
+	return pf.elf.symbols(tab, prefix, match)
 }
 
 // readMachOSymbols reads up to maxSymbolSize bytes from each matching

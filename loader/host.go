@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
@@ -105,8 +104,7 @@ func (f *elfFile) fingerprints() (map[string]string, error) {
 	if tab == nil {
 		return nil, nil
 	}
-	prefix := []byte(fingerprintPrefix)
-	syms, err := f.symbols(tab, func(name []byte) bool { return bytes.HasPrefix(name, prefix) })
+	syms, err := f.symbols(tab, fingerprintPrefix, func([]byte) bool { return true })
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func inspect(path string) (*Info, error) {
 	}
 	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
 	suffix := []byte("." + metadataVar)
-	syms, err := readSymbols(f, pf, func(name []byte) bool {
+	syms, err := readSymbols(f, pf, "", func(name []byte) bool {
 		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
 	})
 	if err != nil {

@@ -357,7 +357,7 @@ func (f *elfFile) symbols(tab *elfSect, prefix string, match func(name []byte) b
 	for off := entsize; off+entsize <= uint64(len(syms)); off += entsize { // entry 0 is reserved
 		e := syms[off : off+entsize]
 		nameOff := uint64(f.order.Uint32(e))
-		if nameOff >= uint64(len(strs)) || !bytes.HasPrefix(strs[nameOff:], []byte(prefix)) {
+		if nameOff >= uint64(len(strs)) || prefix != "" && (strs[nameOff] != prefix[0] || !bytes.HasPrefix(strs[nameOff:], []byte(prefix))) {
 			continue
 		}
 		name := strs[nameOff:]

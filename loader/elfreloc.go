@@ -2,7 +2,6 @@ package loader
 
 import (
 	"debug/elf"
-	"slices"
 )
 
 // checkHash checks the symbol hash table the dynamic linker walks to look
@@ -204,11 +203,12 @@ func (m *elfMemory) checkRelocTable(d *dynamicTable, b []byte, relative uint64) 
 		return errELF("DT_RELACOUNT is %d, but there are %d relocations", relative, len(b)/24)
 	}
 	arrays := [][2]uint64{{d.tags[elf.DT_INIT_ARRAY], d.tags[elf.DT_INIT_ARRAYSZ]}, {d.tags[elf.DT_FINI_ARRAY], d.tags[elf.DT_FINI_ARRAYSZ]}}
-	for i := uint64(0); i < uint64(len(b)); i += 24 {
-		off, info, addend := o.Uint64(b[i:]), o.Uint64(b[i+8:]), o.Uint64(b[i+16:])
+	for i := uint64(0); i+24 <= uint64(len(b)); i += 24 {
+		e := b[i : i+24]
+		off, info, addend := o.Uint64(e), o.Uint64(e[8:]), o.Uint64(e[16:])
 		r := elfReloc{typ: uint32(info), sym: info >> 32, addend: addend}
 		switch {
-		case allowed != nil && !slices.Contains(allowed, r.typ):
+		case allowed != nil && !allowedType(allowed, r.typ):
 			return errELF("relocation %d at %#x has type %d, which Go's linker does not write", i/24, off, r.typ)
 		case i/24 < relative && m.f.machine == elf.EM_X86_64 && r.typ != uint32(elf.R_X86_64_RELATIVE):
 			return errELF("relocation %d is not relative, but DT_RELACOUNT counts it as one", i/24)
@@ -224,6 +224,16 @@ func (m *elfMemory) checkRelocTable(d *dynamicTable, b []byte, relative uint64) 
 		}
 	}
 	return nil
+}
+
+// allowedType reports whether typ is one of allowed (a handful).
+func allowedType(allowed []uint32, typ uint32) bool {
+	for _, a := range allowed {
+		if a == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // checkInit checks that what the dynamic linker calls when it opens and

@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"slices"
 )
 
@@ -58,8 +59,7 @@ func (m *elfMemory) symEntSize() uint64 {
 // table, its binding and type are ELF's, and a defined symbol lies in the
 // memory the file maps (in the TLS segment, for a TLS symbol).
 func (m *elfMemory) checkSymbols(d *dynamicTable) error {
-	size := m.symEntSize()
-	syms, err := m.read("dynamic symbol table", d.tags[elf.DT_SYMTAB], d.nsyms*size)
+	syms, err := m.read("dynamic symbol table", d.tags[elf.DT_SYMTAB], d.nsyms*m.symEntSize())
 	if err != nil {
 		return err
 	}
@@ -70,9 +70,15 @@ func (m *elfMemory) checkSymbols(d *dynamicTable) error {
 			tls = &m.f.progs[i]
 		}
 	}
-	strsz := d.tags[elf.DT_STRSZ]
+	strsz, size := d.tags[elf.DT_STRSZ], m.symEntSize()
 	for i := uint64(1); i < d.nsyms; i++ {
-		s := m.symbol(syms, i)
+		var s elfSym
+		if e := syms[i*size : (i+1)*size]; size == 24 && !m.f.order.big { // the common case, decoded inline
+			s = elfSym{name: uint64(binary.LittleEndian.Uint32(e)), info: e[4], shndx: binary.LittleEndian.Uint16(e[6:]),
+				value: binary.LittleEndian.Uint64(e[8:]), size: binary.LittleEndian.Uint64(e[16:])}
+		} else {
+			s = m.symbol(syms, i)
+		}
 		switch {
 		case s.name >= strsz:
 			return errELF("dynamic symbol %d: name at %d is outside the string table", i, s.name)

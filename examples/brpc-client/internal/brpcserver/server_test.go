@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
@@ -67,20 +67,13 @@ func handler(f func(context.Context, *echopb.EchoRequest) (any, error)) grpc.Met
 	}
 }
 
+// start serves the echo and inspect services with the real server.
 func start(t *testing.T, opts ...brpcserver.Option) (*brpcserver.Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := brpcserver.New(opts...)
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	s.RegisterService(&inspect, nil)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
-	t.Cleanup(func() {
-		require.NoError(t, s.Close())
-		assert.ErrorIs(t, <-done, brpcserver.ErrServerClosed)
-	})
-	return s, l.Addr().String()
+	srv := echotest.StartBRPC(t, echotest.Config{Options: opts, Register: func(s *brpcserver.Server) {
+		s.RegisterService(&inspect, nil)
+	}})
+	return srv.Server, srv.Addr
 }
 
 func call(c client.Client, method string, opts ...client.CallOption) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/examples/brpc-client/internal/echobench"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 )
@@ -14,18 +15,14 @@ import (
 // BenchmarkEcho compares the built-in gRPC client with the brpc plugin,
 // linked in, on loopback, with 1 and 64 concurrent callers.
 func BenchmarkEcho(b *testing.B) {
-	srv, err := echobench.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Stop()
+	grpcAddr, brpcAddr := echotest.StartGRPC(b), echotest.StartBRPC(b, echotest.Config{}).Addr
 	clients := []struct {
 		name string
 		new  func(...client.Option) client.Client
 		addr string
 	}{
-		{"grpc", client.NewGRPCClient, srv.GRPC},
-		{"brpc", brpc.NewClient, srv.BRPC},
+		{"grpc", client.NewGRPCClient, grpcAddr},
+		{"brpc", brpc.NewClient, brpcAddr},
 	}
 	for _, callers := range []int{1, 64} {
 		for _, cl := range clients {
@@ -41,17 +38,13 @@ func BenchmarkEcho(b *testing.B) {
 // TestRun checks the harness itself on a few calls, so that a broken
 // benchmark shows up in `go test`.
 func TestRun(t *testing.T) {
-	srv, err := echobench.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := echotest.StartBRPC(t, echotest.Config{})
 	bt := flag.Lookup("test.benchtime")
 	old := bt.Value.String()
 	require.NoError(t, bt.Value.Set("200x"))
 	defer bt.Value.Set(old)
 	res := testing.Benchmark(func(b *testing.B) {
-		c := brpc.NewClient(client.Address(srv.BRPC))
+		c := brpc.NewClient(client.Address(srv.Addr))
 		defer c.Close()
 		echobench.Run(b, c, 4)
 	})

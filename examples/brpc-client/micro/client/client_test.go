@@ -8,28 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 	"github.com/plugink/plugink/runtime"
 )
-
-// serveGRPC starts the echo service over gRPC on a loopback port.
-func serveGRPC(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return l.Addr().String()
-}
 
 func TestKindHasGRPC(t *testing.T) {
 	assert.Equal(t, "client", client.Kind.Name())
@@ -46,7 +33,7 @@ func TestKindHasGRPC(t *testing.T) {
 }
 
 func TestGRPCClientCallsEcho(t *testing.T) {
-	addr := serveGRPC(t)
+	addr := echotest.StartGRPC(t)
 	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Second))
 	defer c.Close()
 	for _, msg := range []string{"hello", "", "second call, same connection"} {
@@ -58,7 +45,7 @@ func TestGRPCClientCallsEcho(t *testing.T) {
 }
 
 func TestGRPCClientErrors(t *testing.T) {
-	addr := serveGRPC(t)
+	addr := echotest.StartGRPC(t)
 	c := client.NewGRPCClient(client.Address(addr))
 	defer c.Close()
 	req, rsp := &echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +11,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
@@ -30,43 +28,17 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// countingListener counts accepted connections.
-type countingListener struct {
-	net.Listener
-	accepted atomic.Int32
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepted.Add(1)
-	}
-	return c, err
-}
-
-func listen(t *testing.T) *countingListener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return &countingListener{Listener: l}
-}
-
 // startEcho serves the echo service over baidu_std with the real server.
-func startEcho(t *testing.T) *countingListener {
+func startEcho(t *testing.T) *echotest.BRPC {
 	t.Helper()
-	l := listen(t)
-	s := brpcserver.New()
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return l
+	return echotest.StartBRPC(t, echotest.Config{})
 }
 
 // scripted is a test server that hands each connection to a script, with
 // the connection's index (0 for the first). It reads frames with the real
 // decoder and writes whatever the script wants, good or bad.
 type scripted struct {
-	*countingListener
+	*echotest.Listener
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
@@ -74,7 +46,7 @@ type scripted struct {
 
 func startScripted(t *testing.T, script func(i int, nc net.Conn, d *baidustd.Decoder)) *scripted {
 	t.Helper()
-	s := &scripted{countingListener: listen(t)}
+	s := &scripted{Listener: echotest.Listen(t)}
 	s.wg.Go(func() {
 		for i := 0; ; i++ {
 			nc, err := s.Accept()

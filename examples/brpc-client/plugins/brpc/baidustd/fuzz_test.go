@@ -31,7 +31,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			if int(fr.Meta.AttachmentSize) != len(fr.Attachment) {
 				t.Fatalf("attachment_size %d, attachment of %d bytes", fr.Meta.AttachmentSize, len(fr.Attachment))
 			}
-			if payload, err := baidustd.DecodeResponse(&fr, fuzzMax); err == nil && len(payload) > fuzzMax {
+			if payload, _, err := baidustd.DecodeResponse(&fr, fuzzMax, nil); err == nil && len(payload) > fuzzMax {
 				t.Fatalf("payload of %d bytes passed the %d-byte limit", len(payload), fuzzMax)
 			}
 			checkReencode(t, &fr)

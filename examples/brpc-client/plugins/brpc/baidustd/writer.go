@@ -4,20 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 )
 
 // ErrWriterClosed is returned by [Writer.Write] after [Writer.Close].
 var ErrWriterClosed = errors.New("baidu_std: writer closed")
 
-// ErrOvercrowded is returned by [Writer.Write] when a frame would take the
-// bytes waiting to be written past the writer's limit, as when the peer
-// stops reading. The writer stays usable; bRPC's error for this state is
-// EOVERCROWDED.
-var ErrOvercrowded = errors.New("baidu_std: too many bytes queued for writing")
+// ErrOvercrowded reports work refused because it would take more memory
+// than a limit allows: a frame that would take the bytes waiting in a
+// [Writer] past its limit, as when the peer stops reading, or a payload
+// that would take more than is left of a decompression [Budget]. What
+// refused it stays usable; bRPC's error for this state is EOVERCROWDED.
+var ErrOvercrowded = errors.New("baidu_std: overcrowded")
 
 // DefaultMaxQueued is the default limit of a [Writer]'s queue, in bytes.
 const DefaultMaxQueued = 64 << 20
+
+// Reserve is how many bytes past its limit a [Writer] queues for
+// [Writer.WriteReserved]: room for thousands of short error answers.
+const Reserve = 1 << 20
 
 // maxSpare is the largest batch buffer a Writer keeps for reuse.
 const maxSpare = 1 << 20
@@ -41,7 +47,7 @@ type Writer struct {
 }
 
 // NewWriter starts a Writer over w that queues at most maxQueued bytes
-// (0 means [DefaultMaxQueued]). onError, if not nil, is called once, from
+// (0 or negative: [DefaultMaxQueued]). onError, if not nil, is called once, from
 // the writing goroutine, when a write to w fails; the Writer then refuses
 // further frames with that error.
 func NewWriter(w io.Writer, maxQueued int, onError func(error)) *Writer {
@@ -55,18 +61,27 @@ func NewWriter(w io.Writer, maxQueued int, onError func(error)) *Writer {
 
 // Write queues frame, copying it, to be written after the frames queued
 // before it. It returns the writer's error once it has failed or closed,
-// and [ErrOvercrowded] when the queue is full; a frame larger than the
-// limit is still accepted when nothing else waits.
-func (fw *Writer) Write(frame []byte) error {
+// and an error wrapping [ErrOvercrowded] when the queue is full; a frame
+// larger than the limit is still accepted when nothing else waits.
+func (fw *Writer) Write(frame []byte) error { return fw.queue(frame, fw.maxQueued) }
+
+// WriteReserved is Write with [Reserve] more bytes of room: for the short
+// answer that tells a peer its request was refused because the queue is
+// full (bRPC's EOVERCROWDED), which must get through when Write did not.
+func (fw *Writer) WriteReserved(frame []byte) error {
+	return fw.queue(frame, fw.maxQueued+min(Reserve, math.MaxInt-fw.maxQueued))
+}
+
+func (fw *Writer) queue(frame []byte, limit int) error {
 	fw.mu.Lock()
 	if fw.err != nil {
 		err := fw.err
 		fw.mu.Unlock()
 		return err
 	}
-	if queued := len(fw.pending) + fw.inFlight; queued > 0 && queued+len(frame) > fw.maxQueued {
+	if queued := len(fw.pending) + fw.inFlight; queued > 0 && len(frame) > limit-queued {
 		fw.mu.Unlock()
-		return ErrOvercrowded
+		return fmt.Errorf("%w: %d bytes queued for writing, %d more would pass the limit of %d", ErrOvercrowded, queued, len(frame), limit)
 	}
 	fw.pending = append(fw.pending, frame...)
 	fw.mu.Unlock()

@@ -10,8 +10,10 @@
 package echotest
 
 import (
+	"context"
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -111,3 +113,49 @@ func StartGRPC(tb testing.TB) string {
 	tb.Cleanup(s.Stop)
 	return l.Addr().String()
 }
+
+// Gate is a service, "test.Gate", whose Hold method answers its request's
+// message once the gate is open, or fails when the call's context ends:
+// for tests that need calls in flight on a server.
+type Gate struct {
+	entered chan struct{}
+	open    chan struct{}
+	once    sync.Once
+}
+
+// NewGate returns a closed gate. It opens when the test ends, if not
+// before, so that a server waiting for its handlers can stop.
+func NewGate(tb testing.TB) *Gate {
+	g := &Gate{entered: make(chan struct{}, 1024), open: make(chan struct{})}
+	tb.Cleanup(g.Open)
+	return g
+}
+
+// Register registers the service on s; pass it as Config.Register.
+func (g *Gate) Register(s *brpcserver.Server) {
+	s.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "test.Gate",
+		HandlerType: (*any)(nil),
+		Methods:     []grpc.MethodDesc{{MethodName: "Hold", Handler: g.hold}},
+	}, nil)
+}
+
+func (g *Gate) hold(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+	var req echopb.EchoRequest
+	if err := dec(&req); err != nil {
+		return nil, err
+	}
+	g.entered <- struct{}{}
+	select {
+	case <-g.open:
+		return &echopb.EchoResponse{Message: req.Message}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Entered receives once for each call that reached Hold.
+func (g *Gate) Entered() <-chan struct{} { return g.entered }
+
+// Open lets every held call, and every later one, through.
+func (g *Gate) Open() { g.once.Do(func() { close(g.open) }) }

@@ -27,9 +27,6 @@ var (
 	ErrConnection = errors.New("connection broken")
 	// ErrClosed is returned by calls after Close.
 	ErrClosed = errors.New("client closed")
-	// ErrStalled is the cause of a connection broken because the server
-	// stopped sending in the middle of a frame (see StallTimeout).
-	ErrStalled = errors.New("server stalled in the middle of a frame")
 	// ErrRequestTooLarge is returned, before anything is sent, for a
 	// request whose frame body exceeds MaxBodySize: a bRPC server would
 	// drop the connection, failing every call on it.
@@ -38,10 +35,12 @@ var (
 
 // brpcClient is the Client NewClient returns.
 type brpcClient struct {
-	opts   client.Options
-	plugin options
-	dialer net.Dialer
-	nextID atomic.Int64
+	opts     client.Options
+	plugin   options
+	maxRetry int
+	budget   *baidustd.Budget
+	dialer   net.Dialer
+	nextID   atomic.Int64
 
 	mu      sync.Mutex
 	cur     *conn
@@ -61,15 +60,17 @@ type dialCall struct {
 // client.Address. It is the constructor the plugin registers as "brpc".
 func NewClient(opts ...client.Option) client.Client {
 	o := client.NewOptions(opts...)
-	c := &brpcClient{opts: o, plugin: *pluginOptions(&o)}
-	if c.plugin.maxBodySize <= 0 {
-		c.plugin.maxBodySize = baidustd.DefaultMaxBodySize
+	c := &brpcClient{opts: o, plugin: *pluginOptions(&o), maxRetry: DefaultMaxRetry}
+	c.plugin.maxBodySize = baidustd.BodyLimit(c.plugin.maxBodySize)
+	c.budget = baidustd.NewBudget(c.plugin.budget, nil)
+	if r := c.plugin.maxRetry; r != nil {
+		c.maxRetry = max(*r, 0)
 	}
 	switch {
-	case c.plugin.stallTimeout == 0:
-		c.plugin.stallTimeout = DefaultStallTimeout
-	case c.plugin.stallTimeout < 0:
-		c.plugin.stallTimeout = 0
+	case c.plugin.frameTimeout == 0:
+		c.plugin.frameTimeout = DefaultFrameTimeout
+	case c.plugin.frameTimeout < 0:
+		c.plugin.frameTimeout = 0
 	}
 	return c
 }
@@ -121,14 +122,61 @@ func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp 
 	if deadline, ok := ctx.Deadline(); ok {
 		meta.Request.TimeoutMs = timeoutMs(time.Until(deadline))
 	}
-	cn, cl, err := c.send(ctx, &meta, req, po.attachment)
+	b := bufferPool.Get().(*buffers)
+	defer bufferPool.Put(b)
+	if err := c.encode(b, &meta, req, po.attachment); err != nil {
+		return err
+	}
+	for retry := 0; ; retry++ {
+		err := c.attempt(ctx, b.frame, meta.CorrelationID, rsp, po.rspAttachment)
+		if err == nil || retry == c.maxRetry || !retryable(err) || ctx.Err() != nil {
+			if err != nil && retry > 0 {
+				err = fmt.Errorf("%w (after %d retries)", err, retry)
+			}
+			return err
+		}
+		if err := c.backoff(ctx, err, retry); err != nil {
+			return err
+		}
+	}
+}
+
+// retryable reports whether a call that failed with err may be sent again:
+// when its connection broke or could not be made, as bRPC retries.
+func retryable(err error) bool {
+	var dial *dialError
+	return errors.Is(err, ErrConnection) || errors.As(err, &dial)
+}
+
+// backoff waits before retry number retry+1 when the last attempt could
+// not connect (10 ms, doubling), so that a server that is restarting has
+// time to listen again; a broken connection is retried at once.
+func (c *brpcClient) backoff(ctx context.Context, last error, retry int) error {
+	var dial *dialError
+	if !errors.As(last, &dial) {
+		return nil
+	}
+	t := time.NewTimer(10 * time.Millisecond << retry)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (waiting to retry: %w)", last, context.Cause(ctx))
+	}
+}
+
+// attempt sends the encoded request frame, with correlation id id, on the
+// live connection and decodes the answer into rsp.
+func (c *brpcClient) attempt(ctx context.Context, frame []byte, id int64, rsp proto.Message, rspAttachment *[]byte) error {
+	cn, cl, err := c.send(ctx, frame, id)
 	if err != nil {
 		return err
 	}
 	select {
 	case <-cl.done:
 	case <-ctx.Done():
-		if cn.forget(meta.CorrelationID) {
+		if cn.forget(id) {
 			putCall(cl)
 		}
 		return fmt.Errorf("waiting for the response: %w", context.Cause(ctx))
@@ -137,15 +185,16 @@ func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp 
 	if cl.err != nil {
 		return cl.err
 	}
-	payload, err := baidustd.DecodeResponse(&cl.frame, c.plugin.maxBodySize)
+	payload, lease, err := baidustd.DecodeResponse(&cl.frame, c.plugin.maxBodySize, c.budget)
 	if err != nil {
 		return err
 	}
+	defer lease.Release()
 	if err := proto.Unmarshal(payload, rsp); err != nil {
 		return fmt.Errorf("decode %s: %w", rsp.ProtoReflect().Descriptor().FullName(), err)
 	}
-	if po.rspAttachment != nil {
-		*po.rspAttachment = cl.frame.Attachment
+	if rspAttachment != nil {
+		*rspAttachment = cl.frame.Attachment
 	}
 	return nil
 }
@@ -167,43 +216,46 @@ type buffers struct{ payload, compressed, frame []byte }
 
 var bufferPool = sync.Pool{New: func() any { return new(buffers) }}
 
-// send encodes the request, registers the call on the live connection and
-// queues the frame. A connection that broke before the call was registered
-// is replaced once, since nothing was sent on it.
-func (c *brpcClient) send(ctx context.Context, meta *baidustd.Meta, req proto.Message, attachment []byte) (*conn, *call, error) {
-	b := bufferPool.Get().(*buffers)
-	defer bufferPool.Put(b)
+// encode writes the request's frame into b.frame.
+func (c *brpcClient) encode(b *buffers, meta *baidustd.Meta, req proto.Message, attachment []byte) error {
 	var err error
 	b.payload, err = proto.MarshalOptions{}.MarshalAppend(b.payload[:0], req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode %s: %w", req.ProtoReflect().Descriptor().FullName(), err)
+		return fmt.Errorf("encode %s: %w", req.ProtoReflect().Descriptor().FullName(), err)
 	}
 	payload := b.payload
 	if meta.CompressType != baidustd.CompressNone {
 		b.compressed, err = baidustd.AppendCompressed(b.compressed[:0], meta.CompressType, payload)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		payload = b.compressed
 	}
 	b.frame = baidustd.AppendFrame(b.frame[:0], meta, payload, attachment)
 	if body := len(b.frame) - baidustd.HeaderSize; body > c.plugin.maxBodySize {
-		return nil, nil, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d (brpc.MaxBodySize; a bRPC server's max_body_size)", ErrRequestTooLarge, body, c.plugin.maxBodySize)
+		return fmt.Errorf("%w: body of %d bytes exceeds the limit of %d (brpc.MaxBodySize; a bRPC server's max_body_size)", ErrRequestTooLarge, body, c.plugin.maxBodySize)
 	}
+	return nil
+}
+
+// send registers the call on the live connection and queues its frame. A
+// connection that broke before the call was registered is replaced once,
+// since nothing was sent on it.
+func (c *brpcClient) send(ctx context.Context, frame []byte, id int64) (*conn, *call, error) {
 	for attempt := 0; ; attempt++ {
 		cn, err := c.connect(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		cl, err := cn.register(meta.CorrelationID)
+		cl, err := cn.register(id)
 		if err != nil {
 			if attempt == 0 {
 				continue
 			}
 			return nil, nil, err
 		}
-		if err := cn.w.Write(b.frame); err != nil {
-			if cn.forget(meta.CorrelationID) {
+		if err := cn.w.Write(frame); err != nil {
+			if cn.forget(id) {
 				putCall(cl)
 			}
 			if errors.Is(err, baidustd.ErrOvercrowded) {
@@ -265,8 +317,8 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 	var err error
 	if c.opts.Address == "" {
 		err = client.ErrNoAddress
-	} else {
-		nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address)
+	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil && ctx.Err() == nil {
+		err = &dialError{err}
 	}
 	c.mu.Lock()
 	c.dialing = nil
@@ -284,3 +336,9 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 	c.mu.Unlock()
 	close(d.done)
 }
+
+// dialError is a failure to connect that a retry may overcome.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }

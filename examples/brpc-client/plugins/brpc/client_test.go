@@ -268,7 +268,7 @@ func TestMisbehavingServer(t *testing.T) {
 				}
 				serveEcho(t, nc, d)
 			})
-			c := newClient(s.Addr().String(), tt.opts...)
+			c := newClient(s.Addr().String(), append(tt.opts, brpc.MaxRetry(0))...)
 			t.Cleanup(func() { c.Close() })
 
 			_, err := echoCall(context.Background(), c, "bad")
@@ -447,7 +447,7 @@ func TestResetFailsEveryPendingCall(t *testing.T) {
 		}
 		serveEcho(t, nc, d)
 	})
-	c := newClient(s.Addr().String())
+	c := newClient(s.Addr().String(), brpc.MaxRetry(0))
 	t.Cleanup(func() { c.Close() })
 
 	var wg sync.WaitGroup
@@ -584,7 +584,7 @@ func TestServerThatStopsReading(t *testing.T) {
 	}
 	require.ErrorIs(t, err, baidustd.ErrOvercrowded)
 	assert.NotErrorIs(t, err, brpc.ErrConnection)
-	assert.Contains(t, err.Error(), "too many bytes queued for writing")
+	assert.Contains(t, err.Error(), "bytes queued for writing")
 
 	close(reading)
 	require.Eventually(t, func() bool {
@@ -614,14 +614,14 @@ func TestServerThatStallsMidFrame(t *testing.T) {
 		var rest baidustd.Frame
 		d.Decode(&rest) // until the client gives up on the connection
 	})
-	c := newClient(s.Addr().String(), brpc.StallTimeout(100*time.Millisecond))
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(100*time.Millisecond), brpc.MaxRetry(0))
 	t.Cleanup(func() { c.Close() })
 
 	start := time.Now()
 	_, err := echoCall(context.Background(), c, "half")
-	require.ErrorIs(t, err, brpc.ErrStalled)
+	require.ErrorIs(t, err, baidustd.ErrFrameTimeout)
 	assert.ErrorIs(t, err, brpc.ErrConnection)
-	assert.Contains(t, err.Error(), "no byte for 100ms with a frame half read")
+	assert.Contains(t, err.Error(), "frame not whole after 100ms")
 	assert.Less(t, time.Since(start), 4*time.Second, "broken by the stall timeout, not the call's 5s deadline")
 
 	mustEcho(t, c, "whole")
@@ -644,7 +644,7 @@ func TestIdleIsNotAStall(t *testing.T) {
 			}
 		}
 	})
-	c := newClient(s.Addr().String(), brpc.StallTimeout(50*time.Millisecond))
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(50*time.Millisecond))
 	t.Cleanup(func() { c.Close() })
 	mustEcho(t, c, "slow")
 	time.Sleep(150 * time.Millisecond) // idle
@@ -666,4 +666,37 @@ func TestRequestTooLarge(t *testing.T) {
 	assert.Contains(t, err.Error(), "exceeds the limit of 4096")
 	mustEcho(t, c, "small again")
 	assert.Equal(t, 1, l.Accepted())
+}
+
+// TestServerThatTricklesAFrame has the first connection's server send a
+// response frame a byte every 50 ms: each byte comes in time, the frame
+// does not, so the connection breaks and the next call dials again.
+func TestServerThatTricklesAFrame(t *testing.T) {
+	noLeaks(t)
+	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+		if i > 0 {
+			serveEcho(t, nc, d)
+			return
+		}
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		for _, b := range reply(t, &f) {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := nc.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	})
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0))
+	t.Cleanup(func() { c.Close() })
+
+	start := time.Now()
+	_, err := echoCall(context.Background(), c, "trickle")
+	require.ErrorIs(t, err, brpc.ErrConnection)
+	assert.ErrorIs(t, err, baidustd.ErrFrameTimeout)
+	assert.Less(t, time.Since(start), 2*time.Second, "broken by the frame timeout, not the call's 5s deadline")
+	mustEcho(t, c, "whole")
+	assert.Equal(t, 2, s.Accepted())
 }

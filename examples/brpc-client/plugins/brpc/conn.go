@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,15 +46,15 @@ func putCall(cl *call) {
 func newConn(nc net.Conn, o *options, stopped func()) *conn {
 	cn := &conn{nc: nc, calls: map[int64]*call{}}
 	cn.w = baidustd.NewWriter(nc, o.maxQueued, func(err error) { cn.fail(err) })
-	go cn.read(o.maxBodySize, o.stallTimeout, stopped)
+	go cn.read(o.maxBodySize, o.frameTimeout, stopped)
 	return cn
 }
 
-func (cn *conn) read(maxBodySize int, stall time.Duration, stopped func()) {
+func (cn *conn) read(maxBodySize int, frameTimeout time.Duration, stopped func()) {
 	defer stopped()
 	defer cn.w.Close()
-	fr := &frameReader{nc: cn.nc, stall: stall}
-	d := baidustd.NewDecoder(fr, maxBodySize)
+	d := baidustd.NewDecoder(cn.nc, maxBodySize)
+	d.SetFrameTimeout(frameTimeout)
 	for {
 		var f baidustd.Frame
 		if err := d.Decode(&f); err != nil {
@@ -65,7 +64,6 @@ func (cn *conn) read(maxBodySize int, stall time.Duration, stopped func()) {
 			cn.fail(err)
 			return
 		}
-		fr.decoded = fr.received - int64(d.Buffered())
 		cn.mu.Lock()
 		cl := cn.calls[f.Meta.CorrelationID]
 		delete(cn.calls, f.Meta.CorrelationID)
@@ -125,37 +123,4 @@ func (cn *conn) fail(cause error) {
 		cl.err = err
 		cl.done <- struct{}{}
 	}
-}
-
-// frameReader is what a connection's reader decodes from. It counts the
-// bytes that arrive and, while a frame has begun to arrive but not ended,
-// gives each read of the rest at most stall: a server that stops in the
-// middle of a frame, without closing, would otherwise wedge the connection
-// (every later answer queues behind the missing bytes). Between frames
-// there is no deadline: an idle connection or a slow handler is not a
-// fault, and each call has its own deadline.
-type frameReader struct {
-	nc       net.Conn
-	stall    time.Duration // 0: no limit
-	received int64         // bytes read from nc
-	decoded  int64         // bytes of the frames decoded so far
-	deadline bool          // a read deadline is set on nc
-}
-
-func (r *frameReader) Read(p []byte) (int, error) {
-	partial := r.received > r.decoded
-	switch {
-	case partial && r.stall > 0:
-		r.nc.SetReadDeadline(time.Now().Add(r.stall))
-		r.deadline = true
-	case r.deadline:
-		r.nc.SetReadDeadline(time.Time{})
-		r.deadline = false
-	}
-	n, err := r.nc.Read(p)
-	r.received += int64(n)
-	if err != nil && r.deadline && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = fmt.Errorf("%w: no byte for %s with a frame half read (%d bytes in)", ErrStalled, r.stall, r.received-r.decoded)
-	}
-	return n, err
 }

@@ -3,6 +3,7 @@ package brpc_test
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,12 @@ import (
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "bombed-client" {
+		os.Exit(runBombedClient())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // noLeaks fails t if goroutines started during the test outlive it and its
 // cleanups. Call it first, so that its cleanup runs last.
@@ -76,7 +82,7 @@ func startScripted(t *testing.T, script func(i int, nc net.Conn, d *baidustd.Dec
 
 // reply returns the echo service's response frame to the request f.
 func reply(t *testing.T, f *baidustd.Frame) []byte {
-	payload, err := baidustd.Payload(f, baidustd.DefaultMaxBodySize)
+	payload, _, err := baidustd.Payload(f, 0, nil)
 	if err != nil {
 		t.Errorf("scripted server: %v", err)
 		return nil

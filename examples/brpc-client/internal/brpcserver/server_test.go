@@ -147,9 +147,11 @@ func TestBadRequests(t *testing.T) {
 		{"no request meta", baidustd.AppendFrame(nil, &baidustd.Meta{CorrelationID: 77}, payload, nil),
 			baidustd.EREQUEST, "Missing request meta"},
 		{"snappy", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{CompressType: baidustd.CompressSnappy}), payload, nil),
-			baidustd.EREQUEST, "Fail to decompress request, CompressType=snappy: "},
+			baidustd.EREQUEST, "Fail to decompress request=example.EchoRequest, CompressType=snappy, request_size=4: compress type snappy is not supported"},
 		{"bad checksum", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{ChecksumType: 1, ChecksumValue: []byte{0, 0, 0, 0}}), payload, nil),
-			baidustd.EREQUEST, "Fail to decompress request, CompressType=none: baidu_std: malformed payload: CRC32C checksum"},
+			baidustd.EREQUEST, "Checksum mismatch of request=example.EchoRequest, ChecksumType=crc32c, request_size=4: CRC32C 00000000 of 4 bytes, want "},
+		{"corrupt gzip", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{CompressType: baidustd.CompressGzip}), []byte("definitely not a gzip stream"), nil),
+			baidustd.EREQUEST, "Fail to decompress request=example.EchoRequest, CompressType=gzip, request_size=28: gzip: invalid header"},
 		{"payload that does not parse", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{}), []byte{0xff}, nil),
 			baidustd.EREQUEST, "Fail to parse request=example.EchoRequest, ContentType=pb, CompressType=none, ChecksumType=none, request_size=1"},
 	}

@@ -26,7 +26,7 @@ const Message = echoload.Message
 // of throughput.
 func Run(b *testing.B, c client.Client, callers int) {
 	b.ResetTimer()
-	r, err := echoload.Run(c, b.N, callers)
+	r, err := echoload.Run(c, echoload.Config{Calls: b.N, Callers: callers})
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)

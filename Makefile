@@ -3,7 +3,7 @@ GO ?= go
 # Every package of every module in go.work (the root module and the example).
 PKGS := github.com/plugink/plugink/...
 
-.PHONY: demo demo-loader test vet bench
+.PHONY: demo demo-loader test vet fuzz bench
 
 ## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so.
 demo:
@@ -13,9 +13,14 @@ demo:
 demo-loader:
 	$(GO) run ./loader/internal/demo
 
-## test: vet, then every test under the race detector.
+## test: vet, then every test under the race detector, then a short fuzzing run.
 test: vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) fuzz
+
+## fuzz: each fuzz target of examples/brpc-client for a few seconds (FUZZTIME).
+fuzz:
+	$(MAKE) -C examples/brpc-client fuzz
 
 ## vet: go vet over every module in the workspace.
 vet:

@@ -70,6 +70,9 @@ func (b *Budget) Decompress(t CompressType, data []byte, max int) ([]byte, Lease
 	var err error
 	switch t {
 	case CompressNone:
+		if len(data) > BodyLimit(max) {
+			return nil, Lease{}, frameErr(ErrTooLarge, "payload of %d bytes exceeds the limit of %d bytes", len(data), BodyLimit(max))
+		}
 		return data, Lease{}, nil
 	case CompressGzip:
 		r, err = gzip.NewReader(bytes.NewReader(data))

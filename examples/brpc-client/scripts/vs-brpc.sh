@@ -31,24 +31,42 @@ sleep 1
 
 var() { curl -s "127.0.0.1:$DUMMY/vars/$1" | tr -d '\r' | sed 's/.*: //'; }
 
+# cpu PID: the process's user+system CPU time so far, in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+# per_call TICKS CALLS: CPU microseconds per call.
+per_call() { awk -v t="$1" -v n="$2" -v us="$TICK_US" 'BEGIN { printf "%.2f", t * us / n }'; }
+
 # cpp USE_BTHREAD CALLERS: bRPC's client; calls/s and p99 from its bvars.
 cpp() {
   "$BRPC_EXAMPLE/echo_client" --server="127.0.0.1:$PORT" --use_bthread="$1" --thread_num="$2" \
     --request_size=11 --dummy_port="$DUMMY" >/dev/null 2>&1 &
   local client=$!
   sleep 2
-  local n0; n0=$(var client_count)
+  local n0 s0 c0; n0=$(var client_count); s0=$(cpu "$server"); c0=$(cpu "$client")
   sleep "$SECONDS_PER_RUN"
-  local n1 p99 errs; n1=$(var client_count); p99=$(var client_latency_99); errs=$(var client_error_count)
+  local n1 s1 c1 p99 errs
+  n1=$(var client_count); s1=$(cpu "$server"); c1=$(cpu "$client")
+  p99=$(var client_latency_99); errs=$(var client_error_count)
   kill -INT "$client"; wait "$client" 2>/dev/null || true
-  echo "calls/s=$(( (n1 - n0) / SECONDS_PER_RUN )) p99-µs=$p99 errors=$errs"
+  local n=$(( n1 - n0 ))
+  echo "calls/s=$(( n / SECONDS_PER_RUN )) p99-µs=$p99 server-cpu-µs/call=$(per_call $(( s1 - s0 )) $n) client-cpu-µs/call=$(per_call $(( c1 - c0 )) $n) errors=$errs"
 }
 
-# gobrpc CALLERS: the greeter's load mode with the brpc plugin.
+# gobrpc CALLERS: the greeter's load mode with the brpc plugin (its CPU
+# time includes its start, a few milliseconds).
 gobrpc() {
   "$GREETER" --client=brpc -brpc_addr "127.0.0.1:$PORT" -c "$1" -request_size 11 -d 2s >/dev/null
-  "$GREETER" --client=brpc -brpc_addr "127.0.0.1:$PORT" -c "$1" -request_size 11 -d "${SECONDS_PER_RUN}s" |
-    sed -E 's/.*calls\/s=([0-9]+).*p99-µs=([0-9.]+).*/calls\/s=\1 p99-µs=\2/'
+  local s0 out times; s0=$(cpu "$server")
+  times=$(mktemp)
+  out=$( { TIMEFORMAT='%U %S'; time "$GREETER" --client=brpc -brpc_addr "127.0.0.1:$PORT" -c "$1" \
+    -request_size 11 -d "${SECONDS_PER_RUN}s"; } 2>"$times")
+  local s1 n cs; s1=$(cpu "$server")
+  n=$(sed -E 's/.* calls=([0-9]+) .*/\1/' <<<"$out")
+  cs=$(awk '{ printf "%.0f", ($1 + $2) * 1000000 }' "$times"); rm -f "$times"
+  echo "$(sed -E 's/.*calls\/s=([0-9]+).*p99-µs=([0-9.]+).*/calls\/s=\1 p99-µs=\2/' <<<"$out")" \
+    "server-cpu-µs/call=$(per_call $(( s1 - s0 )) "$n") client-cpu-µs/call=$(awk -v c="$cs" -v n="$n" 'BEGIN { printf "%.2f", c / n }')"
 }
 
 for c in $CALLERS; do

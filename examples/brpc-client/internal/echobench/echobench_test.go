@@ -2,6 +2,7 @@ package echobench_test
 
 import (
 	"flag"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,5 +51,26 @@ func TestRun(t *testing.T) {
 	})
 	if res.N == 0 || res.Extra["calls/s"] <= 0 || res.Extra["p99-µs"] < res.Extra["p50-µs"] {
 		t.Fatalf("harness reported %v", res)
+	}
+}
+
+// BenchmarkEchoBRPCServer measures the brpc plugin against the server
+// $PLUGINK_BRPC_ECHO names, such as Apache bRPC's own echo server (see
+// scripts/vs-brpc.sh); it is skipped when the variable is not set. Its
+// allocations are the client's alone, and with -cpuprofile it shows where
+// a call's time goes on the client's side.
+//
+//	PLUGINK_BRPC_ECHO=127.0.0.1:8002 go test -run '^$' -bench EchoBRPCServer -benchmem -cpuprofile cpu.out ./internal/echobench
+func BenchmarkEchoBRPCServer(b *testing.B) {
+	addr := os.Getenv("PLUGINK_BRPC_ECHO")
+	if addr == "" {
+		b.Skip("set PLUGINK_BRPC_ECHO=host:port of a baidu_std echo server")
+	}
+	for _, callers := range []int{1, 64} {
+		b.Run(echobench.Name("brpc", callers), func(b *testing.B) {
+			c := brpc.NewClient(client.Address(addr))
+			defer c.Close()
+			echobench.Run(b, c, callers)
+		})
 	}
 }

@@ -106,3 +106,39 @@ func TestCallContext(t *testing.T) {
 	_, ok = ctx.Deadline()
 	assert.False(t, ok, "timeout 0 means no bound")
 }
+
+// TestCallDeadline checks that CallDeadline is the deadline CallContext
+// sets, in each case.
+func TestCallDeadline(t *testing.T) {
+	soon, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		client time.Duration
+		call   time.Duration
+		want   time.Duration // from now; 0: no deadline
+	}{
+		{"the client's timeout", context.Background(), time.Hour, 0, time.Hour},
+		{"no timeout", context.Background(), 0, 0, 0},
+		{"the context's deadline wins over the client's timeout", soon, time.Hour, 0, time.Second},
+		{"a call timeout", context.Background(), time.Hour, time.Minute, time.Minute},
+		{"the context's deadline, when sooner than the call timeout", soon, 0, time.Minute, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := client.NewOptions(client.Timeout(tt.client))
+			co := client.NewCallOptions(client.WithTimeout(tt.call))
+			d, ok := client.CallDeadline(tt.ctx, &o, &co)
+			ctx, cancel := client.CallContext(tt.ctx, &o, &co)
+			defer cancel()
+			cd, cok := ctx.Deadline()
+			assert.Equal(t, tt.want != 0, ok)
+			assert.Equal(t, ok, cok)
+			if ok {
+				assert.WithinDuration(t, time.Now().Add(tt.want), d, 100*time.Millisecond)
+				assert.WithinDuration(t, d, cd, 100*time.Millisecond)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package brpc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,16 +103,18 @@ func (c *brpcClient) Call(ctx context.Context, service, method string, req, rsp 
 }
 
 func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp proto.Message, opts []client.CallOption) error {
-	co := client.NewCallOptions(opts...)
+	var co client.CallOptions
 	var po callOptions
 	if len(opts) > 0 {
+		co = client.NewCallOptions(opts...)
 		if v, ok := co.Context.Value(callOptionsKey{}).(*callOptions); ok {
 			po = *v
 		}
 	}
-	ctx, cancel := client.CallContext(ctx, &c.opts, &co)
-	defer cancel()
-	if err := ctx.Err(); err != nil {
+	at, hasDeadline := client.CallDeadline(ctx, &c.opts, &co)
+	b := newBounds(ctx, at, hasDeadline)
+	defer b.stop()
+	if err := b.err(); err != nil {
 		return err
 	}
 	meta := baidustd.Meta{
@@ -119,23 +122,23 @@ func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp 
 		CompressType:  c.plugin.compress,
 		CorrelationID: c.nextID.Add(1),
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		meta.Request.TimeoutMs = timeoutMs(time.Until(deadline))
+	if hasDeadline {
+		meta.Request.TimeoutMs = timeoutMs(time.Until(at))
 	}
-	b := bufferPool.Get().(*buffers)
-	defer bufferPool.Put(b)
-	if err := c.encode(b, &meta, req, po.attachment); err != nil {
+	buf := bufferPool.Get().(*buffers)
+	defer bufferPool.Put(buf)
+	if err := c.encode(buf, &meta, req, po.attachment); err != nil {
 		return err
 	}
 	for retry := 0; ; retry++ {
-		err := c.attempt(ctx, b.frame, meta.CorrelationID, rsp, po.rspAttachment)
-		if err == nil || retry == c.maxRetry || !retryable(err) || ctx.Err() != nil {
+		err := c.attempt(&b, buf.frame, meta.CorrelationID, rsp, po.rspAttachment)
+		if err == nil || retry == c.maxRetry || !retryable(err) || b.err() != nil {
 			if err != nil && retry > 0 {
 				err = fmt.Errorf("%w (after %d retries)", err, retry)
 			}
 			return err
 		}
-		if err := c.backoff(ctx, err, retry); err != nil {
+		if err := c.backoff(&b, err, retry); err != nil {
 			return err
 		}
 	}
@@ -151,7 +154,7 @@ func retryable(err error) bool {
 // backoff waits before retry number retry+1 when the last attempt could
 // not connect (10 ms, doubling), so that a server that is restarting has
 // time to listen again; a broken connection is retried at once.
-func (c *brpcClient) backoff(ctx context.Context, last error, retry int) error {
+func (c *brpcClient) backoff(b *bounds, last error, retry int) error {
 	var dial *dialError
 	if !errors.As(last, &dial) {
 		return nil
@@ -161,25 +164,24 @@ func (c *brpcClient) backoff(ctx context.Context, last error, retry int) error {
 	select {
 	case <-t.C:
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w (waiting to retry: %w)", last, context.Cause(ctx))
+	case <-b.ctx.Done():
+	case <-b.expired():
 	}
+	return fmt.Errorf("%w (waiting to retry: %w)", last, b.err())
 }
 
 // attempt sends the encoded request frame, with correlation id id, on the
 // live connection and decodes the answer into rsp.
-func (c *brpcClient) attempt(ctx context.Context, frame []byte, id int64, rsp proto.Message, rspAttachment *[]byte) error {
-	cn, cl, err := c.send(ctx, frame, id)
+func (c *brpcClient) attempt(b *bounds, frame []byte, id int64, rsp proto.Message, rspAttachment *[]byte) error {
+	cn, cl, lead, err := c.send(b, frame, id)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-cl.done:
-	case <-ctx.Done():
+	if !cn.wait(cl, b, lead) {
 		if cn.forget(id) {
 			putCall(cl)
 		}
-		return fmt.Errorf("waiting for the response: %w", context.Cause(ctx))
+		return fmt.Errorf("waiting for the response: %w", cmp.Or(b.err(), context.DeadlineExceeded))
 	}
 	defer putCall(cl)
 	if cl.err != nil {
@@ -240,36 +242,40 @@ func (c *brpcClient) encode(b *buffers, meta *baidustd.Meta, req proto.Message, 
 
 // send registers the call on the live connection and queues its frame. A
 // connection that broke before the call was registered is replaced once,
-// since nothing was sent on it.
-func (c *brpcClient) send(ctx context.Context, frame []byte, id int64) (*conn, *call, error) {
+// since nothing was sent on it. It reports whether the call took the
+// connection's turn to read (see conn.register).
+func (c *brpcClient) send(b *bounds, frame []byte, id int64) (*conn, *call, bool, error) {
 	for attempt := 0; ; attempt++ {
-		cn, err := c.connect(ctx)
+		cn, err := c.connect(b)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		cl, err := cn.register(id)
+		cl, lead, err := cn.register(id)
 		if err != nil {
 			if attempt == 0 {
 				continue
 			}
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if err := cn.w.Write(frame); err != nil {
 			if cn.forget(id) {
 				putCall(cl)
 			}
-			if errors.Is(err, baidustd.ErrOvercrowded) {
-				return nil, nil, err
+			if lead {
+				cn.passTurn()
 			}
-			return nil, nil, fmt.Errorf("%w: %w", ErrConnection, err)
+			if errors.Is(err, baidustd.ErrOvercrowded) {
+				return nil, nil, false, err
+			}
+			return nil, nil, false, fmt.Errorf("%w: %w", ErrConnection, err)
 		}
-		return cn, cl, nil
+		return cn, cl, lead, nil
 	}
 }
 
 // connect returns the live connection, dialing one if there is none. Calls
 // that arrive during a dial wait for it.
-func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
+func (c *brpcClient) connect(b *bounds) (*conn, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -287,12 +293,15 @@ func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
 		}
 		c.mu.Unlock()
 		if mine {
-			c.dial(ctx, d)
+			c.dial(b, d)
 		} else {
 			select {
 			case <-d.done:
-			case <-ctx.Done():
-				return nil, fmt.Errorf("waiting for the connection: %w", context.Cause(ctx))
+			case <-b.ctx.Done():
+			case <-b.expired():
+			}
+			if err := b.err(); err != nil {
+				return nil, fmt.Errorf("waiting for the connection: %w", err)
 			}
 		}
 		if d.err == nil {
@@ -300,16 +309,17 @@ func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
 		}
 		// Another call's dial gave up because its own context ended: dial
 		// again for this one.
-		if !mine && ctx.Err() == nil && (errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded)) {
+		if !mine && (errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded)) {
 			continue
 		}
 		return nil, d.err
 	}
 }
 
-func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
+func (c *brpcClient) dial(b *bounds, d *dialCall) {
+	ctx, cancel := b.context()
+	defer cancel()
 	if c.opts.DialTimeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.DialTimeout)
 		defer cancel()
 	}
@@ -317,7 +327,7 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 	var err error
 	if c.opts.Address == "" {
 		err = client.ErrNoAddress
-	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil && ctx.Err() == nil {
+	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil && b.err() == nil {
 		err = &dialError{err}
 	}
 	c.mu.Lock()

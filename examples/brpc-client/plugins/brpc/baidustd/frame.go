@@ -160,14 +160,11 @@ func (d *Decoder) Decode(f *Frame) error {
 // frame, then gives the frame its deadline unless it is whole in the
 // buffer already.
 func (d *Decoder) startFrame() error {
-	if d.timeout == 0 {
+	if d.dl == nil {
 		return nil
 	}
 	if d.r.Buffered() == 0 {
-		if d.deadline {
-			d.dl.SetReadDeadline(time.Time{})
-			d.deadline = false
-		}
+		d.setDeadline(time.Time{})
 		if _, err := d.r.Peek(1); err != nil {
 			return err
 		}
@@ -175,8 +172,35 @@ func (d *Decoder) startFrame() error {
 	if b, _ := d.r.Peek(d.r.Buffered()); len(b) >= HeaderSize && len(b)-HeaderSize >= int(binary.BigEndian.Uint32(b[4:])) {
 		return nil
 	}
-	d.deadline = true
-	return d.dl.SetReadDeadline(time.Now().Add(d.timeout))
+	if d.timeout == 0 {
+		d.setDeadline(time.Time{})
+		return nil
+	}
+	return d.setDeadline(time.Now().Add(d.timeout))
+}
+
+// setDeadline sets the stream's read deadline to t, unless it is known to
+// be clear already and t is zero.
+func (d *Decoder) setDeadline(t time.Time) error {
+	if t.IsZero() && !d.deadline {
+		return nil
+	}
+	d.deadline = !t.IsZero()
+	return d.dl.SetReadDeadline(t)
+}
+
+// WaitFrame waits for the first byte of the next frame, under whatever
+// read deadline the caller has set on the stream; it returns at once when
+// one is buffered. A deadline that passes consumes nothing: Decode may
+// follow as if WaitFrame had not been called. Once WaitFrame has returned,
+// Decode replaces the caller's deadline with the frame's own (or none).
+func (d *Decoder) WaitFrame() error {
+	d.deadline = d.dl != nil
+	if d.r.Buffered() > 0 {
+		return nil
+	}
+	_, err := d.r.Peek(1)
+	return err
 }
 
 // readErr describes a read error met after got bytes of the header (when

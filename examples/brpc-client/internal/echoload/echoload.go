@@ -82,10 +82,16 @@ func Run(c client.Client, cfg Config) (Result, error) {
 		if g < cfg.Calls%callers {
 			quota++
 		}
-		lat[g] = make([]time.Duration, 0, quota)
+		lat[g] = make([]time.Duration, 0, latencyRoom(cfg, quota, callers))
+		more := func(i int) bool {
+			if cfg.Calls > 0 {
+				return i < quota
+			}
+			return time.Now().Before(end)
+		}
 		wg.Go(func() {
 			var rsp echopb.EchoResponse
-			for i := 0; cfg.Calls > 0 && i < quota || cfg.Calls == 0 && time.Now().Before(end); i++ {
+			for i := 0; more(i); i++ {
 				t0 := time.Now()
 				err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp)
 				lat[g] = append(lat[g], time.Since(t0))
@@ -104,6 +110,20 @@ func Run(c client.Client, cfg Config) (Result, error) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return Result{Calls: len(all), Elapsed: elapsed, P50: percentile(all, 50), P99: percentile(all, 99)}, nil
+}
+
+// maxRate is the most calls a second latencyRoom plans for.
+const maxRate = 250_000
+
+// latencyRoom is how many latencies one of callers records: its quota of
+// calls, or, for a run of fixed duration, as many as it could make at
+// maxRate calls a second in all. Making room before the run keeps the
+// recording from growing the heap, and calling the collector, meanwhile.
+func latencyRoom(cfg Config, quota, callers int) int {
+	if cfg.Calls > 0 {
+		return quota
+	}
+	return int(cfg.Duration.Seconds()*maxRate)/callers + 1
 }
 
 func percentile(sorted []time.Duration, p int) time.Duration {

@@ -2,8 +2,17 @@
 GO ?= go
 # Every package of every module in go.work (the root module and the example).
 PKGS := github.com/plugink/plugink/...
+FUZZTIME ?= 3s
 
-.PHONY: demo demo-loader test test-short mutation vet bench
+# The root module's fuzz targets, with their packages (the example's are in
+# examples/brpc-client/Makefile).
+FUZZ := \
+	FuzzPluginHeaders:./loader \
+	FuzzPluginMain:./loader \
+	FuzzImportPathMatchesGo:./internal/ruletest \
+	FuzzFuncNameMatchesGo:./internal/ruletest
+
+.PHONY: demo demo-loader test test-short mutation fuzz vet bench
 
 ## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so.
 demo:
@@ -14,15 +23,25 @@ demo-loader:
 	$(GO) run ./loader/internal/demo
 
 ## test: vet, then every test under the race detector, then the loader's
-## mutation test (10,000 damaged plugins, in child processes) without it.
+## mutation test (10,000 damaged plugins, in child processes) without it,
+## then a short fuzzing run of every fuzz target.
 test: vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(MAKE) mutation
+	$(MAKE) fuzz
 
 ## mutation: Inspect, Preflight and Load over 10,000 one-byte variants of a
 ## real plugin's headers: none may crash, panic or hang (PLUGINK_MUTATIONS=n).
 mutation:
 	$(GO) test -count=1 -timeout 30m -run 'TestMutatedPluginsNeverCrash' -v ./loader
+
+## fuzz: each fuzz target for FUZZTIME (their seed corpora also run in every `go test`).
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
+	$(MAKE) -C examples/brpc-client fuzz FUZZTIME=$(FUZZTIME)
 
 ## test-short: every test that builds no program and no plugin, in seconds.
 test-short:

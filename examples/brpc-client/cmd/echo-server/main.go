@@ -11,7 +11,9 @@
 //
 // It stops on SIGINT or SIGTERM. Over baidu_std it echoes the request's
 // attachment back, and answers bad requests as bRPC does (1001, 1002,
-// 1003).
+// 1003). What a peer can cost it is bounded as internal/brpcserver says
+// (-max-body-size, -frame-timeout); running out of file descriptors makes
+// it pause accepting, not exit.
 package main
 
 import (
@@ -40,17 +42,19 @@ func main() {
 	grpcAddr := flag.String("grpc", "127.0.0.1:50051", "gRPC listen address (port 0 picks a free port)")
 	brpcAddr := flag.String("brpc", "127.0.0.1:8000", "baidu_std listen address (port 0 picks a free port)")
 	maxBody := flag.Int("max-body-size", baidustd.DefaultMaxBodySize, "largest baidu_std request body, in bytes")
+	frameTimeout := flag.Duration("frame-timeout", brpcserver.DefaultFrameTimeout, "time a baidu_std request frame may take to arrive, from its first byte to its last")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *grpcAddr, *brpcAddr, *maxBody); err != nil {
+	err := run(ctx, os.Stdout, *grpcAddr, *brpcAddr, brpcserver.MaxBodySize(*maxBody), brpcserver.FrameTimeout(*frameTimeout))
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
 // run serves until ctx ends or a server fails, after writing the addresses
-// it listens on to out.
-func run(ctx context.Context, out io.Writer, grpcAddr, brpcAddr string, maxBody int) error {
+// it listens on to out. opts configure the baidu_std server.
+func run(ctx context.Context, out io.Writer, grpcAddr, brpcAddr string, opts ...brpcserver.Option) error {
 	gl, err := net.Listen("tcp", grpcAddr)
 	if err != nil {
 		return fmt.Errorf("grpc: %w", err)
@@ -62,7 +66,7 @@ func run(ctx context.Context, out io.Writer, grpcAddr, brpcAddr string, maxBody 
 	}
 	gs := grpc.NewServer()
 	echopb.RegisterEchoServiceServer(gs, echo.Service{})
-	bs := brpcserver.New(brpcserver.MaxBodySize(maxBody), brpcserver.ErrorLog(log.Default()))
+	bs := brpcserver.New(append(opts, brpcserver.ErrorLog(log.Default()))...)
 	echopb.RegisterEchoServiceServer(bs, echo.Service{})
 
 	errs := make(chan error, 2)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
-	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
 
@@ -24,7 +23,7 @@ func TestServesBothProtocols(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, pw, "127.0.0.1:0", "127.0.0.1:0", baidustd.DefaultMaxBodySize) }()
+	go func() { done <- run(ctx, pw, "127.0.0.1:0", "127.0.0.1:0") }()
 
 	addrs := map[string]string{}
 	lines := bufio.NewScanner(pr)

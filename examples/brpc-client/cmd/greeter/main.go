@@ -6,6 +6,11 @@
 // plugin in ./plugins or named by MICRO_PLUGIN).
 //
 //	greeter -grpc_addr 127.0.0.1:50051 -brpc_addr 127.0.0.1:8000 --client=brpc -msg hello
+//
+// In load mode it makes Echo calls from -c concurrent callers, -n calls in
+// all or for -d, and prints calls/s and latency percentiles:
+//
+//	greeter --client=brpc -brpc_addr 127.0.0.1:8002 -c 64 -d 10s -request_size 11
 package main
 
 import (
@@ -37,8 +42,11 @@ func run() error {
 	brpcAddr := flag.String("brpc_addr", "127.0.0.1:8000", "echo server's baidu_std address, used by the brpc client")
 	msg := flag.String("msg", "hello from greeter", "message to echo")
 	timeout := flag.Duration("timeout", 5*time.Second, "call timeout")
-	calls := flag.Int("n", 0, "load mode: make this many calls and print calls/s and latency percentiles")
-	callers := flag.Int("c", 1, "load mode: concurrent callers sharing the client")
+	var load echoload.Config
+	flag.IntVar(&load.Calls, "n", 0, "load mode: make this many calls and print calls/s and latency percentiles")
+	flag.DurationVar(&load.Duration, "d", 0, "load mode: call for this long (instead of -n)")
+	flag.IntVar(&load.Callers, "c", 1, "load mode: concurrent callers sharing the client")
+	flag.IntVar(&load.RequestSize, "request_size", 0, `load mode: bytes of each request's message (default: "hello world", 11 bytes)`)
 	flag.Parse()
 
 	if err := initPlugins(); err != nil { // generated: static or dynamic by build tag
@@ -55,12 +63,12 @@ func run() error {
 	c := newClient(client.Address(addr), client.Timeout(*timeout))
 	defer c.Close()
 
-	if *calls > 0 {
-		r, err := echoload.Run(c, *calls, *callers)
+	if load.Calls > 0 || load.Duration > 0 {
+		r, err := echoload.Run(c, load)
 		if err != nil {
 			return fmt.Errorf("%s client: %w", name, err)
 		}
-		fmt.Printf("client=%s callers=%d %s\n", name, *callers, r)
+		fmt.Printf("client=%s callers=%d %s\n", name, max(load.Callers, 1), r)
 		return nil
 	}
 	rsp := &echopb.EchoResponse{}

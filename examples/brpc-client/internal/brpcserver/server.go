@@ -21,22 +21,29 @@
 // request=example.EchoRequest, ContentType=pb, CompressType=none,
 // ChecksumType=none, request_size=0"; each text is prefixed with
 // "[ip:port][E<code>]".
+//
+// A peer cannot make the server exit or hold memory its bytes did not pay
+// for: a temporary accept error (out of file descriptors) is retried after
+// a pause; each request frame must arrive whole within FrameTimeout; the
+// payloads being decompressed hold at most ConnDecompressBudget bytes per
+// connection and DecompressBudget bytes in all, and a request past that is
+// answered EOVERCROWDED; so is a request whose answer does not fit the
+// connection's queue of MaxQueued bytes (a peer that does not read). A
+// peer that shuts down its write side gets the answers to every request it
+// sent before the server closes the connection.
 package brpcserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
 )
@@ -44,12 +51,28 @@ import (
 // ErrServerClosed is returned by Serve after Close.
 var ErrServerClosed = errors.New("brpcserver: server closed")
 
+// Defaults of the options that bound what a peer can cost.
+const (
+	// DefaultFrameTimeout is how long a request frame may take to arrive,
+	// from its first byte to its last.
+	DefaultFrameTimeout = 10 * time.Second
+	// DefaultDecompressBudget is how many bytes the payloads being
+	// decompressed may hold at once, across the server.
+	DefaultDecompressBudget = 2 * baidustd.DefaultBudget
+)
+
 // Server serves registered services over baidu_std.
 type Server struct {
-	maxBodySize int
-	logger      *log.Logger
-	services    map[string]*service
-	shortNames  map[string]string // a service's name without its package -> its full name
+	maxBodySize  int
+	maxQueued    int
+	frameTimeout time.Duration
+	budget       *baidustd.Budget
+	budgetSize   int
+	connBudget   int
+	logger       *log.Logger
+	logs         rateLimiter
+	services     map[string]*service
+	shortNames   map[string]string // a service's name without its package -> its full name
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -66,30 +89,66 @@ type service struct {
 // Option configures a Server.
 type Option func(*Server)
 
-// MaxBodySize sets the largest request body the server reads (default
-// baidustd.DefaultMaxBodySize, which n <= 0 also means); a larger one
-// closes the connection. It bounds a decompressed payload too.
+// MaxBodySize sets the largest request body the server reads, and the
+// largest decompressed request payload (0 or negative:
+// baidustd.DefaultMaxBodySize; math.MaxInt: no limit); a larger body
+// closes the connection.
 func MaxBodySize(n int) Option { return func(s *Server) { s.maxBodySize = n } }
 
-// ErrorLog sets where the server reports broken connections (default:
-// nowhere).
+// MaxQueued sets how many bytes of answers may wait to be written to one
+// connection (0 or negative: baidustd.DefaultMaxQueued, 64 MiB;
+// math.MaxInt: no limit). An answer that does not fit, as when the peer
+// does not read, is replaced by a short EOVERCROWDED error, which has
+// baidustd.Reserve more bytes of room; when even that is full, the
+// connection is closed.
+func MaxQueued(n int) Option { return func(s *Server) { s.maxQueued = n } }
+
+// FrameTimeout sets how long a request frame may take to arrive, from its
+// first byte to its last (0: DefaultFrameTimeout; negative: no limit);
+// a peer that sends half a frame, or a byte at a time, is disconnected
+// after d. It also bounds the time a closing connection spends writing
+// its last answers. An idle connection is never timed out.
+func FrameTimeout(d time.Duration) Option { return func(s *Server) { s.frameTimeout = d } }
+
+// DecompressBudget sets how many bytes the request payloads being
+// decompressed may hold at once across the server (0 or negative:
+// DefaultDecompressBudget, 256 MiB; math.MaxInt: no bound). A payload is
+// held until its request is answered; one that does not fit is answered
+// EOVERCROWDED at once.
+func DecompressBudget(n int) Option { return func(s *Server) { s.budgetSize = n } }
+
+// ConnDecompressBudget is DecompressBudget for each connection, within the
+// server's (0 or negative: baidustd.DefaultBudget, 128 MiB), so that one
+// peer cannot take the whole server's budget.
+func ConnDecompressBudget(n int) Option { return func(s *Server) { s.connBudget = n } }
+
+// ErrorLog sets where the server reports broken connections, refused
+// accepts and overcrowded connections (default: nowhere). Reports of the
+// same kind are rate-limited to one a second.
 func ErrorLog(l *log.Logger) Option { return func(s *Server) { s.logger = l } }
 
 // New returns a server with no services.
 func New(opts ...Option) *Server {
 	s := &Server{
-		maxBodySize: baidustd.DefaultMaxBodySize,
-		services:    map[string]*service{},
-		shortNames:  map[string]string{},
-		listeners:   map[net.Listener]struct{}{},
-		conns:       map[*serverConn]struct{}{},
+		services:   map[string]*service{},
+		shortNames: map[string]string{},
+		listeners:  map[net.Listener]struct{}{},
+		conns:      map[*serverConn]struct{}{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	if s.maxBodySize <= 0 {
-		s.maxBodySize = baidustd.DefaultMaxBodySize
+	s.maxBodySize = baidustd.BodyLimit(s.maxBodySize)
+	switch {
+	case s.frameTimeout == 0:
+		s.frameTimeout = DefaultFrameTimeout
+	case s.frameTimeout < 0:
+		s.frameTimeout = 0
 	}
+	if s.budgetSize <= 0 {
+		s.budgetSize = DefaultDecompressBudget
+	}
+	s.budget = baidustd.NewBudget(s.budgetSize, nil)
 	return s
 }
 
@@ -107,7 +166,10 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 }
 
 // Serve accepts connections on l until Close, serving each in its own
-// goroutines. It returns ErrServerClosed after Close, or the accept error.
+// goroutines. A temporary accept error, such as running out of file
+// descriptors, is logged and retried after a pause (5 ms, doubling up to
+// 1 s), as net/http does. Serve returns ErrServerClosed after Close, or
+// an accept error that is not temporary.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -117,18 +179,17 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
+	var pause time.Duration
 	for {
 		nc, err := l.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			delete(s.listeners, l)
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
+			if pause, err = s.acceptFailed(l, err, pause); err != nil {
+				return err
 			}
-			return fmt.Errorf("brpcserver: accept: %w", err)
+			time.Sleep(pause)
+			continue
 		}
+		pause = 0
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -141,6 +202,40 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// acceptFailed decides what Serve does after l's Accept failed with err:
+// pause longer than last and go on, or return the error.
+func (s *Server) acceptFailed(l net.Listener, err error, last time.Duration) (time.Duration, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed && temporary(err) {
+		pause := min(max(2*last, 5*time.Millisecond), time.Second)
+		s.logEvery("accept", "brpcserver: accept: %v; retrying in %s", err, pause)
+		return pause, nil
+	}
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	if closed {
+		return 0, ErrServerClosed
+	}
+	return 0, fmt.Errorf("brpcserver: accept: %w", err)
+}
+
+// temporary reports whether an accept error may pass: the process or the
+// system is out of descriptors or buffers, or a connection was aborted
+// before it was accepted.
+func temporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.EAGAIN, syscall.EINTR, syscall.EPROTO} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // Close stops every listener and connection and waits for the requests in
 // progress to end.
 func (s *Server) Close() error {
@@ -150,6 +245,7 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	for sc := range s.conns {
+		sc.cancel()
 		sc.nc.Close()
 	}
 	s.mu.Unlock()
@@ -163,231 +259,48 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// serverConn is one client connection.
-type serverConn struct {
-	s      *Server
-	nc     net.Conn
-	w      *baidustd.Writer
-	ctx    context.Context
-	cancel context.CancelFunc
-	addr   string // the server's address, as bRPC puts it in error texts
-}
-
-// newConn starts serving nc; s.mu is held.
-func (s *Server) newConn(nc net.Conn) *serverConn {
-	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, addr: nc.LocalAddr().String()}
-	sc.w = baidustd.NewWriter(nc, 0, func(err error) {
-		s.logf("brpcserver: %s: %v", nc.RemoteAddr(), err)
-		nc.Close()
-	})
-	s.wg.Add(1)
-	go sc.serve()
-	return sc
-}
-
-// serve reads requests until the connection fails, running each in its own
-// goroutine, then waits for them and stops the writer.
-func (sc *serverConn) serve() {
-	defer sc.s.wg.Done()
-	var requests sync.WaitGroup
-	d := baidustd.NewDecoder(sc.nc, sc.s.maxBodySize)
-	for {
-		f := new(baidustd.Frame)
-		if err := d.Decode(f); err != nil {
-			// A client closing between frames is the normal end.
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-				sc.s.logf("brpcserver: %s: %v", sc.nc.RemoteAddr(), err)
-			}
-			break
+// logEvery logs at most one report of each kind a second, saying how many
+// it left out since the last.
+func (s *Server) logEvery(kind, format string, args ...any) {
+	if s.logger == nil {
+		return
+	}
+	if skipped, ok := s.logs.allow(kind, time.Now()); ok {
+		if skipped > 0 {
+			format += fmt.Sprintf(" (and %d more like it)", skipped)
 		}
-		requests.Go(func() { sc.respond(f) })
-	}
-	sc.nc.Close()
-	sc.cancel()
-	requests.Wait()
-	sc.w.Close()
-	sc.s.mu.Lock()
-	delete(sc.s.conns, sc)
-	sc.s.mu.Unlock()
-}
-
-// respond runs the request f and queues its response.
-func (sc *serverConn) respond(f *baidustd.Frame) {
-	rsp := response{}
-	sc.run(f, &rsp)
-	meta := baidustd.Meta{
-		Response:      &baidustd.ResponseMeta{ErrorCode: int32(rsp.code)},
-		CorrelationID: f.Meta.CorrelationID,
-	}
-	if rsp.code != 0 {
-		meta.Response.ErrorText = fmt.Sprintf("[%s][E%d]%s", sc.addr, int32(rsp.code), rsp.text)
-		rsp.payload, rsp.attachment = nil, nil
-	}
-	// A write error has already closed the connection and been logged.
-	_ = sc.w.Write(baidustd.AppendFrame(nil, &meta, rsp.payload, rsp.attachment))
-}
-
-// response is what run produces: an error code and text, or a payload and
-// attachment.
-type response struct {
-	code       baidustd.Code
-	text       string
-	payload    []byte
-	attachment []byte
-}
-
-func (r *response) fail(code baidustd.Code, format string, args ...any) {
-	r.code, r.text = code, fmt.Sprintf(format, args...)
-}
-
-// run finds the method f asks for, decodes its payload and calls it.
-func (sc *serverConn) run(f *baidustd.Frame, rsp *response) {
-	req := f.Meta.Request
-	if req == nil {
-		rsp.fail(baidustd.EREQUEST, "Missing request meta")
-		return
-	}
-	// As bRPC 1.17: a service name without a package (as jprotobuf sends
-	// it) is looked up by its short name; otherwise a service or method
-	// that does not exist are both ENOMETHOD, naming service/method.
-	name := req.ServiceName
-	if !strings.Contains(name, ".") {
-		full, ok := sc.s.shortNames[name]
-		if !ok {
-			rsp.fail(baidustd.ENOSERVICE, "Fail to find service=%s", req.ServiceName)
-			return
-		}
-		name = full
-	}
-	svc, ok := sc.s.services[name]
-	var handler grpc.MethodHandler
-	if ok {
-		handler, ok = svc.methods[req.MethodName]
-	}
-	if !ok {
-		rsp.fail(baidustd.ENOMETHOD, "Fail to find method=%s/%s", req.ServiceName, req.MethodName)
-		return
-	}
-	payload, err := baidustd.Payload(f, sc.s.maxBodySize)
-	if err != nil {
-		rsp.fail(baidustd.EREQUEST, "Fail to decompress request, CompressType=%s: %v", f.Meta.CompressType, err)
-		return
-	}
-	ctx := sc.ctx
-	if req.TimeoutMs > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMs)*time.Millisecond)
-		defer cancel()
-	}
-	info := &requestInfo{attachment: f.Attachment, logID: req.LogID}
-	ctx = context.WithValue(ctx, requestInfoKey{}, info)
-
-	var decodeErr *parseError
-	decode := func(m any) error {
-		msg := m.(proto.Message)
-		if err := proto.Unmarshal(payload, msg); err != nil {
-			decodeErr = &parseError{msg: msg.ProtoReflect().Descriptor().FullName(), err: err}
-			return decodeErr
-		}
-		return nil
-	}
-	out, err := call(handler, svc.impl, ctx, decode)
-	switch {
-	case decodeErr != nil:
-		rsp.fail(baidustd.EREQUEST, "Fail to parse request=%s, ContentType=%s, CompressType=%s, ChecksumType=%s, request_size=%d",
-			decodeErr.msg, contentTypeName(f.Meta.ContentType), f.Meta.CompressType, checksumTypeName(f.Meta.ChecksumType), len(f.Payload))
-		return
-	case err != nil:
-		var e *baidustd.Error
-		if errors.As(err, &e) {
-			rsp.fail(e.Code, "%s", e.Text)
-		} else {
-			rsp.fail(baidustd.EINTERNAL, "%v", err)
-		}
-		return
-	}
-	msg, ok := out.(proto.Message)
-	if !ok {
-		rsp.fail(baidustd.ERESPONSE, "Handler returned %T, not a protobuf message", out)
-		return
-	}
-	rsp.payload, err = proto.Marshal(msg)
-	if err != nil {
-		rsp.fail(baidustd.ERESPONSE, "Fail to serialize response: %v", err)
-		return
-	}
-	rsp.attachment = info.rspAttachment
-}
-
-// parseError is a request payload that does not parse as msg.
-type parseError struct {
-	msg protoreflect.FullName
-	err error
-}
-
-func (e *parseError) Error() string { return fmt.Sprintf("parse %s: %v", e.msg, e.err) }
-func (e *parseError) Unwrap() error { return e.err }
-
-// contentTypeName and checksumTypeName spell the meta's types as bRPC's
-// error texts do.
-func contentTypeName(t int32) string {
-	if t == 0 {
-		return "pb"
-	}
-	return fmt.Sprintf("content_type(%d)", t)
-}
-
-func checksumTypeName(t int32) string {
-	switch t {
-	case 0:
-		return "none"
-	case baidustd.ChecksumCRC32C:
-		return "crc32c"
-	}
-	return "unknown"
-}
-
-// call runs a method handler, turning a panic into an error.
-func call(h grpc.MethodHandler, impl any, ctx context.Context, decode func(any) error) (out any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panicked: %v", p)
-		}
-	}()
-	return h(impl, ctx, decode, nil)
-}
-
-type requestInfoKey struct{}
-
-// requestInfo is what a handler can read and set of the baidu_std frame.
-type requestInfo struct {
-	attachment    []byte
-	rspAttachment []byte
-	logID         int64
-}
-
-// RequestAttachment returns the attachment of the request ctx belongs to,
-// or nil outside a baidu_std request.
-func RequestAttachment(ctx context.Context) []byte {
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		return info.attachment
-	}
-	return nil
-}
-
-// SetResponseAttachment sets the attachment sent with the response to the
-// request ctx belongs to. Outside a baidu_std request it does nothing.
-func SetResponseAttachment(ctx context.Context, b []byte) {
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		info.rspAttachment = b
+		s.logger.Printf(format, args...)
 	}
 }
 
-// LogID returns the log_id of the request ctx belongs to (0 if none).
-func LogID(ctx context.Context) int64 {
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		return info.logID
+// rateLimiter lets one event of each kind a second through.
+type rateLimiter struct {
+	mu    sync.Mutex
+	kinds map[string]*rate
+}
+
+type rate struct {
+	last    time.Time
+	skipped int
+}
+
+// allow reports whether an event of kind at now may be logged, and how
+// many were refused since the last one allowed.
+func (r *rateLimiter) allow(kind string, now time.Time) (skipped int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kinds == nil {
+		r.kinds = map[string]*rate{}
 	}
-	return 0
+	k := r.kinds[kind]
+	if k == nil {
+		k = &rate{}
+		r.kinds[kind] = k
+	}
+	if now.Sub(k.last) < time.Second {
+		k.skipped++
+		return 0, false
+	}
+	skipped, k.last, k.skipped = k.skipped, now, 0
+	return skipped, true
 }

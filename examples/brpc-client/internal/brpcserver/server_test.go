@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
@@ -67,20 +67,13 @@ func handler(f func(context.Context, *echopb.EchoRequest) (any, error)) grpc.Met
 	}
 }
 
+// start serves the echo and inspect services with the real server.
 func start(t *testing.T, opts ...brpcserver.Option) (*brpcserver.Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := brpcserver.New(opts...)
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	s.RegisterService(&inspect, nil)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
-	t.Cleanup(func() {
-		require.NoError(t, s.Close())
-		assert.ErrorIs(t, <-done, brpcserver.ErrServerClosed)
-	})
-	return s, l.Addr().String()
+	srv := echotest.StartBRPC(t, echotest.Config{Options: opts, Register: func(s *brpcserver.Server) {
+		s.RegisterService(&inspect, nil)
+	}})
+	return srv.Server, srv.Addr
 }
 
 func call(c client.Client, method string, opts ...client.CallOption) (string, error) {
@@ -154,9 +147,11 @@ func TestBadRequests(t *testing.T) {
 		{"no request meta", baidustd.AppendFrame(nil, &baidustd.Meta{CorrelationID: 77}, payload, nil),
 			baidustd.EREQUEST, "Missing request meta"},
 		{"snappy", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{CompressType: baidustd.CompressSnappy}), payload, nil),
-			baidustd.EREQUEST, "Fail to decompress request, CompressType=snappy: "},
+			baidustd.EREQUEST, "Fail to decompress request=example.EchoRequest, CompressType=snappy, request_size=4: compress type snappy is not supported"},
 		{"bad checksum", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{ChecksumType: 1, ChecksumValue: []byte{0, 0, 0, 0}}), payload, nil),
-			baidustd.EREQUEST, "Fail to decompress request, CompressType=none: baidu_std: malformed payload: CRC32C checksum"},
+			baidustd.EREQUEST, "Checksum mismatch of request=example.EchoRequest, ChecksumType=crc32c, request_size=4: CRC32C 00000000 of 4 bytes, want "},
+		{"corrupt gzip", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{CompressType: baidustd.CompressGzip}), []byte("definitely not a gzip stream"), nil),
+			baidustd.EREQUEST, "Fail to decompress request=example.EchoRequest, CompressType=gzip, request_size=28: gzip: invalid header"},
 		{"payload that does not parse", baidustd.AppendFrame(nil, echoReq(baidustd.Meta{}), []byte{0xff}, nil),
 			baidustd.EREQUEST, "Fail to parse request=example.EchoRequest, ContentType=pb, CompressType=none, ChecksumType=none, request_size=1"},
 	}

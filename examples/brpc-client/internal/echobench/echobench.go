@@ -3,59 +3,19 @@
 // callers. The benchmarks of this module and of the plugink host built on
 // it share it, so that their numbers mean the same.
 //
-//	srv, err := echobench.Start()
-//	...
-//	c := brpc.NewClient(client.Address(srv.BRPC))
+//	srv := echotest.StartBRPC(b, echotest.Config{})
+//	c := brpc.NewClient(client.Address(srv.Addr))
 //	echobench.Run(b, c, 64)
 package echobench
 
 import (
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
 	"github.com/plugink/plugink/examples/brpc-client/internal/echoload"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
-	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
-
-// Servers is the echo service served over gRPC and baidu_std on loopback.
-type Servers struct {
-	GRPC, BRPC string // addresses
-
-	grpc *grpc.Server
-	brpc *brpcserver.Server
-}
-
-// Start serves the echo service on two free loopback ports.
-func Start() (*Servers, error) {
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		gl.Close()
-		return nil, err
-	}
-	s := &Servers{GRPC: gl.Addr().String(), BRPC: bl.Addr().String(), grpc: grpc.NewServer(), brpc: brpcserver.New()}
-	echopb.RegisterEchoServiceServer(s.grpc, echo.Service{})
-	echopb.RegisterEchoServiceServer(s.brpc, echo.Service{})
-	go s.grpc.Serve(gl)
-	go s.brpc.Serve(bl)
-	return s, nil
-}
-
-// Stop stops both servers.
-func (s *Servers) Stop() {
-	s.grpc.Stop()
-	s.brpc.Close()
-}
 
 // Message is the text every benchmark call sends (see echoload.Message).
 const Message = echoload.Message
@@ -66,7 +26,7 @@ const Message = echoload.Message
 // of throughput.
 func Run(b *testing.B, c client.Client, callers int) {
 	b.ResetTimer()
-	r, err := echoload.Run(c, b.N, callers)
+	r, err := echoload.Run(c, echoload.Config{Calls: b.N, Callers: callers})
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)

@@ -1,13 +1,15 @@
 // Package echoload makes Echo calls through a [client.Client] from any
 // number of concurrent callers and measures calls per second and latency
 // percentiles. The benchmarks (internal/echobench) and the greeter's load
-// mode (-n, -c) share it, so that their numbers mean the same.
+// mode (-n or -d, -c, -request_size) share it, so that their numbers mean
+// the same.
 package echoload
 
 import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,16 +41,34 @@ func (r Result) String() string {
 		r.Calls, r.Elapsed.Round(time.Millisecond), r.CallsPerSecond(), micros(r.P50), micros(r.P99))
 }
 
-// Run makes one warm-up call, then n Echo calls through c spread over
-// callers goroutines, and returns what it measured. It stops at the first
-// failed call and returns its error.
-func Run(c client.Client, n, callers int) (Result, error) {
-	req := &echopb.EchoRequest{Message: proto.String(Message)}
+// Config says how much load Run makes.
+type Config struct {
+	// Calls is how many calls to make in all; when 0, the callers call
+	// for Duration instead.
+	Calls int
+	// Duration is how long to call when Calls is 0.
+	Duration time.Duration
+	// Callers is how many goroutines call at once (at least 1).
+	Callers int
+	// RequestSize is the length of each request's message, in bytes, as
+	// bRPC's echo client's -request_size; 0 sends [Message].
+	RequestSize int
+}
+
+// Run makes one warm-up call, then Echo calls through c as cfg says, and
+// returns what it measured. It stops at the first failed call and returns
+// its error.
+func Run(c client.Client, cfg Config) (Result, error) {
+	msg := Message
+	if cfg.RequestSize > 0 {
+		msg = strings.Repeat("r", cfg.RequestSize)
+	}
+	req := &echopb.EchoRequest{Message: proto.String(msg)}
 	var rsp echopb.EchoResponse
 	if err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp); err != nil {
 		return Result{}, fmt.Errorf("warm-up call: %w", err)
 	}
-	callers = max(callers, 1)
+	callers := max(cfg.Callers, 1)
 	lat := make([][]time.Duration, callers)
 	var (
 		wg    sync.WaitGroup
@@ -56,15 +76,22 @@ func Run(c client.Client, n, callers int) (Result, error) {
 		first error
 	)
 	start := time.Now()
+	end := start.Add(cfg.Duration)
 	for g := range callers {
-		k := n / callers
-		if g < n%callers {
-			k++
+		quota := cfg.Calls / callers
+		if g < cfg.Calls%callers {
+			quota++
 		}
-		lat[g] = make([]time.Duration, 0, k)
+		lat[g] = make([]time.Duration, 0, latencyRoom(cfg, quota, callers))
+		more := func(i int) bool {
+			if cfg.Calls > 0 {
+				return i < quota
+			}
+			return time.Now().Before(end)
+		}
 		wg.Go(func() {
 			var rsp echopb.EchoResponse
-			for range k {
+			for i := 0; more(i); i++ {
 				t0 := time.Now()
 				err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp)
 				lat[g] = append(lat[g], time.Since(t0))
@@ -83,6 +110,20 @@ func Run(c client.Client, n, callers int) (Result, error) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return Result{Calls: len(all), Elapsed: elapsed, P50: percentile(all, 50), P99: percentile(all, 99)}, nil
+}
+
+// maxRate is the most calls a second latencyRoom plans for.
+const maxRate = 250_000
+
+// latencyRoom is how many latencies one of callers records: its quota of
+// calls, or, for a run of fixed duration, as many as it could make at
+// maxRate calls a second in all. Making room before the run keeps the
+// recording from growing the heap, and calling the collector, meanwhile.
+func latencyRoom(cfg Config, quota, callers int) int {
+	if cfg.Calls > 0 {
+		return quota
+	}
+	return int(cfg.Duration.Seconds()*maxRate)/callers + 1
 }
 
 func percentile(sorted []time.Duration, p int) time.Duration {

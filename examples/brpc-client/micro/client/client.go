@@ -99,17 +99,35 @@ func NewCallOptions(opts ...CallOption) CallOptions {
 // WithTimeout bounds one call.
 func WithTimeout(d time.Duration) CallOption { return func(o *CallOptions) { o.Timeout = d } }
 
-// CallContext returns ctx bounded by the call's timeout: the call option's
-// when set, else the client's when ctx has no deadline. Implementations use
-// it so that both timeouts mean the same in every client.
-func CallContext(ctx context.Context, o *Options, co *CallOptions) (context.Context, context.CancelFunc) {
+// CallDeadline returns the deadline of a call made with ctx: the call
+// option's timeout when set, else the client's when ctx has no deadline
+// (both counted from now, and never later than ctx's own deadline), else
+// ctx's deadline, if it has one. Implementations use it, or CallContext,
+// so that both timeouts mean the same in every client.
+func CallDeadline(ctx context.Context, o *Options, co *CallOptions) (time.Time, bool) {
+	own, has := ctx.Deadline()
+	var timeout time.Duration
 	switch {
 	case co.Timeout > 0:
-		return context.WithTimeout(ctx, co.Timeout)
-	case o.Timeout > 0:
-		if _, ok := ctx.Deadline(); !ok {
-			return context.WithTimeout(ctx, o.Timeout)
-		}
+		timeout = co.Timeout
+	case o.Timeout > 0 && !has:
+		timeout = o.Timeout
+	default:
+		return own, has
 	}
-	return ctx, func() {}
+	d := time.Now().Add(timeout)
+	if has && own.Before(d) {
+		return own, true
+	}
+	return d, true
+}
+
+// CallContext returns ctx bounded by the call's deadline (see
+// CallDeadline).
+func CallContext(ctx context.Context, o *Options, co *CallOptions) (context.Context, context.CancelFunc) {
+	d, ok := CallDeadline(ctx, o, co)
+	if own, has := ctx.Deadline(); !ok || has && own.Equal(d) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, d)
 }

@@ -8,28 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 	"github.com/plugink/plugink/runtime"
 )
-
-// serveGRPC starts the echo service over gRPC on a loopback port.
-func serveGRPC(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return l.Addr().String()
-}
 
 func TestKindHasGRPC(t *testing.T) {
 	assert.Equal(t, "client", client.Kind.Name())
@@ -46,7 +33,7 @@ func TestKindHasGRPC(t *testing.T) {
 }
 
 func TestGRPCClientCallsEcho(t *testing.T) {
-	addr := serveGRPC(t)
+	addr := echotest.StartGRPC(t)
 	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Second))
 	defer c.Close()
 	for _, msg := range []string{"hello", "", "second call, same connection"} {
@@ -58,7 +45,7 @@ func TestGRPCClientCallsEcho(t *testing.T) {
 }
 
 func TestGRPCClientErrors(t *testing.T) {
-	addr := serveGRPC(t)
+	addr := echotest.StartGRPC(t)
 	c := client.NewGRPCClient(client.Address(addr))
 	defer c.Close()
 	req, rsp := &echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{}
@@ -118,4 +105,40 @@ func TestCallContext(t *testing.T) {
 	defer cancel()
 	_, ok = ctx.Deadline()
 	assert.False(t, ok, "timeout 0 means no bound")
+}
+
+// TestCallDeadline checks that CallDeadline is the deadline CallContext
+// sets, in each case.
+func TestCallDeadline(t *testing.T) {
+	soon, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		client time.Duration
+		call   time.Duration
+		want   time.Duration // from now; 0: no deadline
+	}{
+		{"the client's timeout", context.Background(), time.Hour, 0, time.Hour},
+		{"no timeout", context.Background(), 0, 0, 0},
+		{"the context's deadline wins over the client's timeout", soon, time.Hour, 0, time.Second},
+		{"a call timeout", context.Background(), time.Hour, time.Minute, time.Minute},
+		{"the context's deadline, when sooner than the call timeout", soon, 0, time.Minute, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := client.NewOptions(client.Timeout(tt.client))
+			co := client.NewCallOptions(client.WithTimeout(tt.call))
+			d, ok := client.CallDeadline(tt.ctx, &o, &co)
+			ctx, cancel := client.CallContext(tt.ctx, &o, &co)
+			defer cancel()
+			cd, cok := ctx.Deadline()
+			assert.Equal(t, tt.want != 0, ok)
+			assert.Equal(t, ok, cok)
+			if ok {
+				assert.WithinDuration(t, time.Now().Add(tt.want), d, 100*time.Millisecond)
+				assert.WithinDuration(t, d, cd, 100*time.Millisecond)
+			}
+		})
+	}
 }

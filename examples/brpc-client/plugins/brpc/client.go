@@ -1,6 +1,7 @@
 package brpc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,9 +28,6 @@ var (
 	ErrConnection = errors.New("connection broken")
 	// ErrClosed is returned by calls after Close.
 	ErrClosed = errors.New("client closed")
-	// ErrStalled is the cause of a connection broken because the server
-	// stopped sending in the middle of a frame (see StallTimeout).
-	ErrStalled = errors.New("server stalled in the middle of a frame")
 	// ErrRequestTooLarge is returned, before anything is sent, for a
 	// request whose frame body exceeds MaxBodySize: a bRPC server would
 	// drop the connection, failing every call on it.
@@ -38,10 +36,12 @@ var (
 
 // brpcClient is the Client NewClient returns.
 type brpcClient struct {
-	opts   client.Options
-	plugin options
-	dialer net.Dialer
-	nextID atomic.Int64
+	opts     client.Options
+	plugin   options
+	maxRetry int
+	budget   *baidustd.Budget
+	dialer   net.Dialer
+	nextID   atomic.Int64
 
 	mu      sync.Mutex
 	cur     *conn
@@ -61,15 +61,17 @@ type dialCall struct {
 // client.Address. It is the constructor the plugin registers as "brpc".
 func NewClient(opts ...client.Option) client.Client {
 	o := client.NewOptions(opts...)
-	c := &brpcClient{opts: o, plugin: *pluginOptions(&o)}
-	if c.plugin.maxBodySize <= 0 {
-		c.plugin.maxBodySize = baidustd.DefaultMaxBodySize
+	c := &brpcClient{opts: o, plugin: *pluginOptions(&o), maxRetry: DefaultMaxRetry}
+	c.plugin.maxBodySize = baidustd.BodyLimit(c.plugin.maxBodySize)
+	c.budget = baidustd.NewBudget(c.plugin.budget, nil)
+	if r := c.plugin.maxRetry; r != nil {
+		c.maxRetry = max(*r, 0)
 	}
 	switch {
-	case c.plugin.stallTimeout == 0:
-		c.plugin.stallTimeout = DefaultStallTimeout
-	case c.plugin.stallTimeout < 0:
-		c.plugin.stallTimeout = 0
+	case c.plugin.frameTimeout == 0:
+		c.plugin.frameTimeout = DefaultFrameTimeout
+	case c.plugin.frameTimeout < 0:
+		c.plugin.frameTimeout = 0
 	}
 	return c
 }
@@ -101,16 +103,18 @@ func (c *brpcClient) Call(ctx context.Context, service, method string, req, rsp 
 }
 
 func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp proto.Message, opts []client.CallOption) error {
-	co := client.NewCallOptions(opts...)
+	var co client.CallOptions
 	var po callOptions
 	if len(opts) > 0 {
+		co = client.NewCallOptions(opts...)
 		if v, ok := co.Context.Value(callOptionsKey{}).(*callOptions); ok {
 			po = *v
 		}
 	}
-	ctx, cancel := client.CallContext(ctx, &c.opts, &co)
-	defer cancel()
-	if err := ctx.Err(); err != nil {
+	at, hasDeadline := client.CallDeadline(ctx, &c.opts, &co)
+	b := newBounds(ctx, at, hasDeadline)
+	defer b.stop()
+	if err := b.err(); err != nil {
 		return err
 	}
 	meta := baidustd.Meta{
@@ -118,34 +122,81 @@ func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp 
 		CompressType:  c.plugin.compress,
 		CorrelationID: c.nextID.Add(1),
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		meta.Request.TimeoutMs = timeoutMs(time.Until(deadline))
+	if hasDeadline {
+		meta.Request.TimeoutMs = timeoutMs(time.Until(at))
 	}
-	cn, cl, err := c.send(ctx, &meta, req, po.attachment)
+	buf := bufferPool.Get().(*buffers)
+	defer bufferPool.Put(buf)
+	if err := c.encode(buf, &meta, req, po.attachment); err != nil {
+		return err
+	}
+	for retry := 0; ; retry++ {
+		err := c.attempt(&b, buf.frame, meta.CorrelationID, rsp, po.rspAttachment)
+		if err == nil || retry == c.maxRetry || !retryable(err) || b.err() != nil {
+			if err != nil && retry > 0 {
+				err = fmt.Errorf("%w (after %d retries)", err, retry)
+			}
+			return err
+		}
+		if err := c.backoff(&b, err, retry); err != nil {
+			return err
+		}
+	}
+}
+
+// retryable reports whether a call that failed with err may be sent again:
+// when its connection broke or could not be made, as bRPC retries.
+func retryable(err error) bool {
+	var dial *dialError
+	return errors.Is(err, ErrConnection) || errors.As(err, &dial)
+}
+
+// backoff waits before retry number retry+1 when the last attempt could
+// not connect (10 ms, doubling), so that a server that is restarting has
+// time to listen again; a broken connection is retried at once.
+func (c *brpcClient) backoff(b *bounds, last error, retry int) error {
+	var dial *dialError
+	if !errors.As(last, &dial) {
+		return nil
+	}
+	t := time.NewTimer(10 * time.Millisecond << retry)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-b.ctx.Done():
+	case <-b.expired():
+	}
+	return fmt.Errorf("%w (waiting to retry: %w)", last, b.err())
+}
+
+// attempt sends the encoded request frame, with correlation id id, on the
+// live connection and decodes the answer into rsp.
+func (c *brpcClient) attempt(b *bounds, frame []byte, id int64, rsp proto.Message, rspAttachment *[]byte) error {
+	cn, cl, lead, err := c.send(b, frame, id)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-cl.done:
-	case <-ctx.Done():
-		if cn.forget(meta.CorrelationID) {
+	if !cn.wait(cl, b, lead) {
+		if cn.forget(id) {
 			putCall(cl)
 		}
-		return fmt.Errorf("waiting for the response: %w", context.Cause(ctx))
+		return fmt.Errorf("waiting for the response: %w", cmp.Or(b.err(), context.DeadlineExceeded))
 	}
 	defer putCall(cl)
 	if cl.err != nil {
 		return cl.err
 	}
-	payload, err := baidustd.DecodeResponse(&cl.frame, c.plugin.maxBodySize)
+	payload, lease, err := baidustd.DecodeResponse(&cl.frame, c.plugin.maxBodySize, c.budget)
 	if err != nil {
 		return err
 	}
+	defer lease.Release()
 	if err := proto.Unmarshal(payload, rsp); err != nil {
 		return fmt.Errorf("decode %s: %w", rsp.ProtoReflect().Descriptor().FullName(), err)
 	}
-	if po.rspAttachment != nil {
-		*po.rspAttachment = cl.frame.Attachment
+	if rspAttachment != nil {
+		*rspAttachment = cl.frame.Attachment
 	}
 	return nil
 }
@@ -167,57 +218,64 @@ type buffers struct{ payload, compressed, frame []byte }
 
 var bufferPool = sync.Pool{New: func() any { return new(buffers) }}
 
-// send encodes the request, registers the call on the live connection and
-// queues the frame. A connection that broke before the call was registered
-// is replaced once, since nothing was sent on it.
-func (c *brpcClient) send(ctx context.Context, meta *baidustd.Meta, req proto.Message, attachment []byte) (*conn, *call, error) {
-	b := bufferPool.Get().(*buffers)
-	defer bufferPool.Put(b)
+// encode writes the request's frame into b.frame.
+func (c *brpcClient) encode(b *buffers, meta *baidustd.Meta, req proto.Message, attachment []byte) error {
 	var err error
 	b.payload, err = proto.MarshalOptions{}.MarshalAppend(b.payload[:0], req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode %s: %w", req.ProtoReflect().Descriptor().FullName(), err)
+		return fmt.Errorf("encode %s: %w", req.ProtoReflect().Descriptor().FullName(), err)
 	}
 	payload := b.payload
 	if meta.CompressType != baidustd.CompressNone {
 		b.compressed, err = baidustd.AppendCompressed(b.compressed[:0], meta.CompressType, payload)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		payload = b.compressed
 	}
 	b.frame = baidustd.AppendFrame(b.frame[:0], meta, payload, attachment)
 	if body := len(b.frame) - baidustd.HeaderSize; body > c.plugin.maxBodySize {
-		return nil, nil, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d (brpc.MaxBodySize; a bRPC server's max_body_size)", ErrRequestTooLarge, body, c.plugin.maxBodySize)
+		return fmt.Errorf("%w: body of %d bytes exceeds the limit of %d (brpc.MaxBodySize; a bRPC server's max_body_size)", ErrRequestTooLarge, body, c.plugin.maxBodySize)
 	}
+	return nil
+}
+
+// send registers the call on the live connection and queues its frame. A
+// connection that broke before the call was registered is replaced once,
+// since nothing was sent on it. It reports whether the call took the
+// connection's turn to read (see conn.register).
+func (c *brpcClient) send(b *bounds, frame []byte, id int64) (*conn, *call, bool, error) {
 	for attempt := 0; ; attempt++ {
-		cn, err := c.connect(ctx)
+		cn, err := c.connect(b)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		cl, err := cn.register(meta.CorrelationID)
+		cl, lead, err := cn.register(id)
 		if err != nil {
 			if attempt == 0 {
 				continue
 			}
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		if err := cn.w.Write(b.frame); err != nil {
-			if cn.forget(meta.CorrelationID) {
+		if err := cn.w.Write(frame); err != nil {
+			if cn.forget(id) {
 				putCall(cl)
 			}
-			if errors.Is(err, baidustd.ErrOvercrowded) {
-				return nil, nil, err
+			if lead {
+				cn.passTurn()
 			}
-			return nil, nil, fmt.Errorf("%w: %w", ErrConnection, err)
+			if errors.Is(err, baidustd.ErrOvercrowded) {
+				return nil, nil, false, err
+			}
+			return nil, nil, false, fmt.Errorf("%w: %w", ErrConnection, err)
 		}
-		return cn, cl, nil
+		return cn, cl, lead, nil
 	}
 }
 
 // connect returns the live connection, dialing one if there is none. Calls
 // that arrive during a dial wait for it.
-func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
+func (c *brpcClient) connect(b *bounds) (*conn, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -235,12 +293,15 @@ func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
 		}
 		c.mu.Unlock()
 		if mine {
-			c.dial(ctx, d)
+			c.dial(b, d)
 		} else {
 			select {
 			case <-d.done:
-			case <-ctx.Done():
-				return nil, fmt.Errorf("waiting for the connection: %w", context.Cause(ctx))
+			case <-b.ctx.Done():
+			case <-b.expired():
+			}
+			if err := b.err(); err != nil {
+				return nil, fmt.Errorf("waiting for the connection: %w", err)
 			}
 		}
 		if d.err == nil {
@@ -248,16 +309,17 @@ func (c *brpcClient) connect(ctx context.Context) (*conn, error) {
 		}
 		// Another call's dial gave up because its own context ended: dial
 		// again for this one.
-		if !mine && ctx.Err() == nil && (errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded)) {
+		if !mine && (errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded)) {
 			continue
 		}
 		return nil, d.err
 	}
 }
 
-func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
+func (c *brpcClient) dial(b *bounds, d *dialCall) {
+	ctx, cancel := b.context()
+	defer cancel()
 	if c.opts.DialTimeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.DialTimeout)
 		defer cancel()
 	}
@@ -265,8 +327,8 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 	var err error
 	if c.opts.Address == "" {
 		err = client.ErrNoAddress
-	} else {
-		nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address)
+	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil && b.err() == nil {
+		err = &dialError{err}
 	}
 	c.mu.Lock()
 	c.dialing = nil
@@ -284,3 +346,9 @@ func (c *brpcClient) dial(ctx context.Context, d *dialCall) {
 	c.mu.Unlock()
 	close(d.done)
 }
+
+// dialError is a failure to connect that a retry may overcome.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
@@ -26,14 +27,14 @@ import (
 func TestEchoOverOneConnection(t *testing.T) {
 	noLeaks(t)
 	l := startEcho(t)
-	c := newClient(l.Addr().String())
+	c := newClient(l.Addr)
 	t.Cleanup(func() { c.Close() })
 
 	assert.Equal(t, "brpc", c.String())
 	for _, msg := range []string{"hello", "", strings.Repeat("large ", 100000)} {
 		mustEcho(t, c, msg)
 	}
-	assert.Equal(t, int32(1), l.accepted.Load(), "calls reuse the connection")
+	assert.Equal(t, 1, l.Accepted(), "calls reuse the connection")
 }
 
 func TestAttachmentsAndCompression(t *testing.T) {
@@ -41,7 +42,7 @@ func TestAttachmentsAndCompression(t *testing.T) {
 		t.Run(ct.String(), func(t *testing.T) {
 			noLeaks(t)
 			l := startEcho(t)
-			c := newClient(l.Addr().String(), brpc.Compress(ct))
+			c := newClient(l.Addr, brpc.Compress(ct))
 			t.Cleanup(func() { c.Close() })
 
 			var att []byte
@@ -117,7 +118,7 @@ func TestMisbehavingServer(t *testing.T) {
 		answer func(nc net.Conn, f *baidustd.Frame) bool
 		is     []error
 		msg    string
-		conns  int32
+		conns  int
 	}{
 		{
 			name: "garbage",
@@ -267,7 +268,7 @@ func TestMisbehavingServer(t *testing.T) {
 				}
 				serveEcho(t, nc, d)
 			})
-			c := newClient(s.Addr().String(), tt.opts...)
+			c := newClient(s.Addr().String(), append(tt.opts, brpc.MaxRetry(0))...)
 			t.Cleanup(func() { c.Close() })
 
 			_, err := echoCall(context.Background(), c, "bad")
@@ -282,14 +283,14 @@ func TestMisbehavingServer(t *testing.T) {
 
 			mustEcho(t, c, "good")
 			mustEcho(t, c, "still good")
-			assert.Equal(t, tt.conns, s.accepted.Load())
+			assert.Equal(t, tt.conns, s.Accepted())
 		})
 	}
 }
 
 func TestServerDown(t *testing.T) {
 	noLeaks(t)
-	l := listen(t)
+	l := echotest.Listen(t)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	c := newClient(addr)
@@ -305,36 +306,9 @@ func TestServerDown(t *testing.T) {
 	if err != nil {
 		t.Skipf("port %s was taken meanwhile: %v", addr, err)
 	}
-	s := startScripted2(t, nl)
+	s := echotest.StartBRPC(t, echotest.Config{Listener: nl})
 	mustEcho(t, c, "there you are")
-	assert.Equal(t, int32(1), s.accepted.Load())
-}
-
-// startScripted2 serves the echo script on a listener the test made.
-func startScripted2(t *testing.T, l net.Listener) *scripted {
-	s := &scripted{countingListener: &countingListener{Listener: l}}
-	s.wg.Go(func() {
-		for {
-			nc, err := s.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, nc)
-			s.mu.Unlock()
-			s.wg.Go(func() { defer nc.Close(); serveEcho(t, nc, baidustd.NewDecoder(nc, 0)) })
-		}
-	})
-	t.Cleanup(func() {
-		s.Close()
-		s.mu.Lock()
-		for _, nc := range s.conns {
-			nc.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
-	return s
+	assert.Equal(t, 1, s.Accepted())
 }
 
 // TestDeadlineExceeded leaves the first request unanswered until the
@@ -365,7 +339,7 @@ func TestDeadlineExceeded(t *testing.T) {
 
 	mustEcho(t, c, "second")
 	mustEcho(t, c, "third")
-	assert.Equal(t, int32(1), s.accepted.Load())
+	assert.Equal(t, 1, s.Accepted())
 
 	// The client's own timeout bounds calls without a deadline, and a call
 	// timeout bounds one call.
@@ -428,13 +402,13 @@ func TestOutOfOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, int32(1), s.accepted.Load())
+	assert.Equal(t, 1, s.Accepted())
 }
 
 func TestConcurrentCallsShareOneConnection(t *testing.T) {
 	noLeaks(t)
 	l := startEcho(t)
-	c := newClient(l.Addr().String())
+	c := newClient(l.Addr)
 	t.Cleanup(func() { c.Close() })
 
 	const callers, calls = 64, 50
@@ -452,7 +426,7 @@ func TestConcurrentCallsShareOneConnection(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, int32(1), l.accepted.Load(), "the first calls wait for one dial")
+	assert.Equal(t, 1, l.Accepted(), "the first calls wait for one dial")
 }
 
 // TestResetFailsEveryPendingCall breaks the connection while calls wait:
@@ -473,7 +447,7 @@ func TestResetFailsEveryPendingCall(t *testing.T) {
 		}
 		serveEcho(t, nc, d)
 	})
-	c := newClient(s.Addr().String())
+	c := newClient(s.Addr().String(), brpc.MaxRetry(0))
 	t.Cleanup(func() { c.Close() })
 
 	var wg sync.WaitGroup
@@ -486,7 +460,7 @@ func TestResetFailsEveryPendingCall(t *testing.T) {
 	}
 	wg.Wait()
 	mustEcho(t, c, "after the reset")
-	assert.Equal(t, int32(2), s.accepted.Load())
+	assert.Equal(t, 2, s.Accepted())
 }
 
 func TestClose(t *testing.T) {
@@ -523,7 +497,7 @@ func TestClose(t *testing.T) {
 func TestServerErrors(t *testing.T) {
 	noLeaks(t)
 	l := startEcho(t)
-	addr := l.Addr().String()
+	addr := l.Addr
 	c := newClient(addr)
 	t.Cleanup(func() { c.Close() })
 
@@ -559,20 +533,20 @@ func TestServerErrors(t *testing.T) {
 	require.NoError(t, c.Call(context.Background(), "EchoService", "Echo", &echopb.EchoRequest{Message: proto.String("short")}, &rsp),
 		"a service name without its package, as jprotobuf sends it")
 	assert.Equal(t, "short", rsp.GetMessage())
-	assert.Equal(t, int32(1), l.accepted.Load())
+	assert.Equal(t, 1, l.Accepted())
 }
 
 func TestLocalErrors(t *testing.T) {
 	noLeaks(t)
 	l := startEcho(t)
-	c := newClient(l.Addr().String())
+	c := newClient(l.Addr)
 	t.Cleanup(func() { c.Close() })
 
 	err := c.Call(context.Background(), "example.EchoService", "Echo", &echopb.EchoRequest{}, &echopb.EchoResponse{})
 	assert.ErrorContains(t, err, "encode example.EchoRequest: ")
 	assert.ErrorContains(t, err, "required field example.EchoRequest.message not set")
 
-	snappy := newClient(l.Addr().String(), brpc.Compress(baidustd.CompressSnappy))
+	snappy := newClient(l.Addr, brpc.Compress(baidustd.CompressSnappy))
 	t.Cleanup(func() { snappy.Close() })
 	_, err = echoCall(context.Background(), snappy, "x")
 	assert.ErrorContains(t, err, "compress type snappy is not supported")
@@ -581,7 +555,7 @@ func TestLocalErrors(t *testing.T) {
 	t.Cleanup(func() { noAddr.Close() })
 	_, err = echoCall(context.Background(), noAddr, "x")
 	assert.ErrorIs(t, err, client.ErrNoAddress)
-	assert.Equal(t, int32(0), l.accepted.Load(), "nothing reached the server")
+	assert.Equal(t, 0, l.Accepted(), "nothing reached the server")
 }
 
 // TestServerThatStopsReading fills the socket buffers and the client's
@@ -610,14 +584,14 @@ func TestServerThatStopsReading(t *testing.T) {
 	}
 	require.ErrorIs(t, err, baidustd.ErrOvercrowded)
 	assert.NotErrorIs(t, err, brpc.ErrConnection)
-	assert.Contains(t, err.Error(), "too many bytes queued for writing")
+	assert.Contains(t, err.Error(), "bytes queued for writing")
 
 	close(reading)
 	require.Eventually(t, func() bool {
 		_, err := echoCall(context.Background(), c, "drained")
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, int32(1), s.accepted.Load())
+	assert.Equal(t, 1, s.Accepted())
 }
 
 // TestServerThatStallsMidFrame has the first connection's server send half
@@ -640,18 +614,18 @@ func TestServerThatStallsMidFrame(t *testing.T) {
 		var rest baidustd.Frame
 		d.Decode(&rest) // until the client gives up on the connection
 	})
-	c := newClient(s.Addr().String(), brpc.StallTimeout(100*time.Millisecond))
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(100*time.Millisecond), brpc.MaxRetry(0))
 	t.Cleanup(func() { c.Close() })
 
 	start := time.Now()
 	_, err := echoCall(context.Background(), c, "half")
-	require.ErrorIs(t, err, brpc.ErrStalled)
+	require.ErrorIs(t, err, baidustd.ErrFrameTimeout)
 	assert.ErrorIs(t, err, brpc.ErrConnection)
-	assert.Contains(t, err.Error(), "no byte for 100ms with a frame half read")
+	assert.Contains(t, err.Error(), "frame not whole after 100ms")
 	assert.Less(t, time.Since(start), 4*time.Second, "broken by the stall timeout, not the call's 5s deadline")
 
 	mustEcho(t, c, "whole")
-	assert.Equal(t, int32(2), s.accepted.Load())
+	assert.Equal(t, 2, s.Accepted())
 }
 
 // TestIdleIsNotAStall keeps a connection idle, and a call waiting on a slow
@@ -670,12 +644,12 @@ func TestIdleIsNotAStall(t *testing.T) {
 			}
 		}
 	})
-	c := newClient(s.Addr().String(), brpc.StallTimeout(50*time.Millisecond))
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(50*time.Millisecond))
 	t.Cleanup(func() { c.Close() })
 	mustEcho(t, c, "slow")
 	time.Sleep(150 * time.Millisecond) // idle
 	mustEcho(t, c, "slow again")
-	assert.Equal(t, int32(1), s.accepted.Load(), "one connection throughout")
+	assert.Equal(t, 1, s.Accepted(), "one connection throughout")
 }
 
 // TestRequestTooLarge refuses, before sending, a request whose body is over
@@ -683,7 +657,7 @@ func TestIdleIsNotAStall(t *testing.T) {
 func TestRequestTooLarge(t *testing.T) {
 	noLeaks(t)
 	l := startEcho(t)
-	c := newClient(l.Addr().String(), brpc.MaxBodySize(4<<10))
+	c := newClient(l.Addr, brpc.MaxBodySize(4<<10))
 	t.Cleanup(func() { c.Close() })
 	mustEcho(t, c, "small")
 	_, err := echoCall(context.Background(), c, "big", brpc.Attachment(make([]byte, 8<<10)))
@@ -691,5 +665,38 @@ func TestRequestTooLarge(t *testing.T) {
 	assert.NotErrorIs(t, err, brpc.ErrConnection)
 	assert.Contains(t, err.Error(), "exceeds the limit of 4096")
 	mustEcho(t, c, "small again")
-	assert.Equal(t, int32(1), l.accepted.Load())
+	assert.Equal(t, 1, l.Accepted())
+}
+
+// TestServerThatTricklesAFrame has the first connection's server send a
+// response frame a byte every 50 ms: each byte comes in time, the frame
+// does not, so the connection breaks and the next call dials again.
+func TestServerThatTricklesAFrame(t *testing.T) {
+	noLeaks(t)
+	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+		if i > 0 {
+			serveEcho(t, nc, d)
+			return
+		}
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		for _, b := range reply(t, &f) {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := nc.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	})
+	c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0))
+	t.Cleanup(func() { c.Close() })
+
+	start := time.Now()
+	_, err := echoCall(context.Background(), c, "trickle")
+	require.ErrorIs(t, err, brpc.ErrConnection)
+	assert.ErrorIs(t, err, baidustd.ErrFrameTimeout)
+	assert.Less(t, time.Since(start), 2*time.Second, "broken by the frame timeout, not the call's 5s deadline")
+	mustEcho(t, c, "whole")
+	assert.Equal(t, 2, s.Accepted())
 }

@@ -3,8 +3,8 @@ package brpc_test
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,15 +12,19 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "bombed-client" {
+		os.Exit(runBombedClient())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // noLeaks fails t if goroutines started during the test outlive it and its
 // cleanups. Call it first, so that its cleanup runs last.
@@ -30,43 +34,17 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// countingListener counts accepted connections.
-type countingListener struct {
-	net.Listener
-	accepted atomic.Int32
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepted.Add(1)
-	}
-	return c, err
-}
-
-func listen(t *testing.T) *countingListener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return &countingListener{Listener: l}
-}
-
 // startEcho serves the echo service over baidu_std with the real server.
-func startEcho(t *testing.T) *countingListener {
+func startEcho(t *testing.T) *echotest.BRPC {
 	t.Helper()
-	l := listen(t)
-	s := brpcserver.New()
-	echopb.RegisterEchoServiceServer(s, echo.Service{})
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return l
+	return echotest.StartBRPC(t, echotest.Config{})
 }
 
 // scripted is a test server that hands each connection to a script, with
 // the connection's index (0 for the first). It reads frames with the real
 // decoder and writes whatever the script wants, good or bad.
 type scripted struct {
-	*countingListener
+	*echotest.Listener
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
@@ -74,7 +52,7 @@ type scripted struct {
 
 func startScripted(t *testing.T, script func(i int, nc net.Conn, d *baidustd.Decoder)) *scripted {
 	t.Helper()
-	s := &scripted{countingListener: listen(t)}
+	s := &scripted{Listener: echotest.Listen(t)}
 	s.wg.Go(func() {
 		for i := 0; ; i++ {
 			nc, err := s.Accept()
@@ -104,7 +82,7 @@ func startScripted(t *testing.T, script func(i int, nc net.Conn, d *baidustd.Dec
 
 // reply returns the echo service's response frame to the request f.
 func reply(t *testing.T, f *baidustd.Frame) []byte {
-	payload, err := baidustd.Payload(f, baidustd.DefaultMaxBodySize)
+	payload, _, err := baidustd.Payload(f, 0, nil)
 	if err != nil {
 		t.Errorf("scripted server: %v", err)
 		return nil

@@ -55,7 +55,7 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize); err != nil {
+		if _, _, err := baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

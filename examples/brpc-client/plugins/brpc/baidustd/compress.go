@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"sync"
 )
 
@@ -48,33 +50,91 @@ func AppendCompressed(dst []byte, t CompressType, payload []byte) ([]byte, error
 	return buf.Bytes(), nil
 }
 
-// Decompress returns data decompressed with t. A result of more than max
-// bytes is an error, so that a small compressed payload cannot expand
-// without bound.
+// Decompress returns data decompressed with t, at most max bytes (see
+// [BodyLimit]): a result over max is an [ErrTooLarge] error, found as soon
+// as the output passes max, so that a small compressed payload cannot
+// expand without bound.
 func Decompress(t CompressType, data []byte, max int) ([]byte, error) {
+	out, _, err := (*Budget)(nil).Decompress(t, data, max)
+	return out, err
+}
+
+// Decompress is the package's Decompress with the output's memory taken
+// from b as it grows (a nil b has no bound). A payload whose output would
+// take more than b has left fails with an error wrapping [ErrOvercrowded].
+// The returned Lease holds the bytes of the result: release it when done
+// with the result. Without compression, the result is data itself and the
+// lease holds nothing.
+func (b *Budget) Decompress(t CompressType, data []byte, max int) ([]byte, Lease, error) {
 	var r io.Reader
 	var err error
 	switch t {
 	case CompressNone:
-		return data, nil
+		if len(data) > BodyLimit(max) {
+			return nil, Lease{}, frameErr(ErrTooLarge, "payload of %d bytes exceeds the limit of %d bytes", len(data), BodyLimit(max))
+		}
+		return data, Lease{}, nil
 	case CompressGzip:
 		r, err = gzip.NewReader(bytes.NewReader(data))
 	case CompressZlib:
 		r, err = zlib.NewReader(bytes.NewReader(data))
 	default:
-		return nil, frameErr(ErrPayload, "compress type %s is not supported", t)
+		return nil, Lease{}, frameErr(ErrPayload, "compress type %s is not supported", t)
 	}
 	if err != nil {
-		return nil, causeErr(ErrPayload, err, t.String())
+		return nil, Lease{}, causeErr(ErrPayload, err, t.String())
 	}
-	out, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	lease := Lease{b: b}
+	out, err := inflate(r, BodyLimit(max), len(data), &lease)
+	switch {
+	case errors.Is(err, errTooLarge):
+		err = frameErr(ErrTooLarge, "%s payload expands beyond the limit of %d bytes", t, BodyLimit(max))
+	case errors.Is(err, ErrOvercrowded):
+		err = fmt.Errorf("%s payload: %w", t, err)
+	case err != nil:
+		err = causeErr(ErrPayload, err, t.String())
+	}
 	if err != nil {
-		return nil, causeErr(ErrPayload, err, t.String())
+		lease.Release()
+		return nil, Lease{}, err
 	}
-	if len(out) > max {
-		return nil, frameErr(ErrTooLarge, "%s payload expands beyond the limit of %d bytes", t, max)
+	return out, lease, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// inflate reads r to its end into a buffer that grows, taking each growth
+// from lease first, and stops with errTooLarge as soon as it holds more
+// than most bytes. compressed is the input's size, for a first guess.
+func inflate(r io.Reader, most, compressed int, lease *Lease) ([]byte, error) {
+	limit := most
+	if most < math.MaxInt {
+		limit = most + 1 // one byte over tells a result over most
 	}
-	return out, nil
+	size := min(limit, max(4*compressed, 512))
+	if err := lease.grow(size); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			more := min(limit-cap(buf), cap(buf))
+			if err := lease.grow(more); err != nil {
+				return nil, err
+			}
+			buf = append(make([]byte, 0, cap(buf)+more), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case len(buf) > most:
+			return nil, errTooLarge
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -94,7 +154,7 @@ func VerifyChecksum(m *Meta, data []byte) error {
 		return nil
 	case ChecksumCRC32C:
 		if want := Checksum(data); !bytes.Equal(want, m.ChecksumValue) {
-			return frameErr(ErrPayload, "CRC32C checksum %x, want %x", m.ChecksumValue, want)
+			return frameErr(ErrChecksum, "CRC32C %x of %d bytes, want %x", m.ChecksumValue, len(data), want)
 		}
 		return nil
 	}
@@ -102,25 +162,27 @@ func VerifyChecksum(m *Meta, data []byte) error {
 }
 
 // Payload returns f's payload after checking its checksum and decompressing
-// it; the result holds at most max bytes.
-func Payload(f *Frame, max int) ([]byte, error) {
+// it, at most max bytes (see [BodyLimit]), with its memory taken from
+// budget (nil: no bound; see [Budget.Decompress]). Release the lease when
+// done with the payload.
+func Payload(f *Frame, max int, budget *Budget) ([]byte, Lease, error) {
 	if err := VerifyChecksum(&f.Meta, f.Payload); err != nil {
-		return nil, err
+		return nil, Lease{}, err
 	}
-	return Decompress(f.Meta.CompressType, f.Payload, max)
+	return budget.Decompress(f.Meta.CompressType, f.Payload, max)
 }
 
 // DecodeResponse returns the payload of a response frame, checked and
 // decompressed (see [Payload]). A response with a non-zero error_code is an
-// [*Error] carrying the code and text; a frame carrying a request meta is an
-// [ErrNotResponse] error. A frame with no response meta is a success, as
-// bRPC treats it.
-func DecodeResponse(f *Frame, max int) ([]byte, error) {
-	if f.Meta.Request != nil {
-		return nil, frameErr(ErrNotResponse, "frame carries a request meta (%s.%s)", f.Meta.Request.ServiceName, f.Meta.Request.MethodName)
+// [*Error] carrying the code and text (through [PeerText]); a frame
+// carrying a request meta is an [ErrNotResponse] error. A frame with no
+// response meta is a success, as bRPC treats it.
+func DecodeResponse(f *Frame, max int, budget *Budget) ([]byte, Lease, error) {
+	if req := f.Meta.Request; req != nil {
+		return nil, Lease{}, frameErr(ErrNotResponse, "frame carries a request meta (%s.%s)", PeerText(req.ServiceName), PeerText(req.MethodName))
 	}
 	if r := f.Meta.Response; r != nil && r.ErrorCode != 0 {
-		return nil, &Error{Code: Code(r.ErrorCode), Text: r.ErrorText}
+		return nil, Lease{}, &Error{Code: Code(r.ErrorCode), Text: PeerText(r.ErrorText)}
 	}
-	return Payload(f, max)
+	return Payload(f, max, budget)
 }

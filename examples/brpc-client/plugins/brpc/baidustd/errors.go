@@ -3,6 +3,9 @@ package baidustd
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors wrapped by [*FrameError]; test for them with [errors.Is].
@@ -18,9 +21,13 @@ var (
 	// ErrMeta reports an RpcMeta that is not valid protobuf, or whose
 	// attachment_size does not fit the body.
 	ErrMeta = errors.New("malformed meta")
-	// ErrPayload reports a payload that cannot be decompressed or whose
-	// checksum does not match.
+	// ErrPayload reports a payload that cannot be decompressed.
 	ErrPayload = errors.New("malformed payload")
+	// ErrChecksum reports a payload whose checksum does not match.
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrFrameTimeout reports a frame that did not arrive whole within
+	// the Decoder's frame timeout (see [Decoder.SetFrameTimeout]).
+	ErrFrameTimeout = errors.New("frame timeout")
 	// ErrNotResponse reports a frame without response semantics where a
 	// response was expected (it carries a request meta).
 	ErrNotResponse = errors.New("not a response")
@@ -60,13 +67,40 @@ func frameErr(sentinel error, format string, args ...any) *FrameError {
 }
 
 // causeErr is frameErr for a problem revealed by cause: the detail is
-// prefix, ": " and cause's text, and the error wraps cause too.
+// prefix, ": " and cause's text (without the prefix when the text already
+// starts with it, as "gzip: invalid header" does), and the error wraps
+// cause too.
 func causeErr(sentinel, cause error, prefix string) *FrameError {
 	detail := cause.Error()
-	if prefix != "" {
+	if prefix != "" && !strings.HasPrefix(detail, prefix+": ") {
 		detail = prefix + ": " + detail
 	}
 	return &FrameError{Err: sentinel, Detail: detail, Cause: cause}
+}
+
+// MaxPeerText is the most bytes of a peer's text (an error_text, a service
+// name) that [PeerText] keeps.
+const MaxPeerText = 1024
+
+// PeerText returns s, a text a peer sent, fit for an error message or a
+// log line: invalid UTF-8 becomes U+FFFD, control characters (terminal
+// escapes, line breaks) are dropped, and a text longer than MaxPeerText
+// bytes is cut there and says how long it was.
+func PeerText(s string) string {
+	clean := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	if len(clean) <= MaxPeerText {
+		return clean
+	}
+	cut := MaxPeerText
+	for cut > 0 && !utf8.RuneStart(clean[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (truncated, %d bytes in all)", clean[:cut], len(s))
 }
 
 // Code is a bRPC error code (brpc/errno.proto), sent in
@@ -117,7 +151,8 @@ type Error struct {
 	// Code is the response's error_code.
 	Code Code
 	// Text is the response's error_text, such as
-	// "[127.0.0.1:8000][E1002]Fail to find method=Nope".
+	// "[127.0.0.1:8000][E1002]Fail to find method=Nope", passed through
+	// [PeerText] by [DecodeResponse].
 	Text string
 }
 

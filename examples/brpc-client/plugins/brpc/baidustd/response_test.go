@@ -82,7 +82,7 @@ func TestDecodeResponse(t *testing.T) {
 		{
 			name:  "bad checksum",
 			frame: ok(baidustd.Meta{ChecksumType: 1, ChecksumValue: []byte{1, 2, 3, 4}}, payload),
-			is:    baidustd.ErrPayload,
+			is:    baidustd.ErrChecksum,
 		},
 		{
 			name:  "unknown checksum type",
@@ -97,7 +97,7 @@ func TestDecodeResponse(t *testing.T) {
 			if max == 0 {
 				max = baidustd.DefaultMaxBodySize
 			}
-			got, err := baidustd.DecodeResponse(tt.frame, max)
+			got, _, err := baidustd.DecodeResponse(tt.frame, max, nil)
 			if tt.want != nil {
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, got)
@@ -172,7 +172,7 @@ func TestBRPCResponseShape(t *testing.T) {
 	require.NoError(t, baidustd.NewDecoder(bytes.NewReader(b), 0).Decode(&f))
 	assert.Equal(t, int64(5), f.Meta.CorrelationID)
 	assert.Equal(t, "att", string(f.Attachment))
-	payload, err := baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize)
+	payload, _, err := baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "\x0a\x02hi", string(payload))
 
@@ -182,7 +182,7 @@ func TestBRPCResponseShape(t *testing.T) {
 	b, err = hex.DecodeString(fmt.Sprintf("50525043%08x%08x", len(meta)/2, len(meta)/2) + meta)
 	require.NoError(t, err)
 	require.NoError(t, baidustd.NewDecoder(bytes.NewReader(b), 0).Decode(&f))
-	_, err = baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize)
+	_, _, err = baidustd.DecodeResponse(&f, baidustd.DefaultMaxBodySize, nil)
 	var e *baidustd.Error
 	require.True(t, errors.As(err, &e), "got %v", err)
 	assert.Equal(t, baidustd.ENOMETHOD, e.Code)

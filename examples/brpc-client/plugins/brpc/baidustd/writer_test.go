@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,4 +150,56 @@ func TestWriterDoesNotReuseABufferItWrites(t *testing.T) {
 	want := slices.Concat(small('a'), big, small('c'), small('d'))
 	require.Equal(t, len(want), g.out.Len())
 	assert.True(t, bytes.Equal(want, g.out.Bytes()), "frames arrive as written, in order")
+}
+
+// TestWriterOverTCPKeepsFramesWhole writes frames of many sizes from 8
+// goroutines to a TCP connection whose reader starts late, so that the
+// socket fills and writes end part way: every frame arrives whole, and
+// each goroutine's frames in the order it wrote them.
+func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
+	peer, nc := tcpPair(t)
+	w := baidustd.NewWriter(nc, 0, nil)
+	const writers, per = 8, 300 // about 20 MB in all, within the queue's limit
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range per {
+				payload := bytes.Repeat([]byte{byte(g)}, (i*7919+g*104729)%(16<<10))
+				if err := w.Write(baidustd.AppendFrame(nil, echoRequest(int64(g*per+i)), payload, nil)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	d := baidustd.NewDecoder(peer, 0)
+	next := make([]int, writers)
+	for range writers * per {
+		var f baidustd.Frame
+		require.NoError(t, d.Decode(&f))
+		g, i := int(f.Meta.CorrelationID)/per, int(f.Meta.CorrelationID)%per
+		require.Equal(t, next[g], i, "writer %d's frames in order", g)
+		next[g]++
+		require.Equal(t, bytes.Repeat([]byte{byte(g)}, (i*7919+g*104729)%(16<<10)), f.Payload)
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+}
+
+// TestWriterOverTCPReportsABrokenConnection resets the connection under a
+// Writer: a later write fails, onError hears of it once, and Write then
+// returns the error.
+func TestWriterOverTCPReportsABrokenConnection(t *testing.T) {
+	peer, nc := tcpPair(t)
+	var calls atomic.Int32
+	w := baidustd.NewWriter(nc, 0, func(error) { calls.Add(1) })
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	frame := baidustd.AppendFrame(nil, echoRequest(1), []byte("payload"), nil)
+	require.Eventually(t, func() bool { return w.Write(frame) != nil }, 5*time.Second, time.Millisecond)
+	assert.ErrorContains(t, w.Write(frame), "baidu_std: write: ")
+	require.NoError(t, w.Close())
+	assert.Equal(t, int32(1), calls.Load())
 }

@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"flag"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/brpcserver"
-	"github.com/plugink/plugink/examples/brpc-client/internal/echo"
-	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
@@ -102,21 +98,7 @@ type server struct{ grpcAddr, brpcAddr string }
 
 func startServer(t testing.TB) server {
 	t.Helper()
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	gs := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(gs, echo.Service{})
-	bs := brpcserver.New()
-	echopb.RegisterEchoServiceServer(bs, echo.Service{})
-	go gs.Serve(gl)
-	go bs.Serve(bl)
-	t.Cleanup(func() {
-		gs.Stop()
-		bs.Close()
-	})
-	return server{grpcAddr: gl.Addr().String(), brpcAddr: bl.Addr().String()}
+	return server{grpcAddr: echotest.StartGRPC(t), brpcAddr: echotest.StartBRPC(t, echotest.Config{}).Addr}
 }
 
 // greet runs a greeter binary against s with extra args and environment.

@@ -25,13 +25,14 @@ import (
 	"github.com/plugink/plugink/examples/brpc-client/internal/echoload"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+	"github.com/plugink/plugink/runtime"
 )
 
 //go:generate go tool plugink gen
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "greeter:", err)
+		fmt.Fprintln(os.Stderr, "greeter:", runtime.Explain(err)) // the error, then what to do about it
 		os.Exit(1)
 	}
 }

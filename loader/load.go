@@ -255,7 +255,9 @@ func (l *Loader) loadAll(b batch) ([]*runtime.Config, error) {
 			cfgs = append(cfgs, cfg)
 		}
 	}
-	errs = append(errs, b.missing(files)...)
+	if len(errs) == 0 { // a file that failed may be the one that provides it
+		errs = b.missing(files)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -61,4 +61,17 @@ if "$work/greeter" "${addrs[@]}" --client=thrift; then
 	exit 1
 fi
 
+step "6. A damaged plugin file is refused before it is opened, not a crash of the service"
+cp "$so" "$work/client_brpc.so"
+printf '\x07' | dd of="$work/client_brpc.so" bs=1 seek=64 conv=notrunc status=none
+echo "\$ MICRO_PLUGIN=$work/client_brpc.so greeter-dynamic --client=brpc ...   # byte 64 changed"
+set +e
+MICRO_PLUGIN="$work/client_brpc.so" "$work/greeter-dynamic" "${addrs[@]}" --client=brpc -plugin_dir "$work/none"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+	echo "demo: the damaged file should have been refused with exit code 1, got $code" >&2
+	exit 1
+fi
+
 step "Done: the echo server is stopped and $work removed"

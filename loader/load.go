@@ -285,11 +285,14 @@ type prepared struct {
 	err error
 }
 
-// prepareAll runs prepare for every path, GOMAXPROCS at a time, and
-// returns a channel per path, in order, that delivers its outcome.
+// prepareAll runs prepare for every path, GOMAXPROCS-1 at a time (at
+// least one): the opens, one at a time on the caller's goroutine, are the
+// path that decides how long LoadAll takes, so the checks leave them a
+// processor. It returns a channel per path, in order, that delivers its
+// outcome.
 func (l *Loader) prepareAll(paths []string) []chan prepared {
 	out := make([]chan prepared, len(paths))
-	sem := make(chan struct{}, goruntime.GOMAXPROCS(0))
+	sem := make(chan struct{}, max(1, goruntime.GOMAXPROCS(0)-1))
 	for i, p := range paths {
 		out[i] = make(chan prepared, 1)
 		go func() {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/plugink/plugink/runtime"
 )
 
 // elfFile is the headers of an ELF file, read by readELF with every count,
@@ -330,11 +332,21 @@ type symbol struct {
 // maxSymbolSize bounds what the loader reads of one symbol.
 const maxSymbolSize = 1 << 20
 
+// symbolQuery says which symbols symbols returns: names that start with
+// prefix and match, at most max of them, each at most size bytes: what the
+// caller expects (an 8-byte fingerprint, an import path), so that a crafted
+// table cannot make a scan read gigabytes.
+type symbolQuery struct {
+	prefix    string
+	match     func(name []byte) bool
+	max, size int
+}
+
 // symbols returns the data symbols of the symbol table tab (SHT_SYMTAB or
-// SHT_DYNSYM) whose names start with prefix and match, with their
-// contents. The prefix test comes first, so that a scan for a few names of
-// tens of thousands costs little.
-func (f *elfFile) symbols(tab *elfSect, prefix string, match func(name []byte) bool) ([]symbol, error) {
+// SHT_DYNSYM) that q asks for, with their contents. The prefix test comes
+// first, so that a scan for a few names of tens of thousands costs little.
+func (f *elfFile) symbols(tab *elfSect, q symbolQuery) ([]symbol, error) {
+	prefix := q.prefix
 	entsize := uint64(24)
 	if f.class == elf.ELFCLASS32 {
 		entsize = 16
@@ -364,8 +376,11 @@ func (f *elfFile) symbols(tab *elfSect, prefix string, match func(name []byte) b
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if !match(name) {
+		if q.match != nil && !q.match(name) {
 			continue
+		}
+		if len(found) == q.max {
+			return nil, errELF("symbol table %s: more than %d symbols called %s...", tab.name, q.max, runtime.Quote(prefix))
 		}
 		var shndx uint16
 		var value, size uint64
@@ -373,6 +388,9 @@ func (f *elfFile) symbols(tab *elfSect, prefix string, match func(name []byte) b
 			shndx, value, size = f.order.Uint16(e[6:]), f.order.Uint64(e[8:]), f.order.Uint64(e[16:])
 		} else {
 			value, size, shndx = uint64(f.order.Uint32(e[4:])), uint64(f.order.Uint32(e[8:])), f.order.Uint16(e[14:])
+		}
+		if size > uint64(q.size) {
+			return nil, errELF("symbol %s: %d bytes, over %d", runtime.Quote(string(name)), size, q.size)
 		}
 		data, err := f.symbolData(shndx, value, size)
 		if err != nil {
@@ -392,14 +410,14 @@ func (f *elfFile) symbolData(shndx uint16, value, size uint64) ([]byte, error) {
 	if size > maxSymbolSize || value < s.addr || value-s.addr > s.size || size > s.size-(value-s.addr) {
 		return nil, errELF("symbol at %#x (%d bytes) lies outside section %s", value, size, s.name)
 	}
-	data := make([]byte, size)
 	switch {
 	case s.typ == elf.SHT_NOBITS:
-		return data, nil
+		return make([]byte, size), nil
 	case s.flags&elf.SHF_COMPRESSED != 0:
 		return nil, errELF("section %s is compressed", s.name)
 	}
-	if _, err := f.r.ReadAt(data, int64(s.off+(value-s.addr))); err != nil {
+	data, err := f.bytesAt(s.off+(value-s.addr), size)
+	if err != nil {
 		return nil, errELF("read symbol at %#x: %v", value, err)
 	}
 	return data, nil

@@ -33,7 +33,7 @@ func (f *elfFile) checkLoadable() error {
 	if err != nil {
 		return err
 	}
-	for _, check := range []func(*dynamicTable) error{m.checkTags, m.checkTables, m.checkHash, m.checkSymbols, m.checkVersions, m.checkRelocs, m.checkInit} {
+	for _, check := range []func(*dynamicTable) error{m.checkTags, m.checkTables, m.checkHash, m.matchSections, m.checkSymbols, m.checkVersions, m.checkRelocs, m.checkInit} {
 		if err := check(d); err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ func (m *elfMemory) checkTables(d *dynamicTable) error {
 			return errELF("%s (%#x) is not in a loaded segment", tag, addr)
 		}
 	}
-	return m.matchSections(d)
+	return nil
 }
 
 // sectionOfTag names the section each of these dynamic entries points to,
@@ -299,7 +299,9 @@ var sectionOfTag = []struct {
 // matchSections checks the dynamic entries against the section headers
 // where both describe the same table: the dynamic linker reads only the
 // former, so a damaged entry (a DT_INIT a few bytes off still lies in
-// code) shows as a disagreement with the latter.
+// code) shows as a disagreement with the latter. And the loader reads the
+// dynamic symbols (the package fingerprints) through the section headers:
+// they must be the table the dynamic linker reads, whole.
 func (m *elfMemory) matchSections(d *dynamicTable) error {
 	for _, e := range sectionOfTag {
 		addr, ok := d.tags[e.tag]
@@ -307,12 +309,47 @@ func (m *elfMemory) matchSections(d *dynamicTable) error {
 		if !ok || s == nil {
 			continue
 		}
-		if addr != s.addr {
-			return errELF("%s is %#x, but section %s is at %#x", e.tag, addr, e.section, s.addr)
+		if err := m.sectionAt(s, addr); err != nil {
+			return err
 		}
 		if e.size != 0 && d.tags[e.size] != s.size {
 			return errELF("%s is %d, but section %s has %d bytes", e.size, d.tags[e.size], e.section, s.size)
 		}
+	}
+	dynsym := m.f.sectionOfType(elf.SHT_DYNSYM)
+	if dynsym == nil {
+		return nil
+	}
+	if err := m.sectionAt(dynsym, d.tags[elf.DT_SYMTAB]); err != nil {
+		return err
+	}
+	if dynsym.size != d.nsyms*m.symEntSize() {
+		return errELF("section %s has %d bytes, but the hash table counts %d symbols", dynsym.name, dynsym.size, d.nsyms)
+	}
+	if int(dynsym.link) >= len(m.f.sects) {
+		return errELF("section %s: string table index %d out of range", dynsym.name, dynsym.link)
+	}
+	strs := &m.f.sects[dynsym.link]
+	if err := m.sectionAt(strs, d.tags[elf.DT_STRTAB]); err != nil {
+		return err
+	}
+	if strs.size != d.tags[elf.DT_STRSZ] {
+		return errELF("section %s has %d bytes, but DT_STRSZ is %d", strs.name, strs.size, d.tags[elf.DT_STRSZ])
+	}
+	return nil
+}
+
+// sectionAt checks that section s is at address addr, and that the file
+// bytes it names are those the segment maps there.
+func (m *elfMemory) sectionAt(s *elfSect, addr uint64) error {
+	if s.addr != addr {
+		return errELF("section %s is at %#x, but the dynamic section says %#x", s.name, s.addr, addr)
+	}
+	if s.typ == elf.SHT_NOBITS {
+		return nil
+	}
+	if p := m.segment(addr, s.size); p == nil || p.off+(addr-p.vaddr) != s.off {
+		return errELF("section %s (at file offset %#x) is not where its segment maps %#x", s.name, s.off, addr)
 	}
 	return nil
 }

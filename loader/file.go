@@ -11,6 +11,8 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/plugink/plugink/runtime"
 )
 
 // pluginFile is what the loader reads from a plugin file without opening it
@@ -228,17 +230,17 @@ func setting(bi *debug.BuildInfo, key string) string {
 }
 
 // readSymbols returns the contents of the data symbols of the plugin pf
-// (read from f) whose names start with prefix and match: from the full symbol table, or from the
+// (read from f) that q asks for: from the full symbol table, or from the
 // dynamic one when the file is stripped. Mach-O files go through
 // debug/macho, behind a recover.
-func readSymbols(f io.ReaderAt, pf *pluginFile, prefix string, match func(name []byte) bool) (syms []symbol, err error) {
+func readSymbols(f io.ReaderAt, pf *pluginFile, q symbolQuery) (syms []symbol, err error) {
 	if pf.elf == nil {
 		defer func() {
 			if r := recover(); r != nil {
 				syms, err = nil, fmt.Errorf("%w: malformed Mach-O file (%v)", ErrNotPlugin, r)
 			}
 		}()
-		return readMachOSymbols(f, match)
+		return readMachOSymbols(f, q)
 	}
 	tab := pf.elf.sectionOfType(elf.SHT_SYMTAB)
 	if tab == nil {
@@ -247,13 +249,13 @@ func readSymbols(f io.ReaderAt, pf *pluginFile, prefix string, match func(name [
 	if tab == nil {
 		return nil, nil
 	}
-	return pf.elf.symbols(tab, prefix, match)
+	return pf.elf.symbols(tab, q)
 }
 
 // readMachOSymbols reads up to maxSymbolSize bytes from each matching
 // symbol; Mach-O does not record symbol sizes, so callers must find the end
 // of the data themselves (the metadata is self-delimiting JSON).
-func readMachOSymbols(f io.ReaderAt, match func(name []byte) bool) ([]symbol, error) {
+func readMachOSymbols(f io.ReaderAt, q symbolQuery) ([]symbol, error) {
 	mf, err := macho.NewFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: corrupt Mach-O file: %w", ErrNotPlugin, err)
@@ -263,14 +265,17 @@ func readMachOSymbols(f io.ReaderAt, match func(name []byte) bool) ([]symbol, er
 	}
 	var found []symbol
 	for _, s := range mf.Symtab.Syms {
-		if !match([]byte(s.Name)) || s.Sect == 0 || int(s.Sect) > len(mf.Sections) {
+		if !strings.HasPrefix(s.Name, q.prefix) || q.match != nil && !q.match([]byte(s.Name)) || s.Sect == 0 || int(s.Sect) > len(mf.Sections) {
 			continue
 		}
 		sec := mf.Sections[s.Sect-1]
-		if s.Value < sec.Addr || s.Value >= sec.Addr+sec.Size {
+		if s.Value < sec.Addr || s.Value >= sec.Addr+sec.Size || sec.ReaderAt == nil {
 			continue
 		}
-		data := make([]byte, min(sec.Addr+sec.Size-s.Value, maxSymbolSize))
+		if len(found) == q.max {
+			return nil, fmt.Errorf("%w: more than %d symbols called %s...", ErrNotPlugin, q.max, runtime.Quote(q.prefix))
+		}
+		data := make([]byte, min(sec.Addr+sec.Size-s.Value, uint64(q.size)))
 		if _, err := sec.ReadAt(data, int64(s.Value-sec.Addr)); err != nil {
 			return nil, fmt.Errorf("read symbol %s: %w", s.Name, err)
 		}

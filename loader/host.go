@@ -97,6 +97,9 @@ func readFingerprints(f io.ReaderAt, size int64) (map[string]string, error) {
 	return ef.fingerprints()
 }
 
+// maxPackages bounds how many packages a program or plugin may link.
+const maxPackages = 1 << 16
+
 // fingerprints reads the package fingerprints from the dynamic symbol
 // table (which a stripped file keeps).
 func (f *elfFile) fingerprints() (map[string]string, error) {
@@ -104,7 +107,7 @@ func (f *elfFile) fingerprints() (map[string]string, error) {
 	if tab == nil {
 		return nil, nil
 	}
-	syms, err := f.symbols(tab, fingerprintPrefix, func([]byte) bool { return true })
+	syms, err := f.symbols(tab, symbolQuery{prefix: fingerprintPrefix, max: maxPackages, size: 64})
 	if err != nil {
 		return nil, err
 	}

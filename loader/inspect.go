@@ -31,6 +31,9 @@ type Info struct {
 	SHA256 string
 }
 
+// maxMetadata bounds the size of a plugin's metadata symbol.
+const maxMetadata = 64 << 10
+
 // thisPluginPath is the linker's symbol holding a plugin's pluginpath.
 const thisPluginPath = "go:link.thispluginpath"
 
@@ -59,9 +62,9 @@ func inspect(path string) (*Info, error) {
 	}
 	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
 	suffix := []byte("." + metadataVar)
-	syms, err := readSymbols(f, pf, "", func(name []byte) bool {
+	syms, err := readSymbols(f, pf, symbolQuery{max: 64, size: maxMetadata, match: func(name []byte) bool {
 		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,8 @@ func resolve(path string) (string, os.FileInfo, error) {
 // readPluginPath reads the pluginpath the linker recorded, for plugins
 // built from a list of files, whose build information does not name it.
 func readPluginPath(f *os.File, pf *pluginFile) (string, error) {
-	syms, err := readSymbols(f, pf, thisPluginPath, func(name []byte) bool { return string(name) == thisPluginPath })
+	syms, err := readSymbols(f, pf, symbolQuery{prefix: thisPluginPath, max: 1, size: runtime.MaxImportPathLen,
+		match: func(name []byte) bool { return string(name) == thisPluginPath }})
 	if err != nil || len(syms) == 0 {
 		return "", err
 	}

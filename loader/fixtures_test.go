@@ -67,6 +67,7 @@ var fixtures = []*fixture{
 	{name: "yaml", build: buildYAMLPlugin},
 	{name: "yamlok", build: buildYAMLPluginForHost},
 	{name: "panicinit", build: buildMain("panicinit")},
+	{name: "noisyinit", build: buildMain("noisyinit")},
 	{name: "conc1", build: buildConfig(runtime.Config{Name: "conc1", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "conc2", build: buildConfig(runtime.Config{Name: "conc2", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "conc3", build: buildConfig(runtime.Config{Name: "conc3", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},

@@ -227,3 +227,16 @@ func TestCompileErrorNamesTheGeneratedFile(t *testing.T) {
 	assert.Contains(t, be.Output, "_plugink/client/broken/main.go")
 	assert.NotContains(t, be.Output, "plugink-build-")
 }
+
+// TestTrialIgnoresWhatThePluginPrints: the trial's verdict comes on a pipe
+// of its own, so a plugin whose init prints without end, or starts a
+// process that holds the outputs open, neither fails the trial nor keeps
+// Load waiting for that process.
+func TestTrialIgnoresWhatThePluginPrints(t *testing.T) {
+	path := fixturePath(t, "noisyinit")
+	start := time.Now()
+	cfg, err := loader.Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, "client/noisy", cfg.String())
+	assert.Less(t, time.Since(start), 5*time.Second, "Load waited for the process the plugin started")
+}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"plugin"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 
@@ -21,7 +20,6 @@ var opened = struct {
 	sync.Mutex
 	byReal map[string]*openEntry // by the resolved path, as package plugin keys it
 	byPath map[string]*openEntry // by pluginpath
-	order  []string              // the resolved paths that opened, in order
 }{byReal: map[string]*openEntry{}, byPath: map[string]*openEntry{}}
 
 // openEntry is one file handed to plugin.Open.
@@ -86,12 +84,11 @@ func openOnce(path, real string, fi os.FileInfo, pluginpath string, trialFirst b
 	if pluginpath != "" {
 		opened.byPath[pluginpath] = e
 	}
-	before := slices.Clone(opened.order)
 	opened.Unlock()
 
 	var res openResult
 	if trialFirst {
-		if err := trial(real, before); err != nil {
+		if err := trial(real); err != nil {
 			res.err = runtime.WithHint(err, "the file may be damaged, or not a plugin for this program: rebuild it (plugink build), or verify it with a plugink.sum")
 		}
 	}
@@ -110,9 +107,6 @@ func (e *openEntry) finish(res openResult) {
 	opened.Lock()
 	defer opened.Unlock()
 	e.cfg, e.err = res.cfg, res.err
-	if res.active {
-		opened.order = append(opened.order, e.real)
-	}
 	if !res.remembered { // package plugin will try this path again: so may we
 		delete(opened.byReal, e.real)
 	}

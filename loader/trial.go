@@ -1,16 +1,15 @@
 package loader
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"plugin"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -18,50 +17,55 @@ import (
 )
 
 // trialEnv is the environment variable that makes a program linking the
-// loader a trial process: instead of running, it opens the plugin files the
-// variable lists (a JSON array), in order, and reports on its standard
-// output, then exits. See [Loader.Load].
+// loader a trial process: instead of running, it opens the plugin file the
+// variable names (as JSON), reports on file descriptor 3, and exits. See
+// [WithoutTrial].
 const trialEnv = "PLUGINK_TRIAL_OPEN_V1"
 
 // trialTimeout bounds a trial: a plugin whose init functions never return
 // is refused, not waited for.
 const trialTimeout = time.Minute
 
+// trialReport is what the trial process reports, as one JSON object.
+type trialReport struct {
+	// Opened is true if plugin.Open returned without an error.
+	Opened bool `json:"opened"`
+	// Error is plugin.Open's error, if it returned one.
+	Error string `json:"error,omitempty"`
+}
+
 // ErrTrial reports a plugin file that crashed, hung or failed when the
 // loader opened it in a child process, before opening it in this one.
 var ErrTrial = errors.New("opening it in a trial process failed")
 
 func init() {
-	if spec, ok := os.LookupEnv(trialEnv); ok {
-		var paths []string
-		if json.Unmarshal([]byte(spec), &paths) == nil {
-			os.Exit(trialChild(paths))
-		}
+	spec, ok := os.LookupEnv(trialEnv)
+	if !ok {
+		return
 	}
+	var path string
+	if json.Unmarshal([]byte(spec), &path) != nil {
+		return // not set by a parent loader: run as usual
+	}
+	os.Unsetenv(trialEnv) // not for the processes a plugin's init may start
+	os.Exit(trialChild(path))
 }
 
-// trialChild opens each path with plugin.Open, printing "open <i>" before
-// and "ok <i>" or "error <i> <message>" after, and returns the exit code.
-// The files before the last are those the parent opened before; one that
-// no longer opens (its file was removed) is skipped.
-func trialChild(paths []string) int {
-	w := bufio.NewWriter(os.Stdout)
-	for i, p := range paths {
-		fmt.Fprintf(w, "open %d\n", i)
-		w.Flush()
-		_, err := openRecovering(p)
-		if err != nil && i < len(paths)-1 {
-			fmt.Fprintf(w, "skip %d\n", i)
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(w, "error %d %s\n", i, strconv.Quote(openMessage(p, err)))
-			w.Flush()
-			return 3
-		}
-		fmt.Fprintf(w, "ok %d\n", i)
+// trialChild opens path with plugin.Open and reports on descriptor 3.
+func trialChild(path string) int {
+	report := os.NewFile(3, "trial report")
+	if report == nil {
+		return 2
 	}
-	w.Flush()
+	var r trialReport
+	if _, err := openRecovering(path); err != nil {
+		r.Error = openMessage(path, err)
+	} else {
+		r.Opened = true
+	}
+	if err := json.NewEncoder(report).Encode(r); err != nil {
+		return 2
+	}
 	return 0
 }
 
@@ -76,46 +80,44 @@ func openRecovering(path string) (p *plugin.Plugin, err error) {
 	return plugin.Open(path)
 }
 
-// trial opens the files before, then path, in a new process of this
-// program, and reports whether path opened there: a file that would crash
-// the dynamic linker, or make the Go runtime throw, then kills the child,
-// not this process. before are the files this process has opened, so that
-// the child resolves symbols as this process will.
-func trial(path string, before []string) error {
-	spec, _ := json.Marshal(append(before[:len(before):len(before)], path)) // strings: cannot fail
+// trial opens path in a new process of this program, and reports whether
+// it opened there: a file that would crash the dynamic linker, or make the
+// Go runtime throw, then kills the child, not this process. The child
+// reports on a pipe of its own (descriptor 3), so that what the program
+// and the plugin print is no part of the verdict; it runs in a process
+// group of its own, killed whole if it outlives trialTimeout.
+func trial(path string) error {
+	spec, _ := json.Marshal(path) // a string: cannot fail
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTrial, err)
+	}
+	defer pr.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), trialTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hostExecutable())
 	cmd.Env = append(os.Environ(), trialEnv+"="+string(spec))
-	var stdout, stderr boundedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	n := len(before)
-	last, msg := trialOutcome(stdout.String())
+	var stderr boundedBuffer
+	cmd.Stderr, cmd.ExtraFiles = &stderr, []*os.File{pw}
+	isolate(cmd)
+	err = cmd.Start()
+	pw.Close() // the child holds its end
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTrial, err)
+	}
+	var r trialReport
+	dec := json.NewDecoder(io.LimitReader(pr, 64<<10))
+	decodeErr := dec.Decode(&r)
+	err = cmd.Wait()
 	switch {
-	case err == nil && last == fmt.Sprintf("ok %d", n):
-		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: it did not finish within %s", ErrTrial, trialTimeout)
-	case msg != "":
-		return fmt.Errorf("%w: %s", ErrTrial, printable(msg))
-	case last != fmt.Sprintf("open %d", n):
-		return fmt.Errorf("%w: the trial process did not get to this file (%v; %s)", ErrTrial, err, printable(lastLine(stderr.String())))
+	case decodeErr == nil && r.Opened:
+		return nil
+	case decodeErr == nil:
+		return fmt.Errorf("%w: %s", ErrTrial, printable(r.Error))
 	}
 	return fmt.Errorf("%w: the process died opening it (%v): %s", ErrTrial, err, printable(lastLine(stderr.String())))
-}
-
-// trialOutcome returns the last line of a trial's output and, if it
-// reports an error, the error's message.
-func trialOutcome(out string) (last, msg string) {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	last = lines[len(lines)-1]
-	if rest, ok := strings.CutPrefix(last, "error "); ok {
-		if _, q, ok := strings.Cut(rest, " "); ok {
-			msg, _ = strconv.Unquote(q)
-		}
-	}
-	return last, msg
 }
 
 // lastLine returns the first line of a crash report (Go's "SIGSEGV: ...",

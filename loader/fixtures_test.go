@@ -65,6 +65,7 @@ var fixtures = []*fixture{
 	{name: "trimpath", build: buildTrimpathMismatch},
 	yamlHost,
 	{name: "yaml", build: buildYAMLPlugin},
+	{name: "loadallhost", build: func(out string) error { return goBuild(out, "./testdata/hosts/loadall") }},
 	{name: "yamlok", build: buildYAMLPluginForHost},
 	{name: "panicinit", build: buildMain("panicinit")},
 	{name: "noisyinit", build: buildMain("noisyinit")},

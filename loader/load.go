@@ -31,7 +31,9 @@ import (
 //     dynamic linker needs (a damaged file is refused, not mapped);
 //   - unless [WithoutPreflight], that it fits this program ([Preflight]):
 //     build settings, module versions and the fingerprint of every package
-//     both link, so that plugin.Open will not refuse it;
+//     both link, so that plugin.Open will not refuse it; and, right before
+//     opening it, that no plugin opened since links another version of a
+//     package it links;
 //   - that no other file with the same pluginpath is loaded;
 //   - unless the checksum verified it or [WithoutTrial], that it opens in a
 //     child process of this program (see [WithoutTrial]).
@@ -59,8 +61,9 @@ type candidate struct {
 	path, real string
 	fi         os.FileInfo
 	pluginpath string
-	verified   bool       // its checksum matched a recorded one
-	entry      *openEntry // set if this process handed it to plugin.Open before
+	verified   bool              // its checksum matched a recorded one
+	entry      *openEntry        // set if this process handed it to plugin.Open before
+	fps        map[string]string // its packages' fingerprints, if preflight ran
 }
 
 // prepare makes every check Load makes before opening path, except the
@@ -89,7 +92,7 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 	if c.entry = lookupOpened(real); c.entry != nil {
 		return c, nil
 	}
-	if c.pluginpath, err = l.check(path, real, c.verified); err != nil {
+	if c.pluginpath, c.fps, err = l.check(path, real, c.verified); err != nil {
 		return fail(err)
 	}
 	return c, nil
@@ -97,45 +100,53 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 
 // check reads the file at real (named path) and makes the checks on its
 // contents: format, platform, structure unless verified, preflight. It
-// returns the file's pluginpath.
-func (l *Loader) check(path, real string, verified bool) (string, error) {
+// returns the file's pluginpath and, if preflight ran, the fingerprints of
+// the packages it links.
+func (l *Loader) check(path, real string, verified bool) (string, map[string]string, error) {
 	f, fi, err := fsx.Open(real)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	pf, err := readPluginFile(f, fi.Size())
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := checkPlatform(pf); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !verified && pf.elf != nil {
 		if err := pf.elf.checkLoadable(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
+	var fps map[string]string
 	if !l.noPreflight {
 		host, err := thisHost()
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		if err := fits(path, pf, host); err != nil {
-			return "", err
+		if fps, err = fits(path, pf, host); err != nil {
+			return "", nil, err
 		}
 	}
-	if pf.pluginpath == "" {
-		return readPluginPath(f, pf)
+	pp := pf.pluginpath
+	if pp == "" {
+		if pp, err = readPluginPath(f, pf); err != nil {
+			return "", nil, err
+		}
 	}
-	return pf.pluginpath, nil
+	return pp, fps, nil
 }
 
-// open opens a prepared file: the trial first, if the file is not
-// verified, then plugin.Open.
+// open opens a prepared file: the fingerprints are compared again (see
+// recheck), the trial runs if the file is not verified, then plugin.Open.
 func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if c.entry != nil {
 		return c.entry.result(c.path, c.fi)
+	}
+	if err := recheck(c.path, c.fps); err != nil {
+		return nil, err
 	}
 	return openOnce(c.path, c.real, c.fi, c.pluginpath, !c.verified && !l.noTrial)
 }

@@ -539,6 +539,27 @@ func TestPreflightSharedModuleVersion(t *testing.T) {
 	assert.Equal(t, "loaded client/yamlok\n", out)
 }
 
+// TestLoadAllPackageFromAnEarlierPlugin loads, with one LoadAll, two
+// plugins that link different versions of a package their host does not
+// link. Both fit the host when the batch is checked; once the first is
+// open, its version of the package is the process's, and the second is
+// refused before plugin.Open, which would otherwise fail on it and refuse
+// its path for good.
+func TestLoadAllPackageFromAnEarlierPlugin(t *testing.T) {
+	host := fixturePath(t, "loadallhost")
+	ok, variant := fixturePath(t, "yamlok"), fixturePath(t, "yaml")
+
+	out, err := runIn("", host, ok, variant)
+	require.Error(t, err, out)
+	assert.Regexp(t, `^preflight `+regexp.QuoteMeta(variant)+`: built differently from the host: package go.yaml.in/yaml/v3 \(as a plugin loaded before links it\): plugin [0-9a-f]+, host [0-9a-f]+\n$`, out)
+
+	// Each alone loads.
+	for _, p := range []string{ok, variant} {
+		out, err := runIn("", host, p)
+		require.NoError(t, err, out)
+	}
+}
+
 func TestPanicInPluginInit(t *testing.T) {
 	path := fixturePath(t, "panicinit")
 	// The trial process meets the panic: this process never opens the

@@ -134,7 +134,7 @@ func Preflight(path string, host *Host) error {
 		}
 	}
 	if err == nil {
-		err = fits(path, pf, host)
+		_, err = fits(path, pf, host)
 	}
 	if err != nil {
 		var me *MismatchError
@@ -147,16 +147,19 @@ func Preflight(path string, host *Host) error {
 }
 
 // fits compares the plugin pf (from the file at path) with host, and
-// returns a *MismatchError listing every difference.
-func fits(path string, pf *pluginFile, host *Host) error {
+// returns a *MismatchError listing every difference. It also returns the
+// fingerprints of the packages the plugin links other than its own main
+// package, for a later [recheck].
+func fits(path string, pf *pluginFile, host *Host) (map[string]string, error) {
 	if !host.canLoad {
-		return ErrNoPlugins
+		return nil, ErrNoPlugins
 	}
 	diffs := Compare(pf.bi, host.BuildInfo)
+	var fps map[string]string
 	if pf.elf != nil {
-		fps, err := pf.elf.fingerprints()
-		if err != nil {
-			return err
+		var err error
+		if fps, err = pf.elf.fingerprints(); err != nil {
+			return nil, err
 		}
 		// The plugin's main package: a clash is the pluginpath check's.
 		for pkg := range fps {
@@ -167,9 +170,31 @@ func fits(path string, pf *pluginFile, host *Host) error {
 		diffs = append(diffs, compareFingerprints(fps, host)...)
 	}
 	if len(diffs) > 0 {
-		return &MismatchError{Path: path, Diffs: diffs}
+		return nil, &MismatchError{Path: path, Diffs: diffs}
 	}
-	return nil
+	return fps, nil
+}
+
+// recheck compares the package fingerprints fits returned for the file at
+// path with the running program's once more, right before plugin.Open: a
+// plugin opened since (in the same LoadAll, say) may have brought its own
+// version of a package the program does not link.
+func recheck(path string, fps map[string]string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	host, err := thisHost()
+	if err != nil {
+		return err
+	}
+	diffs := compareFingerprints(fps, host)
+	if len(diffs) == 0 {
+		return nil
+	}
+	for i := range diffs { // they matched the program's before
+		diffs[i].What += " (as a plugin loaded before links it)"
+	}
+	return &MismatchError{Path: path, Diffs: diffs}
 }
 
 // comparedSettings are the build settings Compare checks, in the order it

@@ -192,6 +192,57 @@ func (m *elfMemory) checkRelocs(d *dynamicTable) error {
 			return err
 		}
 	}
+	return m.checkRELR(d)
+}
+
+// checkRELR checks the packed relative relocations (DT_RELR), if any:
+// every address they relocate lies in a writable segment. Their addends
+// are the values in place, which is what checkInit reads.
+//
+// The table is a list of 8-byte words: an even word is an address to
+// relocate, and the next word's bitmap starts after it; an odd word is a
+// bitmap of the 63 words that follow the bitmap's start (bit 1 is the
+// first), and moves the start 63 words on.
+func (m *elfMemory) checkRELR(d *dynamicTable) error {
+	addr, ok := d.tags[dtRELR]
+	_, hasSize := d.tags[dtRELRSZ]
+	if !ok && !hasSize {
+		return nil
+	}
+	size := d.tags[dtRELRSZ]
+	switch {
+	case !ok || !hasSize:
+		return errELF("DT_RELR and DT_RELRSZ come together, and only one is in the dynamic section")
+	case d.tags[dtRELRENT] != 8:
+		return errELF("DT_RELRENT is %d, want 8", d.tags[dtRELRENT])
+	case size%8 != 0:
+		return errELF("DT_RELRSZ is %d bytes, not a whole number of entries", size)
+	}
+	b, err := m.read("packed relocations", addr, size)
+	if err != nil {
+		return err
+	}
+	var where uint64
+	started := false
+	for i := 0; i+8 <= len(b); i += 8 {
+		w := m.f.order.Uint64(b[i:])
+		if w&1 == 0 {
+			if !m.writable(w, 8) {
+				return errELF("packed relocation %d writes at %#x, outside the writable segments", i/8, w)
+			}
+			where, started = w+8, true
+			continue
+		}
+		if !started {
+			return errELF("packed relocation %d is a bitmap with no address before it", i/8)
+		}
+		for bit := uint64(1); bit < 64; bit++ {
+			if at := where + (bit-1)*8; w>>bit&1 != 0 && !m.writable(at, 8) {
+				return errELF("packed relocation %d writes at %#x, outside the writable segments", i/8, at)
+			}
+		}
+		where += 63 * 8
+	}
 	return nil
 }
 

@@ -14,7 +14,16 @@ var dynTags = []elf.DynTag{elf.DT_NEEDED, elf.DT_INIT, elf.DT_FINI, elf.DT_INIT_
 	elf.DT_SYMENT, elf.DT_PLTGOT, elf.DT_PLTRELSZ, elf.DT_PLTREL, elf.DT_JMPREL, elf.DT_RELA, elf.DT_RELASZ,
 	elf.DT_RELAENT, elf.DT_REL, elf.DT_RELSZ, elf.DT_RELENT, elf.DT_FLAGS, elf.DT_FLAGS_1, elf.DT_VERNEED,
 	elf.DT_VERNEEDNUM, elf.DT_VERSYM, elf.DT_RELACOUNT, elf.DT_RELCOUNT, elf.DT_SONAME, elf.DT_RPATH,
-	elf.DT_RUNPATH, elf.DT_BIND_NOW, elf.DT_DEBUG, elf.DT_TEXTREL}
+	elf.DT_RUNPATH, elf.DT_BIND_NOW, elf.DT_DEBUG, elf.DT_TEXTREL, dtRELRSZ, dtRELR, dtRELRENT}
+
+// The tags of packed relative relocations, which the external linker
+// writes when asked to (-Wl,-z,pack-relative-relocs) and debug/elf does
+// not name.
+const (
+	dtRELRSZ  elf.DynTag = 35
+	dtRELR    elf.DynTag = 36
+	dtRELRENT elf.DynTag = 37
+)
 
 // checkTags checks that every tag of the dynamic section is one Go's
 // linker writes, none but DT_NEEDED twice, and that a 64-bit plugin has

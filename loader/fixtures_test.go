@@ -65,6 +65,7 @@ var fixtures = []*fixture{
 	{name: "trimpath", build: buildTrimpathMismatch},
 	yamlHost,
 	{name: "yaml", build: buildYAMLPlugin},
+	{name: "relr", build: buildRELR},
 	{name: "loadallhost", build: func(out string) error { return goBuild(out, "./testdata/hosts/loadall") }},
 	{name: "yamlok", build: buildYAMLPluginForHost},
 	{name: "panicinit", build: buildMain("panicinit")},
@@ -287,6 +288,13 @@ func buildYAMLPlugin(out string) error {
 			"GOPROXY=" + testmod.FileURL(proxy) + "," + testmod.FileURL(filepath.Join(modCache, "cache", "download"))},
 	}))
 	return l.Build(out, &runtime.Config{Name: "yaml", Type: "client", Path: "example.com/yamlplug", NewFunc: "New"})
+}
+
+// buildRELR builds a plugin whose relative relocations the external
+// linker packs into a DT_RELR table, as -Wl,-z,pack-relative-relocs asks.
+func buildRELR(out string) error {
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Flags: []string{"-ldflags=-extldflags=-Wl,-z,pack-relative-relocs"}}))
+	return l.Build(out, &runtime.Config{Name: "relr", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
 }
 
 // copyFile copies src to dst.

@@ -10,7 +10,8 @@ FUZZ := \
 	FuzzPluginHeaders:./loader \
 	FuzzPluginMain:./loader \
 	FuzzImportPathMatchesGo:./internal/ruletest \
-	FuzzFuncNameMatchesGo:./internal/ruletest
+	FuzzFuncNameMatchesGo:./internal/ruletest \
+	FuzzNamesMakeImportPaths:./internal/ruletest
 
 .PHONY: demo demo-loader test test-short mutation fuzz vet bench
 

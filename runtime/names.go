@@ -20,7 +20,9 @@ import (
 // case-insensitive file systems, so they are short, lower-case ASCII, and a
 // kind name has no '_': then the file name <kind>_<plugin>.so, split at its
 // first '_', gives back the pair, and no two kinds share an environment
-// variable.
+// variable. They are also elements of the import path of the package
+// loader.Build generates (<module>/_plugink/<kind>/<plugin>), so neither
+// ends with '.' nor is a name Windows reserves, as the go command requires.
 const (
 	// MaxNameLen is the length limit, in bytes, of a kind or plugin name.
 	MaxNameLen = 64
@@ -29,7 +31,9 @@ const (
 
 	// KindNameRule says what a kind name is.
 	KindNameRule = "a kind name is 1 to 64 lower-case letters, digits and '-', starting with a letter"
-	// PluginNameRule says what a plugin name is.
+	// PluginNameRule says what a plugin name is. Neither kind nor plugin
+	// name may also be, before its first '.', a name Windows reserves (con,
+	// nul, com1, ...), and a plugin name does not end with '.'.
 	PluginNameRule = "a plugin name is 1 to 64 lower-case letters, digits, '_', '-' and '.', starting with a letter or digit"
 )
 
@@ -70,7 +74,8 @@ func CheckFuncName(s string) error {
 func lower(c byte) bool { return c >= 'a' && c <= 'z' }
 func digit(c byte) bool { return c >= '0' && c <= '9' }
 
-// checkName applies a byte-wise name rule.
+// checkName applies a byte-wise name rule, and what the go command asks of
+// an import path element.
 func checkName(s, rule string, ok func(i int, c byte) bool) error {
 	switch {
 	case s == "":
@@ -83,6 +88,12 @@ func checkName(s, rule string, ok func(i int, c byte) bool) error {
 			r, _ := utf8.DecodeRuneInString(s[i:])
 			return fmt.Errorf("has %q at byte %d: %s", r, i, rule)
 		}
+	}
+	switch {
+	case s[len(s)-1] == '.':
+		return errors.New("ends with '.', which the go command refuses at the end of an import path element")
+	case windowsReserved(s):
+		return errors.New("is a name Windows reserves (con, nul, com1, ...), which the go command refuses in an import path")
 	}
 	return nil
 }
@@ -113,11 +124,23 @@ func CheckImportPath(path string) error {
 	return nil
 }
 
-// windowsReserved are the file names Windows reserves, which no import path
+// reservedNames are the file names Windows reserves, which no import path
 // element may start with (up to its first dot), in any case.
-var windowsReserved = []string{"CON", "PRN", "AUX", "NUL",
+var reservedNames = []string{"CON", "PRN", "AUX", "NUL",
 	"COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
 	"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9"}
+
+// windowsReserved reports whether the path element elem is, up to its
+// first dot, a name Windows reserves.
+func windowsReserved(elem string) bool {
+	short, _, _ := strings.Cut(elem, ".")
+	for _, bad := range reservedNames {
+		if strings.EqualFold(short, bad) {
+			return true
+		}
+	}
+	return false
+}
 
 func checkPathElem(elem string) error {
 	switch {
@@ -133,12 +156,10 @@ func checkPathElem(elem string) error {
 			return fmt.Errorf("has %q; an import path is ASCII letters, digits, \"-._~+\" and '/'", r)
 		}
 	}
-	short, _, _ := strings.Cut(elem, ".")
-	for _, bad := range windowsReserved {
-		if strings.EqualFold(short, bad) {
-			return fmt.Errorf("has the element %q, a name Windows reserves", elem)
-		}
+	if windowsReserved(elem) {
+		return fmt.Errorf("has the element %q, a name Windows reserves", elem)
 	}
+	short, _, _ := strings.Cut(elem, ".")
 	if i := strings.LastIndexByte(short, '~'); i >= 0 && i < len(short)-1 && strings.Trim(short[i+1:], "0123456789") == "" {
 		return fmt.Errorf("has the element %q, which looks like a Windows short name ('~' and digits)", elem)
 	}

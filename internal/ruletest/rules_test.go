@@ -29,6 +29,8 @@ var pluginNames = map[string]bool{
 	"Brpc": false, "bRPC": false, "_brpc": false, "-brpc": false, ".brpc": false, "a/b": false,
 	"a b": false, "é": false, "brpc;rm": false, strings.Repeat("x", 65): false, strings.Repeat("x", 1<<20): false,
 	"a:b": false, "a*": false, "a\\b": false, "a\tb": false,
+	"brpc.": false, "v1.": false, "con": false, "nul.v2": false, "com1": false, "lpt9.x": false,
+	"console": true, "com10": true, "com0": true, "x.con": true, "a.b.c": true,
 }
 
 // kindNames are kind names and whether the rule accepts them.
@@ -36,6 +38,7 @@ var kindNames = map[string]bool{
 	"client": true, "server-transport": true, "a": true, "a2": true, strings.Repeat("k", 64): true,
 	"": false, "Client": false, "client_a": false, "2client": false, "-client": false, "a b": false,
 	"client\n": false, "clïent": false, strings.Repeat("k", 65): false, "a.b": false, "a/b": false,
+	"aux": false, "prn": false, "lpt1": false, "auxiliary": true, "con-x": true,
 }
 
 // importPaths are import paths and whether the rule accepts them.
@@ -52,6 +55,9 @@ func TestPluginNameRuleEverywhere(t *testing.T) {
 	for name, valid := range pluginNames {
 		c := runtime.Config{Name: name, Type: "client", Path: "example.com/p", NewFunc: "New"}
 		verdicts(t, fmt.Sprintf("plugin name %q", name), valid, c, "client")
+		if valid {
+			buildPathOK(t, c)
+		}
 	}
 }
 
@@ -61,7 +67,38 @@ func TestKindNameRuleEverywhere(t *testing.T) {
 		verdicts(t, fmt.Sprintf("kind name %q", kind), valid, c, kind)
 		_, err := runtime.DeclareIn(runtime.NewRegistry(), kind, map[string]func(){})
 		assert.Equal(t, valid, err == nil, "DeclareIn: kind %q: %v", kind, err)
+		if valid {
+			buildPathOK(t, c)
+		}
 	}
+}
+
+// buildPathOK checks that the go command accepts the import path of the
+// package loader.Build generates for a valid c.
+func buildPathOK(t *testing.T, c runtime.Config) {
+	t.Helper()
+	path := "example.com/svc/_plugink/" + c.Type + "/" + c.Name
+	assert.NoError(t, module.CheckImportPath(path), "the package Build generates for %s", c.String())
+}
+
+// FuzzNamesMakeImportPaths: the go command accepts the import path of the
+// package loader.Build generates for any kind and plugin names the rules
+// accept.
+func FuzzNamesMakeImportPaths(f *testing.F) {
+	for name := range pluginNames {
+		f.Add("client", name)
+	}
+	for kind := range kindNames {
+		f.Add(kind, "p")
+	}
+	f.Fuzz(func(t *testing.T, kind, name string) {
+		if runtime.CheckKindName(kind) != nil || runtime.CheckPluginName(name) != nil {
+			return
+		}
+		if err := module.CheckImportPath("example.com/svc/_plugink/" + kind + "/" + name); err != nil {
+			t.Fatalf("kind %q, plugin %q: %v", kind, name, err)
+		}
+	})
 }
 
 func TestImportPathRuleEverywhere(t *testing.T) {

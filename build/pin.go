@@ -171,7 +171,8 @@ func (p *pinning) pin(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInf
 				continue
 			}
 			pinned[m.Path] = true
-			if hm.Replace == nil && semver.Compare(m.Version, hm.Version) > 0 {
+			_, fromSource := sourceDir(hm, host, hostSrc)
+			if !fromSource && hm.Replace == nil && semver.Compare(m.Version, hm.Version) > 0 {
 				continue // the plugin needs a newer version: checkPins says so, nothing is lowered
 			}
 			todo = append(todo, hm)
@@ -232,28 +233,44 @@ func (p *pinning) add(ctx context.Context, goCmd gocmd.Cmd, mods []*debug.Module
 	return p.appendSums(sums)
 }
 
-// sourceDir reports whether the host built m from a directory (a (devel)
-// main module, or a replacement by a directory), and then the directory to
-// build it from here: hostSrc for the main module, a relative replacement
-// resolved against hostSrc, an absolute one if it exists; "" if unknown.
+// sourceDir reports whether the host built m from a directory, and then
+// the directory to build it from here ("" if none is known):
+//
+//   - the main module: hostSrc if given, as the host's source is the
+//     surest; else by version if its version is a clean one (not
+//     "(devel)", not "+dirty", which VCS stamping gives a modified tree);
+//   - a module the host replaced by a directory: that directory relative
+//     to hostSrc, or, if absolute, itself, but only with hostSrc (a path
+//     on the machine that built the host means nothing here unless the
+//     user says this is the host's tree);
+//   - a module of the host's workspace ("(devel)", not replaced): no
+//     directory is known.
+//
+// The package fingerprints of what is built are compared with the host's
+// afterwards, so a wrong directory makes a refused plugin, not a broken one.
 func sourceDir(m *debug.Module, host *debug.BuildInfo, hostSrc string) (dir string, fromSource bool) {
 	switch {
 	case m == &host.Main:
-		if semver.IsValid(m.Version) {
+		if hostSrc == "" && byVersion(m.Version) {
 			return "", false
 		}
 		return hostSrc, true
-	case m.Replace == nil || semver.IsValid(m.Replace.Version):
+	case m.Replace != nil && byVersion(m.Replace.Version):
 		return "", false
-	case filepath.IsAbs(m.Replace.Path):
-		if _, err := os.Stat(m.Replace.Path); err == nil {
-			return m.Replace.Path, true
-		}
+	case m.Replace == nil && byVersion(m.Version):
+		return "", false
+	case m.Replace == nil, hostSrc == "":
 		return "", true
-	case hostSrc != "":
-		return filepath.Join(hostSrc, m.Replace.Path), true
+	case filepath.IsAbs(m.Replace.Path):
+		return m.Replace.Path, true
 	}
-	return "", true
+	return filepath.Join(hostSrc, m.Replace.Path), true
+}
+
+// byVersion reports whether a module at version v can be fetched by it: a
+// semantic version, not marked as built from a modified tree.
+func byVersion(v string) bool {
+	return semver.IsValid(v) && !strings.Contains(semver.Build(v), "dirty")
 }
 
 func sumLine(path, version, sum string) string {
@@ -293,6 +310,9 @@ func checkPins(graph []listedModule, hostMods map[string]*debug.Module, host *de
 			if dir == "" {
 				problems = append(problems, fmt.Sprintf("module %s: the host built it from a directory (%s), whose source cannot be fetched by version", m.Path, describeSource(hm, host)))
 				hint = "give the host's source with -hostsrc <dir> (the directory of its main module): the package fingerprints then prove it is the same"
+				if hm != &host.Main && hm.Replace == nil {
+					hint = "build the plugin in the host's workspace (go.work), which holds that module's source"
+				}
 			}
 			continue
 		}
@@ -319,8 +339,11 @@ func checkPins(graph []listedModule, hostMods map[string]*debug.Module, host *de
 
 // describeSource says how the host got a module from source.
 func describeSource(m *debug.Module, host *debug.BuildInfo) string {
-	if m == &host.Main {
+	switch {
+	case m == &host.Main:
 		return "its main module, version " + runtime.Quote(m.Version)
+	case m.Replace == nil:
+		return "a module of its workspace, version " + runtime.Quote(m.Version)
 	}
-	return "replaced by " + m.Replace.Path
+	return "replaced by " + runtime.Quote(m.Replace.Path)
 }

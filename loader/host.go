@@ -68,7 +68,10 @@ func ReadHost(path string) (*Host, error) {
 		return nil, fmt.Errorf("read host %s: %w", path, err)
 	}
 	h := NewHost(bi, fps)
-	h.Path, h.canLoad = path, len(fps) > 0
+	// An ELF program that records no fingerprint does not link package
+	// plugin. Other formats (Mach-O) are not read for fingerprints, so
+	// they are taken to be able to: plugin.Open will say.
+	h.Path, h.canLoad = path, len(fps) > 0 || !isELF(f)
 	return h, nil
 }
 
@@ -86,8 +89,7 @@ var thisHost = sync.OnceValues(func() (*Host, error) {
 // readFingerprints returns the package fingerprints an ELF file records in
 // its dynamic symbol table, by import path (none for other files).
 func readFingerprints(f io.ReaderAt, size int64) (map[string]string, error) {
-	var magic [4]byte
-	if _, err := f.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
+	if !isELF(f) {
 		return nil, nil
 	}
 	ef, err := readELF(f, size)
@@ -95,6 +97,13 @@ func readFingerprints(f io.ReaderAt, size int64) (map[string]string, error) {
 		return nil, err
 	}
 	return ef.fingerprints()
+}
+
+// isELF reports whether f starts with ELF's magic number.
+func isELF(f io.ReaderAt) bool {
+	var magic [4]byte
+	_, err := f.ReadAt(magic[:], 0)
+	return err == nil && string(magic[:]) == elf.ELFMAG
 }
 
 // maxPackages bounds how many packages a program or plugin may link.

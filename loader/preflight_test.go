@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 )
 
@@ -179,4 +181,26 @@ func TestPreflightRejects(t *testing.T) {
 	var mm *loader.MismatchError
 	require.ErrorAs(t, err, &mm, "a host with other settings")
 	assert.Equal(t, "GOOS", mm.Diffs[0].What)
+}
+
+// TestReadHostOtherFormats: ReadHost reads fingerprints from ELF only. A
+// static ELF program cannot load plugins; a Mach-O one is not judged.
+func TestReadHostOtherFormats(t *testing.T) {
+	testmod.SkipIfShort(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	require.NoError(t, os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644))
+	for _, tc := range []struct {
+		goos    string
+		canLoad bool
+	}{{"linux", false}, {"darwin", true}} {
+		exe := filepath.Join(dir, tc.goos)
+		cmd := exec.Command("go", "build", "-o", exe, src)
+		cmd.Env = append(os.Environ(), "GOOS="+tc.goos, "GOARCH=amd64", "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		h, err := loader.ReadHost(exe)
+		require.NoError(t, err)
+		assert.Equal(t, tc.canLoad, h.CanLoadPlugins(), tc.goos)
+	}
 }

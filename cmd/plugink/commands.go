@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -106,11 +107,11 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var mf manifestFlags
 	mf.register(fs)
-	host := fs.String("host", "", "build for this host `binary`: its settings, its module versions when the plugins' module is not the host's, and a check that every plugin loads into it (default: the settings of a plain go build, GOFLAGS included)")
-	hostSrc := fs.String("hostsrc", "", "the `dir`ectory of the host's main module, for a host built from source (version (devel)) that the plugins' module is not")
+	var hf hostFlags
+	hf.register(fs, "build for this host `binary`: its settings, its module versions when the plugins' module is not the host's, and a check that every plugin loads into it (default: the settings of a plain go build, GOFLAGS included)")
 	race := fs.Bool("race", false, "build with -race (for a host built with -race)")
 	trimpath := fs.Bool("trimpath", false, "build with -trimpath (for a host built with -trimpath)")
-	fs.StringVar(&mf.tags, "tags", "", "extra comma-separated build `tags`")
+	fs.StringVar(&mf.tags, "tags", "", "comma-separated build `tags` (with -host, the host's are used, and -tags may only repeat them)")
 	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
 	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
 	back, err := start(fs, args, &mf.dir, true)
@@ -126,12 +127,13 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, HostSource: *hostSrc, Progress: progress(stdout),
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout),
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
-	if *host != "" {
-		if o.Host, err = loader.ReadHost(*host); err != nil {
-			return err
-		}
+	if err := hf.read(fs, "build", mf.tags, &o); err != nil {
+		return err
+	}
+	if hf.host != "" {
+		mf.tags = "" // the host's, in o.Tags and the host's settings
 	}
 	if *race {
 		o.Loader.Flags = append(o.Loader.Flags, "-race")
@@ -144,6 +146,64 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	}
 	_, err = build.Plugins(ctx, m, o)
 	return err
+}
+
+// hostFlags are -host and -hostsrc, of build and list.
+type hostFlags struct{ host, hostSrc string }
+
+func (h *hostFlags) register(fs *flag.FlagSet, hostUsage string) {
+	fs.StringVar(&h.host, "host", "", hostUsage)
+	fs.StringVar(&h.hostSrc, "hostsrc", "", "the `dir`ectory of the host's main module, for a host built from source (version (devel)) that the plugins' module is not")
+}
+
+// read reads the -host binary, if any, into o: the host, its source, and
+// its build tags to type-check the plugins with. A plugin loads only with
+// its host's build tags, which the build takes from the host: tags (the
+// -tags flag of cmd) may only repeat them.
+func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) error {
+	if h.host == "" {
+		if h.hostSrc != "" {
+			fmt.Fprintf(fs.Output(), "%s%s: -hostsrc without -host: it is the source of the -host binary\n", prefix, cmd)
+			return errUsage
+		}
+		return nil
+	}
+	var err error
+	if o.Host, err = loader.ReadHost(h.host); err != nil {
+		return err
+	}
+	o.HostSource = h.hostSrc
+	hostTags := hostSetting(o.Host.BuildInfo, "-tags")
+	if tags != "" && !sameTags(tags, hostTags) {
+		fmt.Fprintf(fs.Output(), "%s%s: -tags %s: the plugins are built with the host's build tags (%s), as a plugin built with others does not load into it\n", prefix, cmd, runtime.Quote(tags), runtime.Quote(hostTags))
+		return errUsage
+	}
+	o.Tags = nil
+	if hostTags != "" {
+		o.Tags = strings.Split(hostTags, ",")
+	}
+	return nil
+}
+
+// hostSetting returns the build setting key recorded in bi, "" if none.
+func hostSetting(bi *debug.BuildInfo, key string) string {
+	for _, s := range bi.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+// sameTags reports whether the comma-separated tag lists a and b hold the
+// same tags.
+func sameTags(a, b string) bool {
+	set := func(s string) []string {
+		tags := slices.DeleteFunc(strings.Split(s, ","), func(t string) bool { return t == "" })
+		slices.Sort(tags)
+		return slices.Compact(tags)
+	}
+	return slices.Equal(set(a), set(b))
 }
 
 // progress prints one line per plugin built.
@@ -168,7 +228,8 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	var mf manifestFlags
 	mf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	host := fs.String("host", "", "also check whether each plugin file would load into this host `binary`, and compare inputs with its settings")
+	var hf hostFlags
+	hf.register(fs, "also check whether each plugin file would load into this host `binary`, and compare inputs with what a build for it would use")
 	back, err := start(fs, args, &mf.dir, false)
 	if err != nil {
 		return err
@@ -179,10 +240,8 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 		return err
 	}
 	var o build.Options
-	if *host != "" {
-		if o.Host, err = loader.ReadHost(*host); err != nil {
-			return err
-		}
+	if err := hf.read(fs, "list", "", &o); err != nil {
+		return err
 	}
 	st, err := build.List(ctx, m, o)
 	if err != nil {
@@ -191,7 +250,7 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	if *asJSON {
 		return writeJSON(stdout, st)
 	}
-	return writeList(stdout, st, *host != "")
+	return writeList(stdout, st, hf.host != "")
 }
 
 // writeList prints st as two tables, kinds and plugins.

@@ -1,13 +1,13 @@
 // Command plugink generates and builds the plugins a Go program links, from
 // its checked-in manifest, plugink.yaml. It is a thin front end: each
-// command is a function of package gen or loader.
+// command is a function of package gen, build or loader.
 //
 // Usage:
 //
 //	plugink gen [-C dir] [-manifest file] [-tags t,...] [-check]
-//	plugink build [-C dir] [-manifest file] [-host binary] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]
-//	plugink list [-C dir] [-manifest file] [-json]
-//	plugink inspect [-json] [-host binary] file.so
+//	plugink build [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]
+//	plugink list [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json]
+//	plugink inspect [-C dir] [-json] [-host binary] file.so
 //	plugink version
 //
 // In a host package, add

@@ -39,8 +39,8 @@ type command struct {
 var commands = []command{
 	{"gen", "[-C dir] [-manifest file] [-tags t,...] [-check]", "validate the manifest and write the static and dynamic registration files", runGen},
 	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]", "build the manifest's plugins as .so files and record their checksums", runBuild},
-	{"list", "[-C dir] [-manifest file] [-json]", "show kinds and plugins with their status", runList},
-	{"inspect", "[-json] [-host binary] file.so", "show a plugin file's Config and build, and whether it fits a host", runInspect},
+	{"list", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json]", "show kinds and plugins with their status", runList},
+	{"inspect", "[-C dir] [-json] [-host binary] file.so", "show a plugin file's Config and build, and whether it fits a host", runInspect},
 	{"version", "", "print plugink's version", runVersion},
 }
 

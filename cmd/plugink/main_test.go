@@ -191,3 +191,18 @@ func setGoVersion(ts *testscript.TestScript, neg bool, args []string) {
 	copy(section[i:], other)
 	ts.Check(os.WriteFile(file, data, 0o755))
 }
+
+// TestDocUsage: the package documentation shows each command's usage as
+// the command's -h does.
+func TestDocUsage(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		line := strings.TrimSpace("//\tplugink "+c.name+" "+c.args) + "\n"
+		if !strings.Contains(string(doc), line) {
+			t.Errorf("doc.go does not show the usage of %s: %q", c.name, line)
+		}
+	}
+}

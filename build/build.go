@@ -273,7 +273,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loade
 			return r
 		}
 		c := p.Config
-		if err := loader.NewPlugin(loader.WithBuildOptions(bo)).Build(file, &c); err != nil {
+		if err := loader.NewPlugin(loader.WithBuildOptions(bo)).BuildContext(ctx, file, &c); err != nil {
 			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 			return r
 		}

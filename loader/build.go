@@ -92,7 +92,14 @@ const pluginDir = "_plugink"
 // this program can load it. Errors are *[BuildError]s; a failed compilation
 // carries the compiler's output.
 func (l *Loader) Build(path string, c *runtime.Config) error {
-	out, sum, err := l.build.run(path, c)
+	return l.BuildContext(context.Background(), path, c)
+}
+
+// BuildContext is [Loader.Build] with a context: cancelling it stops the
+// go command (and its compilers) and fails the build, leaving the file at
+// path as it was.
+func (l *Loader) BuildContext(ctx context.Context, path string, c *runtime.Config) error {
+	out, sum, err := l.build.run(ctx, path, c)
 	if err != nil {
 		return err
 	}
@@ -112,7 +119,7 @@ func (l *Loader) Build(path string, c *runtime.Config) error {
 
 // run builds the plugin and returns the output's absolute path and
 // checksum.
-func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err error) {
+func (o BuildOptions) run(ctx context.Context, path string, c *runtime.Config) (out, sum string, err error) {
 	be := &BuildError{Plugin: c.String(), Path: path}
 	fail := func(err error) (string, string, error) {
 		be.Err = err
@@ -139,13 +146,13 @@ func (o BuildOptions) run(path string, c *runtime.Config) (out, sum string, err 
 		return fail(err)
 	}
 	goCmd := gocmd.Cmd{Go: o.Go, Dir: o.Dir, Env: append(os.Environ(), env...)}
-	mod, err := o.module(goCmd, host)
+	mod, err := o.module(ctx, goCmd, host)
 	if err != nil {
 		return fail(err)
 	}
 	goCmd.Dir = mod.dir
 	src := pluginMain(c, newFunc, Version())
-	args, output, err := mod.compile(goCmd, c, src, out, flags)
+	args, output, err := mod.compile(ctx, goCmd, c, src, out, flags)
 	if err != nil {
 		be.Args, be.Output, be.Source = args, output, src
 		return fail(err)
@@ -240,11 +247,10 @@ type goEnv struct {
 
 // module finds the main module of o.Dir and checks that the go command can
 // build plugins for host.
-func (o BuildOptions) module(goCmd gocmd.Cmd, host *debug.BuildInfo) (*module, error) {
+func (o BuildOptions) module(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInfo) (*module, error) {
 	if _, err := goCmd.Path(); err != nil {
 		return nil, runtime.WithHint(fmt.Errorf("%w: %w", ErrNoToolchain, err), "install Go, or set BuildOptions.Go")
 	}
-	ctx := context.Background()
 	out, err := goCmd.Output(ctx, "env", "-json", "GOMOD", "GOVERSION", "CGO_ENABLED", "CC")
 	if err != nil {
 		return nil, err
@@ -309,7 +315,7 @@ func goVersion(v string) string {
 
 // compile writes src as the main package of the plugin into an overlay and
 // builds it to out, with goCmd, which runs in the module's directory.
-func (m *module) compile(goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string) (args []string, output string, err error) {
+func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string) (args []string, output string, err error) {
 	rel := pluginDir + "/" + c.Type + "/" + c.Name
 	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
 	if _, err := os.Stat(pkgDir); err == nil {
@@ -340,8 +346,11 @@ func (m *module) compile(goCmd gocmd.Cmd, c *runtime.Config, src []byte, out str
 	built := filepath.Join(tmpOut, filepath.Base(out))
 	args = append([]string{"build", "-buildmode=plugin", "-overlay=" + overlayFile, "-o", built}, flags...)
 	args = append(args, "./"+rel)
-	combined, err := goCmd.Combined(context.Background(), args...)
+	combined, err := goCmd.Combined(ctx, args...)
 	output = nameGenerated(string(combined), mainFile, m.dir, filepath.FromSlash(rel+"/main.go"))
+	if err != nil && ctx.Err() != nil {
+		return args, output, fmt.Errorf("go build stopped: %w", ctx.Err())
+	}
 	if err != nil {
 		return args, output, fmt.Errorf("%w (%w) in module %s (%s); %s is the plugin's main package, generated from the Config",
 			ErrCompile, err, m.path, m.dir, rel)

@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -183,6 +185,27 @@ func TestBuildInParallel(t *testing.T) {
 	cfgA, err := l.Load(a + ".so")
 	require.NoError(t, err, "a has b's pluginpath and contents: it is the plugin already loaded")
 	assert.Same(t, cfgB, cfgA)
+}
+
+// TestBuildContextCancelled: a cancelled build stops the go command and
+// leaves nothing behind. A build cache of its own makes the build long
+// enough (every package is compiled) to cancel it midway.
+func TestBuildContextCancelled(t *testing.T) {
+	testmod.SkipIfShort(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cancelled.so")
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Env: []string{"GOCACHE=" + filepath.Join(dir, "cache")}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	start := time.Now()
+	err := l.BuildContext(ctx, out, &runtime.Config{Name: "cancelled", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 30*time.Second, "the go command stopped when told")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.Equal(t, "cache", e.Name(), "nothing but the build cache is left")
+	}
 }
 
 func TestReadBuildInfo(t *testing.T) {

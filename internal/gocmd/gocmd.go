@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Cmd is a go command to run: which binary, in which directory, with which
@@ -40,6 +42,9 @@ func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("go %s: stopped: %w", strings.Join(args, " "), ctx.Err())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
@@ -63,5 +68,10 @@ func (c Cmd) command(ctx context.Context, args []string) (*exec.Cmd, error) {
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
+	// Cancelled, the go command is interrupted, as by ^C, so that it stops
+	// its compilers and removes its work directory; killed if it is still
+	// there a few seconds later. Output's error is then the context's.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	return cmd, nil
 }

@@ -11,7 +11,8 @@ FUZZ := \
 	FuzzPluginMain:./loader \
 	FuzzImportPathMatchesGo:./internal/ruletest \
 	FuzzFuncNameMatchesGo:./internal/ruletest \
-	FuzzNamesMakeImportPaths:./internal/ruletest
+	FuzzNamesMakeImportPaths:./internal/ruletest \
+	FuzzEscape:./internal/safetext
 
 .PHONY: demo demo-loader test test-short mutation fuzz vet bench
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/safetext"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -36,9 +37,10 @@ type Difference struct {
 	Plugin, Host string
 }
 
-// String returns "What: plugin <value>, host <value>".
+// String returns "What: plugin <value>, host <value>", with what a
+// terminal could take for a control escaped (the values come from files).
 func (d Difference) String() string {
-	return fmt.Sprintf("%s: plugin %s, host %s", d.What, orNone(d.Plugin), orNone(d.Host))
+	return safetext.Escape(fmt.Sprintf("%s: plugin %s, host %s", d.What, orNone(d.Plugin), orNone(d.Host)))
 }
 
 func orNone(s string) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/safetext"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -48,8 +49,11 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the whole program; it never panics out.
+// run is the whole program; it never panics out. What it writes is
+// escaped (safetext): plugin files and manifests are untrusted, and what
+// they hold must not reach a terminal as control sequences.
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	stdout, stderr = safetext.Writer(stdout), safetext.Writer(stderr)
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stderr, "%sinternal error (please report): %v\n%s", prefix, r, debug.Stack())

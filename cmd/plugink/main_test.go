@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,8 +32,9 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"publish":      publish,
-			"setgoversion": setGoVersion,
+			"publish":        publish,
+			"setgoversion":   setGoVersion,
+			"patchbuildinfo": patchBuildInfo,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINK_ROOT", root)
@@ -161,6 +163,43 @@ func publish(ts *testscript.TestScript, neg bool, args []string) {
 // records, changing its last digit, as if another toolchain built it:
 //
 //	setgoversion <binary>
+//
+// patchBuildInfo replaces, in the build information of a binary, each
+// string old by new, of the same length (both Go-escaped):
+//
+//	patchbuildinfo binary old new [old new]...
+func patchBuildInfo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args)%2 != 1 {
+		ts.Fatalf("usage: patchbuildinfo binary old new [old new]...")
+	}
+	file := ts.MkAbs(args[0])
+	data, err := os.ReadFile(file)
+	ts.Check(err)
+	ef, err := elf.Open(file)
+	ts.Check(err)
+	sec := ef.Section(".go.buildinfo")
+	ef.Close()
+	if sec == nil {
+		ts.Fatalf("no build information")
+	}
+	section := data[sec.Offset : sec.Offset+sec.Size]
+	for i := 1; i < len(args); i += 2 {
+		old, err := strconv.Unquote(`"` + args[i] + `"`)
+		ts.Check(err)
+		repl, err := strconv.Unquote(`"` + args[i+1] + `"`)
+		ts.Check(err)
+		at := bytes.Index(section, []byte(old))
+		switch {
+		case at < 0:
+			ts.Fatalf("%q not in the build information", old)
+		case len(repl) != len(old):
+			ts.Fatalf("%q and %q differ in length", old, repl)
+		}
+		copy(section[at:], repl)
+	}
+	ts.Check(os.WriteFile(file, data, 0o755))
+}
+
 func setGoVersion(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: setgoversion binary")

@@ -87,9 +87,10 @@ func TestHostsLinkNoGenerator(t *testing.T) {
 func TestImportDirection(t *testing.T) {
 	pkgs := list(t, module+"/...")
 	allowed := map[string][]string{
-		module + "/runtime":      {},
-		module + "/loader":       {module + "/runtime", module + "/internal/fsx", module + "/internal/gocmd"},
-		module + "/internal/fsx": {},
+		module + "/runtime":           {},
+		module + "/loader":            {module + "/runtime", module + "/internal/fsx", module + "/internal/gocmd", module + "/internal/safetext"},
+		module + "/internal/fsx":      {},
+		module + "/internal/safetext": {},
 	}
 	for pkg, ok := range allowed {
 		if pkgs[pkg] == nil {

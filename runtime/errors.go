@@ -131,8 +131,14 @@ func Hints(err error) []string {
 }
 
 // WithHint returns err with the hint h: its message is err's, errors.Is
-// and errors.As see through it, and [Hints] finds h.
-func WithHint(err error, h string) error { return &hinted{err, h} }
+// and errors.As see through it, and [Hints] finds h. WithHint(nil, h) is
+// nil, so that it can wrap a call's result.
+func WithHint(err error, h string) error {
+	if err == nil {
+		return nil
+	}
+	return &hinted{err, h}
+}
 
 // hinted is an error with a hint.
 type hinted struct {

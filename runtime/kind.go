@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -110,7 +109,8 @@ func (k *Kind[F]) Names() []string {
 // Register puts f into the default map under name. It is the typed
 // counterpart of [Init]: the compiler checks f's type. Registering a name
 // that exists is an [ErrDuplicate] unless opts allow it ([ReplaceOnly],
-// [ReplaceAll]).
+// [ReplaceAll]). Errors are as [Registry.InitAll]'s: one *[Error] as
+// itself, several joined.
 func (k *Kind[F]) Register(name string, f F, opts ...InitOption) error {
 	o := applyInit(opts)
 	c := &Config{Name: name, Type: k.name, NewFunc: f}
@@ -121,7 +121,7 @@ func (k *Kind[F]) Register(name string, f F, opts ...InitOption) error {
 	if len(o.errs) == 0 {
 		o.errs = commit([]entry{{c, k, v}}, o)
 	}
-	return errors.Join(o.errs...)
+	return join(o.errs)
 }
 
 func (k *Kind[F]) lock()   { k.mu.Lock() }

@@ -128,8 +128,10 @@ func (r *Registry) Init(c *Config, opts ...InitOption) error {
 // [Registry.Init] does, and that no two of them share a kind and a name,
 // then registers them all at once, holding every kind involved so that no
 // other registration can come in between. On failure it registers nothing
-// and returns every problem (each an *[Error]; several are joined with
-// [errors.Join]).
+// and returns every problem: one *[Error] as itself, several joined with
+// [errors.Join] (errors.As finds each). An option's own error (a bad name
+// given to [ReplaceOnly], a manifest [FromManifest] cannot read) is one of
+// them.
 func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 	o := applyInit(opts)
 	errs := slices.Clone(o.errs)
@@ -145,6 +147,12 @@ func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 	if len(errs) == 0 {
 		errs = commit(entries, o)
 	}
+	return join(errs)
+}
+
+// join returns nil for no error, the error itself for one, and
+// errors.Join of several: a single problem keeps its type.
+func join(errs []error) error {
 	if len(errs) == 1 {
 		return errs[0]
 	}

@@ -134,8 +134,17 @@ func TestRegisterIsTyped(t *testing.T) {
 	require.NoError(t, k.Register("brpc", newOther))
 	err := k.Register("brpc", newOther)
 	assert.ErrorIs(t, err, runtime.ErrDuplicate)
+	_, isError := err.(*runtime.Error)
+	assert.True(t, isError, "one problem is an *Error itself, not joined: %T", err)
 	assert.ErrorIs(t, k.Register("", newOther), runtime.ErrInvalid)
 	assert.ErrorIs(t, k.Register("nil", nil), runtime.ErrInvalid)
+}
+
+func TestWithHintOfNil(t *testing.T) {
+	assert.NoError(t, runtime.WithHint(nil, "a hint for nothing"))
+	err := runtime.WithHint(runtime.ErrInvalid, "h")
+	assert.ErrorIs(t, err, runtime.ErrInvalid)
+	assert.Equal(t, []string{"h"}, runtime.Hints(err))
 }
 
 func TestInitAllIsAllOrNothing(t *testing.T) {

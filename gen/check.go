@@ -241,8 +241,9 @@ func isMapKind(t types.Type) bool {
 	if !ok {
 		return false
 	}
-	b, ok := m.Key().Underlying().(*types.Basic)
-	return ok && b.Kind() == types.String
+	// Exactly string: the generated code passes the map to
+	// runtime.Declare, which takes a map[string]F.
+	return types.Identical(m.Key(), types.Typ[types.String])
 }
 
 func isRuntimeKind(t types.Type) bool {

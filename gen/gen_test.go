@@ -143,6 +143,12 @@ func TestManifestParse(t *testing.T) {
 	_, err = gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: yes\n"))
 	assert.EqualError(t, err, `rs.yaml:3:17: dynamic.require_sums must be true or false, found "yes"`)
 
+	none, err := gen.ParseManifest("none.yaml", []byte("kinds: {}\nplugins:\n#  - name: commented-out\n"))
+	require.NoError(t, err, "plugins: with nothing after it is no plugins")
+	assert.Empty(t, none.Plugins)
+	_, err = gen.ParseManifest("str.yaml", []byte("kinds: {}\nplugins: none\n"))
+	assert.EqualError(t, err, `str.yaml:2:10: plugins must be a list, found "none"`)
+
 	_, err = gen.ParseManifest("empty.yaml", nil)
 	assert.EqualError(t, err, "empty.yaml:1:1: empty manifest: want a mapping with kinds and plugins")
 	_, err = gen.ParseManifest("two.yaml", []byte("kinds: {}\n---\nkinds: {}\n"))

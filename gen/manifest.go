@@ -289,7 +289,9 @@ func (p *manifestParser) root(doc *yaml.Node) {
 	} else {
 		p.kinds(kinds)
 	}
-	if plugins != nil {
+	// "plugins:" with nothing after it (every entry commented out, say)
+	// is no plugins.
+	if plugins != nil && !(plugins.Kind == yaml.ScalarNode && plugins.Tag == "!!null") {
 		p.plugins(plugins)
 	}
 }

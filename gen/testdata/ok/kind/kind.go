@@ -24,3 +24,10 @@ var Greeters = runtime.MustDeclare("greeter", map[string]func() Greeter{})
 
 // NotAKind is a variable of the wrong type for a kind.
 var NotAKind = 42
+
+// Name is a string type of its own.
+type Name string
+
+// NamedKeys is keyed by a type other than string, which runtime.Declare
+// (map[string]F) does not take.
+var NamedKeys = map[Name]func() Client{}

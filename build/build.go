@@ -344,6 +344,10 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 	if err != nil {
 		return nil, err
 	}
+	var where struct{ GOMODCACHE string }
+	if err := json.Unmarshal(goEnv, &where); err != nil {
+		return nil, fmt.Errorf("parse go env output: %w", err)
+	}
 	paths := make([]string, 0, len(plugins))
 	for _, p := range plugins {
 		paths = append(paths, p.Path)
@@ -379,7 +383,7 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 	base := common.Sum(nil)
 	keys := map[*gen.PluginDecl]string{}
 	for _, p := range plugins {
-		if keys[p], err = pluginKey(base, p, pkgs); err != nil {
+		if keys[p], err = pluginKey(base, p, pkgs, where.GOMODCACHE); err != nil {
 			return nil, err
 		}
 	}
@@ -406,8 +410,8 @@ func listDeps(ctx context.Context, goCmd gocmd.Cmd, args []string) (map[string]*
 }
 
 // pluginKey is p's cache key: base, p's Config, and the packages it
-// depends on.
-func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage) (string, error) {
+// depends on (see hashPackage; modCache is GOMODCACHE).
+func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage, modCache string) (string, error) {
 	root := pkgs[p.Path]
 	if root == nil {
 		return "", fmt.Errorf("%s: plugin %s: go list did not report package %s", p.Pos, p, p.Path)
@@ -416,7 +420,7 @@ func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage) (
 	h.Write(base)
 	fmt.Fprintf(h, "config %s %s %s %s\n", p.Name, p.Type, p.Path, p.Func())
 	for _, path := range append([]string{p.Path}, root.Deps...) {
-		if err := hashPackage(h, pkgs[path]); err != nil {
+		if err := hashPackage(h, pkgs[path], modCache); err != nil {
 			return "", fmt.Errorf("%s: plugin %s: cache key: %w", p.Pos, p, err)
 		}
 	}
@@ -424,13 +428,16 @@ func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage) (
 }
 
 // hashPackage adds a package to h: its module version if it comes from a
-// versioned module, else the contents of its source files.
-func hashPackage(h io.Writer, p *listedPackage) error {
+// versioned module and its files from the module cache (modCache), where
+// they cannot change; else the contents of its source files (a vendored
+// copy, a directory replacement, the main module).
+func hashPackage(h io.Writer, p *listedPackage, modCache string) error {
 	if p == nil || p.Standard {
 		return nil
 	}
 	fmt.Fprintf(h, "package %s\n", p.ImportPath)
-	if m := p.Module; m != nil && !m.Main && (m.Replace == nil || m.Replace.Version != "") && m.Version != "" {
+	inCache := modCache != "" && strings.HasPrefix(p.Dir, filepath.Clean(modCache)+string(filepath.Separator))
+	if m := p.Module; inCache && m != nil && !m.Main && (m.Replace == nil || m.Replace.Version != "") && m.Version != "" {
 		fmt.Fprintf(h, "module %s %s\n", m.Path, m.Version)
 		return nil
 	}

@@ -15,7 +15,8 @@ var boolFlags = []string{"-race", "-trimpath", "-msan", "-asan", "-cover", "-a",
 // envSettings are the environment variables that change what go build
 // makes, as cacheKeys asks go env for them.
 var envSettings = []string{"GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GO386", "GOARM", "CGO_ENABLED", "GOFLAGS",
-	"GOEXPERIMENT", "GOFIPS140", "CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK"}
+	"GOEXPERIMENT", "GOFIPS140", "CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK",
+	"GOMODCACHE"} // not a setting: where module versions are; see hashPackage
 
 // effectiveSettings returns the settings a build gets, in a form where
 // equal settings compare equal however they were given: goEnv (what go
@@ -45,6 +46,7 @@ func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 		set[name] = value
 	}
 	delete(vars, "GOFLAGS")
+	delete(vars, "GOMODCACHE")
 	set["-tags"] = normalTags(set["-tags"])
 	var lines []string
 	for name, value := range set {

@@ -16,16 +16,20 @@ import (
 
 // PluginStatus is what `plugink list` shows of one plugin.
 type PluginStatus struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Path     string `json:"path"`
-	NewFunc  string `json:"newfunc"`
-	Disabled bool   `json:"disabled,omitempty"`
+	// Name, Type, Path and NewFunc are the plugin's Config, as the
+	// manifest declares it.
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Path    string `json:"path"`
+	NewFunc string `json:"newfunc"`
+	// Disabled says the manifest disables the plugin.
+	Disabled bool `json:"disabled,omitempty"`
 	// Package is "ok" when the package resolves, else why not.
 	Package string `json:"package"`
-	// File is the plugin's .so path; Built says whether it exists.
-	File  string `json:"file"`
-	Built bool   `json:"built"`
+	// File is the plugin's .so path.
+	File string `json:"file"`
+	// Built says whether File exists.
+	Built bool `json:"built"`
 	// Checksum is "ok" (the file is the one plugink.sum records),
 	// "modified" (it is not), "unrecorded", or "" when the file is not
 	// built.
@@ -42,15 +46,20 @@ type PluginStatus struct {
 
 // KindStatus is what `plugink list` shows of one kind.
 type KindStatus struct {
+	// Name is the kind's name.
 	Name string `json:"name"`
-	Var  string `json:"var"`
+	// Var is the variable it is bound to, as import/path.Var.
+	Var string `json:"var"`
 }
 
 // Status is the manifest's kinds and plugins with their state on disk.
 type Status struct {
-	Manifest string         `json:"manifest"`
-	Kinds    []KindStatus   `json:"kinds"`
-	Plugins  []PluginStatus `json:"plugins"`
+	// Manifest is the manifest's file.
+	Manifest string `json:"manifest"`
+	// Kinds are its kinds, in file order.
+	Kinds []KindStatus `json:"kinds"`
+	// Plugins are its plugins, in file order.
+	Plugins []PluginStatus `json:"plugins"`
 }
 
 // List reports, for each plugin of m, whether its package resolves (one go

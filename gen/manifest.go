@@ -67,8 +67,9 @@ type PluginDecl struct {
 	// Replace lets the plugin replace an implementation of the same name
 	// already in the kind's default map (e.g. a built-in).
 	Replace bool
-	// Pos is the position of the plugin's entry; FieldPos of each field.
-	Pos      token.Position
+	// Pos is the position of the plugin's entry.
+	Pos token.Position
+	// FieldPos is the position of each field's value, by key ("newfunc").
 	FieldPos map[string]token.Position
 }
 

@@ -57,8 +57,16 @@ type Host struct {
 // Kind is a kind bound to the variable Pkg.Var: a map[string]F when IsMap,
 // else a *runtime.Kind[F].
 type Kind struct {
-	Name, Pkg, PkgName, Var string
-	IsMap                   bool
+	// Name is the kind's name ("client").
+	Name string
+	// Pkg is the import path of the package that declares Var, and
+	// PkgName its declared name.
+	Pkg, PkgName string
+	// Var is the variable the kind is bound to ("DefaultClients").
+	Var string
+	// IsMap says Var is a plain map[string]F, which the generated code
+	// declares as a kind; else it is a *runtime.Kind[F].
+	IsMap bool
 }
 
 // Plugin is a plugin's Config (NewFunc being the constructor's name), with

@@ -101,7 +101,9 @@ const maxReplaced = 64 << 20
 
 // File is a file for [WriteFiles] to write: its path and whole content.
 type File struct {
+	// Path is where the file goes.
 	Path string
+	// Data is its whole content.
 	Data []byte
 }
 

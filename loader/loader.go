@@ -85,10 +85,20 @@ func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true }
 // checksum verified is opened first in a child process of this program
 // (the program's own executable, which exits as soon as the plugin is
 // open), so that a file that would crash the dynamic linker or make the Go
-// runtime throw kills the child, not this process; the plugin's init
-// functions run in the child too. The trial costs a process start, some
-// milliseconds to tens of milliseconds, per unverified file. Turn it off
-// only where every file is trusted, or verified (WithSums, plugink.sum).
+// runtime throw kills the child, not this process. The child opens only
+// the file on trial, reports on a pipe of its own, runs in a process group
+// of its own that is killed whole after a minute, and dies with this
+// process (on Linux).
+//
+// The child is this program: its C constructors and the init functions of
+// every package it links run there first, as in any start, before package
+// loader's init takes over; then the plugin's init functions run, once
+// more than they will in this process. A program whose init functions act
+// outside the process (write files, call out) should not rely on trials:
+// verify its plugins instead (WithSums, plugink.sum), which skips them.
+// The trial costs a process start, some milliseconds to tens of
+// milliseconds, per unverified file. Turn it off only where every file is
+// trusted, or verified.
 func WithoutTrial() Option { return func(l *Loader) { l.noTrial = true } }
 
 // WithSums makes the Loader verify each file that s has a checksum for

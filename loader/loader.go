@@ -90,10 +90,12 @@ func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true }
 // of its own that is killed whole after a minute, and dies with this
 // process (on Linux).
 //
-// The child is this program: its C constructors and the init functions of
-// every package it links run there first, as in any start, before package
-// loader's init takes over; then the plugin's init functions run, once
-// more than they will in this process. A program whose init functions act
+// The child is this program: its C constructors run there, and the init
+// functions of the packages Go initializes before package loader (its
+// dependencies, and others that Go's order puts first: since Go 1.21,
+// packages are initialized in import path order as their imports allow),
+// until loader's init takes over; then the plugin's init functions run,
+// once more than they will in this process. A program whose init functions act
 // outside the process (write files, call out) should not rely on trials:
 // verify its plugins instead (WithSums, plugink.sum), which skips them.
 // The trial costs a process start, some milliseconds to tens of

@@ -1,15 +1,18 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/plugink/plugink/internal/fsx"
@@ -48,6 +51,39 @@ type BuildOptions struct {
 	// plugink.sum, next to the plugins) in which Build records the new
 	// file's SHA-256.
 	SumFile string
+
+	// Generation, if set, makes the build one generation of the plugin:
+	// its main package, and so its pluginpath, is
+	// <module>/_plugink/<type>/<name>/<Generation>, so that a process that
+	// holds another generation of the plugin can load this one beside it
+	// ([Loader.Upgrade]). It is 1 to 32 lower-case letters and digits;
+	// plugink build derives it from the build's inputs, so that the same
+	// inputs give the same file.
+	Generation string
+	// Import, if set, is the import path from which the generated main
+	// package takes the constructor, in place of the Config's Path (which
+	// the plugin still reports): a copy of the plugin's package under
+	// another path, whose files are in Overlay.
+	Import string
+	// Overlay adds files that the go command sees as if they were on
+	// disk, by absolute path; see Import.
+	Overlay map[string][]byte
+}
+
+// MaxGenerationLen is the length limit of [BuildOptions.Generation].
+const MaxGenerationLen = 32
+
+// checkGeneration reports whether g may be a BuildOptions.Generation.
+func checkGeneration(g string) error {
+	if len(g) > MaxGenerationLen {
+		return fmt.Errorf("generation %s is %d bytes long, over %d", runtime.Quote(g), len(g), MaxGenerationLen)
+	}
+	for i := 0; i < len(g); i++ {
+		if c := g[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return fmt.Errorf("generation %s has %q: want lower-case letters and digits", runtime.Quote(g), c)
+		}
+	}
+	return nil
 }
 
 // ReadBuildInfo returns the Go build information of the binary at path, for
@@ -133,6 +169,9 @@ func (o BuildOptions) run(ctx context.Context, path string, c *runtime.Config) (
 	if err != nil {
 		return fail(err)
 	}
+	if err := o.checkGenerationOptions(); err != nil {
+		return fail(err)
+	}
 	if out, err = outputPath(path); err != nil {
 		return fail(err)
 	}
@@ -151,8 +190,8 @@ func (o BuildOptions) run(ctx context.Context, path string, c *runtime.Config) (
 		return fail(err)
 	}
 	goCmd.Dir = mod.dir
-	src := pluginMain(c, newFunc, Version())
-	args, output, err := mod.compile(ctx, goCmd, c, src, out, flags)
+	src := pluginMain(c, newFunc, cmp.Or(o.Import, c.Path), Version())
+	args, output, err := mod.compile(ctx, goCmd, c, src, out, flags, o)
 	if err != nil {
 		be.Args, be.Output, be.Source = args, output, src
 		return fail(err)
@@ -166,6 +205,24 @@ func (o BuildOptions) run(ctx context.Context, path string, c *runtime.Config) (
 		}
 	}
 	return out, sum, nil
+}
+
+// checkGenerationOptions checks Generation, Import and Overlay.
+func (o BuildOptions) checkGenerationOptions() error {
+	if err := checkGeneration(o.Generation); err != nil {
+		return fmt.Errorf("%w: %w", runtime.ErrInvalid, err)
+	}
+	if o.Import != "" {
+		if err := runtime.CheckImportPath(o.Import); err != nil {
+			return fmt.Errorf("%w: Import %s %w", runtime.ErrInvalid, runtime.Quote(o.Import), err)
+		}
+	}
+	for path := range o.Overlay {
+		if !filepath.IsAbs(path) {
+			return fmt.Errorf("%w: overlay file %s is not an absolute path", runtime.ErrInvalid, runtime.Quote(path))
+		}
+	}
+	return nil
 }
 
 // outputPath returns the absolute output file, with ".so".
@@ -315,8 +372,11 @@ func goVersion(v string) string {
 
 // compile writes src as the main package of the plugin into an overlay and
 // builds it to out, with goCmd, which runs in the module's directory.
-func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string) (args []string, output string, err error) {
+func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string, o BuildOptions) (args []string, output string, err error) {
 	rel := pluginDir + "/" + c.Type + "/" + c.Name
+	if o.Generation != "" {
+		rel += "/" + o.Generation
+	}
 	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
 	if _, err := os.Stat(pkgDir); err == nil {
 		return nil, "", runtime.WithHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")
@@ -327,9 +387,16 @@ func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config
 	}
 	defer os.RemoveAll(tmp)
 	mainFile := filepath.Join(tmp, "main.go")
-	overlay, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(pkgDir, "main.go"): mainFile}}) // strings only: cannot fail
+	replace := map[string]string{filepath.Join(pkgDir, "main.go"): mainFile}
+	files := []fsx.File{{Path: mainFile, Data: src}}
+	for i, path := range slices.Sorted(maps.Keys(o.Overlay)) {
+		file := filepath.Join(tmp, fmt.Sprintf("overlay%d%s", i, filepath.Ext(path)))
+		replace[path] = file
+		files = append(files, fsx.File{Path: file, Data: o.Overlay[path]})
+	}
+	overlay, _ := json.Marshal(map[string]map[string]string{"Replace": replace}) // strings only: cannot fail
 	overlayFile := filepath.Join(tmp, "overlay.json")
-	if err := fsx.WriteFiles(fsx.File{Path: mainFile, Data: src}, fsx.File{Path: overlayFile, Data: overlay}); err != nil {
+	if err := fsx.WriteFiles(append(files, fsx.File{Path: overlayFile, Data: overlay})...); err != nil {
 		return nil, "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {

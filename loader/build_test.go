@@ -25,6 +25,7 @@ import (
 // go command.
 func TestBuildRejectsConfigs(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "p.so")
+	opts := map[string]loader.BuildOptions{}
 	tests := []struct {
 		name string
 		cfg  *runtime.Config
@@ -42,9 +43,28 @@ func TestBuildRejectsConfigs(t *testing.T) {
 		{"bad import path", &runtime.Config{Name: "echo", Type: "client", Path: "./echo", NewFunc: "NewClient"},
 			`Path "./echo" has the element "."`},
 	}
+	echo := &runtime.Config{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"}
+	for _, tc := range []struct {
+		name string
+		o    loader.BuildOptions
+		want string
+	}{
+		{"generation with upper case", loader.BuildOptions{Generation: "G1"}, `generation "G1" has 'G': want lower-case letters and digits`},
+		{"generation as a path", loader.BuildOptions{Generation: "../x"}, `generation "../x" has '.'`},
+		{"long generation", loader.BuildOptions{Generation: strings.Repeat("a", 33)}, `is 33 bytes long, over 32`},
+		{"bad import", loader.BuildOptions{Import: "a//b"}, `Import "a//b" has an empty element`},
+		{"relative overlay", loader.BuildOptions{Overlay: map[string][]byte{"x.go": nil}}, `overlay file "x.go" is not an absolute path`},
+	} {
+		tests = append(tests, struct {
+			name string
+			cfg  *runtime.Config
+			want string
+		}{tc.name, echo, tc.want})
+		opts[tc.name] = tc.o
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := loader.Build(out, tc.cfg)
+			err := loader.NewPlugin(loader.WithBuildOptions(opts[tc.name])).Build(out, tc.cfg)
 			require.ErrorIs(t, err, runtime.ErrInvalid)
 			var be *loader.BuildError
 			require.ErrorAs(t, err, &be)

@@ -39,7 +39,7 @@ var pluginMainCases = []struct {
 func TestPluginMainGolden(t *testing.T) {
 	for _, tc := range pluginMainCases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := pluginMain(&tc.c, tc.c.NewFunc.(string), tc.version)
+			got := pluginMain(&tc.c, tc.c.NewFunc.(string), tc.c.Path, tc.version)
 			golden := filepath.Join("testdata", "pluginmain", tc.name+".golden")
 			if *update {
 				require.NoError(t, os.WriteFile(golden, got, 0o644))
@@ -63,7 +63,7 @@ func FuzzPluginMain(f *testing.F) {
 		if _, err := checkBuildConfig(c); err != nil || !utf8.ValidString(version) {
 			return // a version comes from build information: valid UTF-8
 		}
-		src := pluginMain(c, newFunc, version)
+		src := pluginMain(c, newFunc, c.Path, version)
 		formatted, err := format.Source(src)
 		require.NoError(t, err, "%s", src)
 		require.Equal(t, string(formatted), string(src), "gofmt'd")

@@ -18,8 +18,9 @@ type Kind[F any] struct {
 	want reflect.Type
 	id   uintptr // identity of the bound map, to make Declare idempotent
 
-	mu sync.RWMutex
-	m  map[string]F
+	mu     sync.RWMutex
+	m      map[string]F
+	notify []chan<- string // see Notify
 
 	choice choiceFlag
 }
@@ -133,9 +134,39 @@ func (k *Kind[F]) has(name string) bool {
 	return ok
 }
 
-// store registers v, a value check accepted, under name; k.mu must be held.
+// store registers v, a value check accepted, under name, and tells the
+// channels of Notify; k.mu must be held.
 func (k *Kind[F]) store(name string, v reflect.Value) {
 	k.m[name] = v.Convert(k.want).Interface().(F)
+	for _, c := range k.notify {
+		select {
+		case c <- name:
+		default:
+		}
+	}
+}
+
+// Notify makes k send to c the name of every implementation registered or
+// replaced from now on: a plugin loaded, or upgraded to a new generation
+// (loader.Loader.Upgrade). Like os/signal.Notify, it does not block: give
+// c a buffer, or names sent while c is full are lost. A host that built an
+// implementation once, at start-up, uses it to build a new one when the
+// plugin it came from is upgraded:
+//
+//	changed := make(chan string, 1)
+//	client.Kind.Notify(changed)
+//	... case name := <-changed: if name == current { rebuild } ...
+func (k *Kind[F]) Notify(c chan<- string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.notify = append(k.notify, c)
+}
+
+// StopNotify makes k stop sending to c.
+func (k *Kind[F]) StopNotify(c chan<- string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.notify = slices.DeleteFunc(k.notify, func(x chan<- string) bool { return x == c })
 }
 
 // check reports whether c has a name and a non-nil NewFunc whose dynamic

@@ -412,3 +412,36 @@ func TestSelectWhileParsing(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, "grpc", k.Choice("x"))
 }
+
+func TestNotify(t *testing.T) {
+	r, k, _ := declare(t)
+	changed := make(chan string, 4)
+	k.Notify(changed)
+	require.NoError(t, k.Register("a", newClient))
+	require.NoError(t, r.InitAll([]*runtime.Config{{Name: "b", Type: "client", NewFunc: newClient}}))
+	require.Error(t, k.Register("a", newClient), "a failed registration changes nothing")
+	require.NoError(t, k.Register("a", newOther, runtime.ReplaceOnly("client/a")))
+	assert.Equal(t, []string{"a", "b", "a"}, drain(changed))
+
+	full := make(chan string) // unbuffered, nobody reading: sends are dropped, never block
+	k.Notify(full)
+	require.NoError(t, k.Register("c", newClient))
+	assert.Equal(t, []string{"c"}, drain(changed))
+
+	k.StopNotify(changed)
+	require.NoError(t, k.Register("d", newClient))
+	assert.Empty(t, drain(changed))
+}
+
+// drain returns what c holds.
+func drain(c chan string) []string {
+	var got []string
+	for {
+		select {
+		case s := <-c:
+			got = append(got, s)
+		default:
+			return got
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package loader_test
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +68,12 @@ var fixtures = []*fixture{
 	yamlHost,
 	{name: "yaml", build: buildYAMLPlugin},
 	{name: "relr", build: buildRELR},
+	{name: "up1", build: buildGeneration("g1", "NewClient", "v1")},
+	{name: "up2", build: buildGeneration("g2", "NewClient", "v2")},
+	{name: "up3", build: buildGeneration("g3", "NewClient", "v3")},
+	{name: "upwrongtype", build: buildGeneration("g4", "NewWrong", "v4")},
+	{name: "upnogen", build: buildGeneration("", "NewClient", "v5")},
+	{name: "upnogen2", build: buildGeneration("", "NewClient", "v6")},
 	{name: "loadallhost", build: func(out string) error { return goBuild(out, "./testdata/hosts/loadall") }},
 	{name: "yamlok", build: buildYAMLPluginForHost},
 	{name: "panicinit", build: buildMain("panicinit")},
@@ -295,6 +303,31 @@ func buildYAMLPlugin(out string) error {
 func buildRELR(out string) error {
 	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Flags: []string{"-ldflags=-extldflags=-Wl,-z,pack-relative-relocs"}}))
 	return l.Build(out, &runtime.Config{Name: "relr", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
+}
+
+// buildGeneration builds generation gen of the plugin client/up: the echo
+// plugin, renamed for the generation (as plugink build does) and changed to
+// answer "<reply>: <request>", through BuildOptions' Generation, Import and
+// Overlay. With gen "", it builds without a generation.
+func buildGeneration(gen, newFunc, reply string) func(string) error {
+	return func(out string) error {
+		root, err := filepath.Abs("..")
+		if err != nil {
+			return err
+		}
+		src, err := os.ReadFile(filepath.Join("testdata", "plugins", "echo", "echo.go"))
+		if err != nil {
+			return err
+		}
+		changed := strings.Replace(string(src), `"echo: "`, strconv.Quote(reply+": "), 1)
+		// The copy lives under the original's directory, so that it may
+		// import what the original imports, internal packages included.
+		rel := "loader/testdata/plugins/echo/_plugink/" + cmp.Or(gen, "nogen")
+		o := loader.BuildOptions{Generation: gen, Import: "github.com/plugink/plugink/" + rel,
+			Overlay: map[string][]byte{filepath.Join(root, filepath.FromSlash(rel), "echo.go"): []byte(changed)}}
+		l := loader.NewPlugin(loader.WithBuildOptions(o))
+		return l.Build(out, &runtime.Config{Name: "up", Type: "client", Path: echoPkg, NewFunc: newFunc})
+	}
 }
 
 // copyFile copies src to dst.

@@ -64,6 +64,7 @@ type candidate struct {
 	verified   bool              // its checksum matched a recorded one
 	entry      *openEntry        // set if this process handed it to plugin.Open before
 	fps        map[string]string // its packages' fingerprints, if preflight ran
+	sum        string            // its checksum, if known (an upgrade's copy)
 }
 
 // prepare makes every check Load makes before opening path, except the
@@ -148,7 +149,7 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if err := recheck(c.path, c.fps); err != nil {
 		return nil, err
 	}
-	return openOnce(c.path, c.real, c.fi, c.pluginpath, !c.verified && !l.noTrial)
+	return openOnce(c, !c.verified && !l.noTrial)
 }
 
 // supported reports whether this program can load plugins at all.

@@ -49,11 +49,15 @@ type Loader struct {
 	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
+	maxGens     int // 0: DefaultMaxGenerations
 
 	mu      sync.Mutex
 	sums    Sums                     // nil: checksums are not verified
 	inited  map[*runtime.Config]bool // Configs this Loader registered
 	dirSums map[string]Sums          // the plugink.sum of each directory, read once
+	gens    map[string]*lineage      // by "kind/name": the generations registered
+
+	upgradeMu sync.Mutex // one Upgrade at a time
 }
 
 // Option configures a [Loader].
@@ -218,6 +222,7 @@ func (l *Loader) initBatch(cfgs []*runtime.Config) error {
 		return err
 	}
 	l.markInited(fresh...)
+	l.recordFirst(fresh)
 	return nil
 }
 

@@ -28,6 +28,7 @@ type openEntry struct {
 	real       string      // resolved path
 	file       os.FileInfo // the file then, to tell whether it changed
 	pluginpath string      // "" if unknown
+	sum        string      // its checksum, if known when it was opened
 	done       chan struct{}
 
 	// Set before done is closed.
@@ -67,7 +68,8 @@ func (e *openEntry) result(path string, now os.FileInfo) (*runtime.Config, error
 // openOnce opens real with plugin.Open unless this process has opened it,
 // or another file with the same pluginpath, before. With trialFirst, it
 // first opens the file in a trial process (see trial).
-func openOnce(path, real string, fi os.FileInfo, pluginpath string, trialFirst bool) (*runtime.Config, error) {
+func openOnce(c *candidate, trialFirst bool) (*runtime.Config, error) {
+	path, real, fi, pluginpath := c.path, c.real, c.fi, c.pluginpath
 	opened.Lock()
 	if e := opened.byReal[real]; e != nil {
 		opened.Unlock()
@@ -77,9 +79,9 @@ func openOnce(path, real string, fi os.FileInfo, pluginpath string, trialFirst b
 	if e := opened.byPath[pluginpath]; pluginpath != "" && e != nil {
 		opened.Unlock()
 		<-e.done
-		return e.samePluginpath(path, real, fi)
+		return e.samePluginpath(c)
 	}
-	e := &openEntry{path: path, real: real, file: fi, pluginpath: pluginpath, done: make(chan struct{})}
+	e := &openEntry{path: path, real: real, file: fi, pluginpath: pluginpath, sum: c.sum, done: make(chan struct{})}
 	opened.byReal[real] = e
 	if pluginpath != "" {
 		opened.byPath[pluginpath] = e
@@ -102,6 +104,44 @@ func openOnce(path, real string, fi os.FileInfo, pluginpath string, trialFirst b
 	return res.cfg, nil
 }
 
+// entryOf returns the record of the file that cfg came from, or nil.
+func entryOf(cfg *runtime.Config) *openEntry {
+	opened.Lock()
+	defer opened.Unlock()
+	for _, e := range opened.byPath {
+		if e.cfg == cfg {
+			return e
+		}
+	}
+	return nil
+}
+
+// pluginpathOf returns the pluginpath of the file cfg came from; "" if
+// unknown (cfg was not loaded from a file).
+func pluginpathOf(cfg *runtime.Config) string {
+	if e := entryOf(cfg); e != nil {
+		return e.pluginpath
+	}
+	return ""
+}
+
+// entrySum returns the checksum of the file cfg came from, if the file
+// is still the one opened; "" otherwise.
+func entrySum(cfg *runtime.Config) string {
+	e := entryOf(cfg)
+	if e == nil {
+		return ""
+	}
+	if e.sum != "" {
+		return e.sum
+	}
+	if fi, err := os.Stat(e.real); err != nil || !os.SameFile(fi, e.file) {
+		return ""
+	}
+	sum, _ := FileSum(e.real)
+	return sum
+}
+
 // finish records the outcome of opening e's file.
 func (e *openEntry) finish(res openResult) {
 	opened.Lock()
@@ -119,15 +159,22 @@ func (e *openEntry) finish(res openResult) {
 	close(e.done)
 }
 
-// samePluginpath is what loading real returns when e, another file with
-// the same pluginpath, is open: e's result if the two are the same file
-// (a hard link) or have the same contents (a copy), else an error.
-func (e *openEntry) samePluginpath(path, real string, fi os.FileInfo) (*runtime.Config, error) {
+// samePluginpath is what loading c returns when e, another file with the
+// same pluginpath, is open: e's result if the two are the same file (a
+// hard link) or have the same contents (a copy), else an error.
+func (e *openEntry) samePluginpath(c *candidate) (*runtime.Config, error) {
+	path, real, fi := c.path, c.real, c.fi
 	if os.SameFile(e.file, fi) {
 		return e.result(path, fi)
 	}
-	if a, err := FileSum(e.real); err == nil {
-		if b, err := FileSum(real); err == nil && a == b && e.err == nil {
+	sum := func(file, known string) (string, error) {
+		if known != "" {
+			return known, nil
+		}
+		return FileSum(file)
+	}
+	if a, err := sum(e.real, e.sum); err == nil {
+		if b, err := sum(real, c.sum); err == nil && a == b && e.err == nil {
 			return e.cfg, nil
 		}
 	}

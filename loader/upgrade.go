@@ -1,0 +1,344 @@
+package loader
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/runtime"
+)
+
+// DefaultMaxGenerations is how many generations of one plugin a Loader
+// loads, the first included, unless [WithMaxGenerations] says otherwise.
+const DefaultMaxGenerations = 8
+
+// ErrGenerations reports an upgrade past the Loader's limit of generations
+// of one plugin ([WithMaxGenerations]).
+var ErrGenerations = errors.New("too many generations of the plugin loaded")
+
+// ErrNoGeneration reports an upgrade to a file that holds the plugin
+// loaded now under the same pluginpath but other contents: a build
+// without a generation ([BuildOptions.Generation]), which cannot load
+// beside the one loaded.
+var ErrNoGeneration = errors.New("same pluginpath as the generation loaded, other contents")
+
+// WithMaxGenerations sets how many generations of one plugin the Loader
+// loads, the first included: a process can never unload a plugin, so each
+// generation stays in memory until the process ends, and an upgrade past n
+// is refused ([ErrGenerations]). n below 1 counts as 1: no upgrades.
+func WithMaxGenerations(n int) Option {
+	return func(l *Loader) { l.maxGens = max(n, 1) }
+}
+
+// Upgraded is the outcome of [Loader.Upgrade].
+type Upgraded struct {
+	// Plugin is the plugin, as "kind/name".
+	Plugin string
+	// File is the file the upgrade was asked for.
+	File string
+	// SHA256 is the file's checksum, as the upgrade read it.
+	SHA256 string
+	// Generation is the plugin's generation now registered: 1 for the
+	// first this Loader loaded, then in the order they were loaded.
+	Generation int
+	// Generations is how many generations of the plugin this process holds.
+	Generations int
+	// Changed is false when the file holds the generation registered
+	// already: the upgrade changed nothing.
+	Changed bool
+	// Config is the registered generation's Config.
+	Config *runtime.Config
+}
+
+// String describes u for a log line.
+func (u *Upgraded) String() string {
+	if !u.Changed {
+		return fmt.Sprintf("%s: %s holds generation %d, registered already", u.Plugin, u.File, u.Generation)
+	}
+	return fmt.Sprintf("%s: generation %d of %d registered, from %s (sha256 %.12s)", u.Plugin, u.Generation, u.Generations, u.File, u.SHA256)
+}
+
+// lineage is the generations of one plugin this Loader has registered.
+type lineage struct {
+	gens    []generation
+	current int // index into gens
+}
+
+// generation is one loaded build of a plugin.
+type generation struct {
+	cfg        *runtime.Config
+	pluginpath string
+}
+
+// Upgrade loads the plugin file at path as a new generation of the plugin
+// it holds, and registers it in place of the generation registered now:
+// the next Get or Select of the plugin's kind returns the new constructor
+// (a [runtime.Kind.Notify] channel hears of it), while implementations
+// already built from the old one keep running on its code. A failed
+// upgrade changes nothing and returns an error; the generation registered
+// stays.
+//
+// The file gets every check of [Loader.Load], on a private copy of it that
+// is what is then opened (so the checksum covers the bytes opened): its
+// checksum, against the Loader's sums or the plugink.sum beside path, read
+// afresh; its structure; the complete preflight, including against the
+// generations already loaded; the trial open unless verified; and its
+// constructor's type, against its kind. The file must come from
+// [Loader.Build] (or plugink build) with a [BuildOptions.Generation]:
+// a plugin's generations need distinct pluginpaths, and the metadata that
+// Build embeds names the plugin before the file is opened.
+//
+// Upgrading to the generation registered now changes nothing (Changed is
+// false); to a generation loaded before, it registers that one again,
+// without opening anything. A plugin this Loader did not register before
+// is registered as [Loader.Init] would. At most [WithMaxGenerations]
+// generations of a plugin are loaded. Upgrades by one Loader run one at a
+// time.
+func (l *Loader) Upgrade(path string) (*Upgraded, error) {
+	l.upgradeMu.Lock()
+	defer l.upgradeMu.Unlock()
+	u, err := l.upgrade(path)
+	if err != nil {
+		var le *LoadError
+		var me *MismatchError
+		var ce *ChecksumError
+		if !errors.As(err, &le) && !errors.As(err, &me) && !errors.As(err, &ce) {
+			err = &LoadError{Op: "upgrade", Path: path, Err: err}
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+func (l *Loader) upgrade(path string) (*Upgraded, error) {
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	real, _, err := resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	copyPath, sum, err := l.snapshot(real)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(copyPath) // once opened, the mapping outlives the name
+	verified, err := l.verifySum(path, real, sum)
+	if err != nil {
+		return nil, err
+	}
+	info, err := inspect(copyPath, false)
+	if err != nil {
+		return nil, err
+	}
+	want := info.Config
+	if want == nil {
+		return nil, runtime.WithHint(fmt.Errorf("%w: it records no plugink metadata, which names the plugin before the file is opened", ErrNotPlugin),
+			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)")
+	}
+	key := want.String()
+	u := &Upgraded{Plugin: key, File: path, SHA256: sum}
+
+	l.mu.Lock()
+	lin := l.gens[key] // only Upgrade, which holds upgradeMu, changes a lineage
+	l.mu.Unlock()
+	if lin != nil {
+		for i, g := range lin.gens {
+			if g.pluginpath != info.PluginPath {
+				continue
+			}
+			if i == lin.current && !isGeneration(info.PluginPath, want) {
+				// No generation element: the same pluginpath for every
+				// build, so nothing tells the builds apart but their bytes.
+				if entrySum(g.cfg) != sum {
+					return nil, runtime.WithHint(fmt.Errorf("%w: %s, pluginpath %q", ErrNoGeneration, key, info.PluginPath),
+						"rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)")
+				}
+			}
+			return l.switchTo(u, lin, i)
+		}
+		if n := len(lin.gens); n >= l.maxGenerations() {
+			return nil, runtime.WithHint(fmt.Errorf("%w: %s has %d, the limit (the process cannot unload any)", ErrGenerations, key, n),
+				"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
+		}
+	}
+
+	pluginpath, fps, err := l.check(path, copyPath, verified)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(copyPath)
+	if err != nil {
+		return nil, err
+	}
+	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum}
+	cfg, err := l.open(c)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Type != want.Type || cfg.Name != want.Name {
+		return nil, fmt.Errorf("%w: the file's metadata names %s, its Plugin variable %s", ErrNotPlugin, key, cfg.String())
+	}
+	opts := l.initOpts
+	if lin != nil {
+		opts = append(append([]runtime.InitOption(nil), opts...), runtime.ReplaceOnly(key))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.registry().InitAll([]*runtime.Config{cfg}, opts...); err != nil {
+		return nil, err
+	}
+	l.markInited(cfg)
+	if lin == nil {
+		if l.gens == nil {
+			l.gens = map[string]*lineage{}
+		}
+		lin = &lineage{}
+		l.gens[key] = lin
+	}
+	lin.gens = append(lin.gens, generation{cfg: cfg, pluginpath: pluginpath})
+	lin.current = len(lin.gens) - 1
+	u.Changed, u.Generation, u.Generations, u.Config = true, lin.current+1, len(lin.gens), cfg
+	return u, nil
+}
+
+// switchTo registers generation i of lin, loaded before, again; nothing if
+// it is the current one.
+func (l *Loader) switchTo(u *Upgraded, lin *lineage, i int) (*Upgraded, error) {
+	g := lin.gens[i]
+	u.Generation, u.Generations, u.Config = i+1, len(lin.gens), g.cfg
+	if i == lin.current {
+		return u, nil
+	}
+	opts := append(append([]runtime.InitOption(nil), l.initOpts...), runtime.ReplaceOnly(u.Plugin))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.registry().InitAll([]*runtime.Config{g.cfg}, opts...); err != nil {
+		return nil, err
+	}
+	lin.current, u.Changed = i, true
+	return u, nil
+}
+
+// isGeneration reports whether pluginpath is that of a build with a
+// generation: .../_plugink/<type>/<name>/<generation>.
+func isGeneration(pluginpath string, c *runtime.Config) bool {
+	dir, last, _ := cutLast(pluginpath, "/")
+	return strings.HasSuffix(dir, "/"+pluginDir+"/"+c.Type+"/"+c.Name) && checkGeneration(last) == nil && last != ""
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
+// maxGenerations returns the Loader's limit.
+func (l *Loader) maxGenerations() int {
+	if l.maxGens == 0 {
+		return DefaultMaxGenerations
+	}
+	return l.maxGens
+}
+
+// recordFirst records the configs of cfgs as the first generation of
+// their plugins, where this Loader has no generation of them; l.mu must
+// be held.
+func (l *Loader) recordFirst(cfgs []*runtime.Config) {
+	if l.gens == nil {
+		l.gens = map[string]*lineage{}
+	}
+	for _, c := range cfgs {
+		if _, ok := l.gens[c.String()]; !ok {
+			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}}
+		}
+	}
+}
+
+// snapshot copies the file at real into the Loader's private directory,
+// under a name no other copy has had (package plugin and the dynamic
+// linker both know a loaded file by its name), and returns the copy's
+// path and its SHA-256.
+func (l *Loader) snapshot(real string) (string, string, error) {
+	dir, err := upgradeDir()
+	if err != nil {
+		return "", "", err
+	}
+	src, _, err := fsx.Open(real)
+	if err != nil {
+		return "", "", err
+	}
+	defer src.Close()
+	name := filepath.Join(dir, strconv.FormatUint(copies.Add(1), 10)+"-"+filepath.Base(real))
+	dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o500)
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(dst, h), src)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", "", fmt.Errorf("copy %s: %w", real, err)
+	}
+	return name, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copies numbers the snapshots of this process.
+var copies atomic.Uint64
+
+// upgradeDir is the process's private directory (mode 0700) for the
+// copies Upgrade opens, made on first use.
+var upgradeDir = sync.OnceValues(func() (string, error) {
+	return os.MkdirTemp("", "plugink-upgrade-")
+})
+
+// verifySum checks sum, the checksum of the file named path and resolved
+// to real, against the Loader's sums or else the plugink.sum beside it,
+// read afresh (a build since the last read updates it). It returns
+// whether a recorded checksum verified it.
+func (l *Loader) verifySum(path, real, sum string) (bool, error) {
+	l.mu.Lock()
+	sums, required := l.sums, l.requireSums
+	l.mu.Unlock()
+	key := listedIn(sums, path, real)
+	if key == "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return false, err
+		}
+		for _, dir := range []string{filepath.Dir(abs), filepath.Dir(real)} {
+			ds, err := ReadSums(filepath.Join(dir, SumFile))
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, err
+			}
+			if key = listedIn(ds, path, real); key != "" {
+				sums = ds
+				break
+			}
+		}
+	}
+	if key == "" {
+		if required {
+			return false, fmt.Errorf("%w for %s", ErrNoChecksum, path)
+		}
+		return false, nil
+	}
+	want, _ := sums.Lookup(key)
+	if want != sum {
+		return false, &ChecksumError{Path: path, Want: want, Got: sum}
+	}
+	return true, nil
+}

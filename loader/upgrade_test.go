@@ -1,0 +1,228 @@
+package loader_test
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/testkind"
+	"github.com/plugink/plugink/runtime"
+)
+
+// upgradeDir copies the named generations of client/up into one file of a
+// new directory, one after the other, as plugink build would write them:
+// the returned function installs the next.
+func upgradeFile(t *testing.T) (file string, install func(fixture string)) {
+	dir := t.TempDir()
+	file = filepath.Join(dir, "client_up.so")
+	return file, func(fixture string) {
+		t.Helper()
+		src := fixturePath(t, fixture)
+		tmp := file + ".new"
+		copyFile(t, src, tmp)
+		require.NoError(t, os.Rename(tmp, file))
+	}
+}
+
+// reply calls the implementation kind has under "up".
+func reply(t *testing.T, kind *runtime.Kind[testkind.NewFunc]) string {
+	t.Helper()
+	newClient, err := kind.Get("up")
+	require.NoError(t, err)
+	out, err := newClient().Call("hi")
+	require.NoError(t, err)
+	return out
+}
+
+func TestUpgrade(t *testing.T) {
+	file, install := upgradeFile(t)
+	reg, kind := newRegistry(t)
+	changed := make(chan string, 8)
+	kind.Notify(changed)
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(3))
+
+	// The first generation loads from the fixture's own file, which no
+	// test replaces: the process knows it by that path from then on.
+	install("up1")
+	_, err := l.LoadAll([]string{fixturePath(t, "up1")})
+	require.NoError(t, err)
+	assert.Equal(t, "v1: hi", reply(t, kind))
+	old, _ := kind.Get("up")
+	built := old() // an implementation built from generation 1
+	assert.Equal(t, []string{"up"}, drain(changed))
+
+	// The same file again: nothing changes.
+	u, err := l.Upgrade(file)
+	require.NoError(t, err)
+	assert.False(t, u.Changed)
+	assert.Equal(t, 1, u.Generation)
+	assert.Empty(t, drain(changed))
+
+	install("up2")
+	u, err = l.Upgrade(file)
+	require.NoError(t, err)
+	assert.True(t, u.Changed)
+	assert.Equal(t, "client/up", u.Plugin)
+	assert.Equal(t, 2, u.Generation)
+	assert.Equal(t, "v2: hi", reply(t, kind), "the next Get returns the new constructor")
+	out, err := built.Call("hi")
+	require.NoError(t, err)
+	assert.Equal(t, "v1: hi", out, "what was built from generation 1 keeps running")
+	assert.Equal(t, []string{"up"}, drain(changed))
+
+	// Refused upgrades change nothing.
+	for _, tc := range []struct {
+		name    string
+		prepare func()
+		want    error
+	}{
+		{"wrong constructor type", func() { install("upwrongtype") }, runtime.ErrType},
+		{"damaged file", func() {
+			install("up3")
+			b, err := os.ReadFile(file)
+			require.NoError(t, err)
+			b[0x40] ^= 0xff // the first program header
+			require.NoError(t, os.WriteFile(file, b, 0o644))
+		}, loader.ErrNotPlugin},
+		{"checksum", func() {
+			install("up3")
+			require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(file), loader.SumFile), []byte(zeroSum+"  client_up.so\n"), 0o644))
+		}, loader.ErrChecksum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.prepare()
+			u, err := l.Upgrade(file)
+			require.Error(t, err, "%v", u)
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+			}
+			assert.Contains(t, err.Error(), file)
+			assert.Equal(t, "v2: hi", reply(t, kind), "generation 2 stays")
+			assert.Empty(t, drain(changed))
+		})
+	}
+	os.Remove(filepath.Join(filepath.Dir(file), loader.SumFile))
+
+	// Back to generation 1, loaded before: nothing is opened.
+	install("up1")
+	u, err = l.Upgrade(file)
+	require.NoError(t, err)
+	assert.True(t, u.Changed)
+	assert.Equal(t, 1, u.Generation)
+	assert.Equal(t, "v1: hi", reply(t, kind))
+
+	install("up3")
+	u, err = l.Upgrade(file)
+	require.NoError(t, err)
+	assert.Equal(t, 3, u.Generation)
+	assert.Equal(t, "v3: hi", reply(t, kind))
+}
+
+// TestUpgradeWithoutGeneration: builds without a generation share one
+// pluginpath, so a second one cannot load beside the first.
+func TestUpgradeWithoutGeneration(t *testing.T) {
+	file, install := upgradeFile(t)
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+	_, err := l.LoadAll([]string{fixturePath(t, "upnogen")})
+	require.NoError(t, err)
+	install("upnogen")
+	u, err := l.Upgrade(file)
+	require.NoError(t, err)
+	assert.False(t, u.Changed, "the same build")
+	install("upnogen2")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, loader.ErrNoGeneration)
+	assert.Contains(t, runtime.Hints(err)[0], "rebuild it with plugink build")
+	assert.Equal(t, "v5: hi", reply(t, kind))
+}
+
+const zeroSum = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func TestUpgradeLimit(t *testing.T) {
+	file, install := upgradeFile(t)
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(2))
+	// The first generation loads from the fixture's own file, which no
+	// test replaces: the process knows it by that path from then on.
+	install("up1")
+	_, err := l.LoadAll([]string{fixturePath(t, "up1")})
+	require.NoError(t, err)
+	install("up2")
+	_, err = l.Upgrade(file)
+	require.NoError(t, err)
+	install("up3")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, loader.ErrGenerations)
+	assert.Equal(t, "v2: hi", reply(t, kind))
+	assert.Equal(t, []string{"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)"}, runtime.Hints(err))
+	install("up1")
+	u, err := l.Upgrade(file)
+	require.NoError(t, err, "a generation loaded before is not a new one")
+	assert.Equal(t, 1, u.Generation)
+}
+
+// TestUpgradeUnderLoad swaps generations while callers Get and call the
+// plugin's implementation without pause (run it with -race).
+func TestUpgradeUnderLoad(t *testing.T) {
+	file, install := upgradeFile(t)
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+	// The first generation loads from the fixture's own file, which no
+	// test replaces: the process knows it by that path from then on.
+	install("up1")
+	_, err := l.LoadAll([]string{fixturePath(t, "up1")})
+	require.NoError(t, err)
+
+	var stop atomic.Bool
+	var calls, failures atomic.Int64
+	seen := sync.Map{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				newClient, err := kind.Get("up")
+				if err == nil {
+					var out string
+					out, err = newClient().Call("x")
+					seen.Store(out, true)
+				}
+				calls.Add(1)
+				if err != nil {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	for _, g := range []string{"up2", "up3", "up1", "up2"} {
+		install(g)
+		_, err := l.Upgrade(file)
+		require.NoError(t, err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	assert.Zero(t, failures.Load(), "of %d calls", calls.Load())
+	for _, v := range []string{"v1: x", "v2: x", "v3: x"} {
+		_, ok := seen.Load(v)
+		assert.True(t, ok, "%s answered", v)
+	}
+}
+
+// drain returns what c holds.
+func drain(c chan string) []string {
+	var got []string
+	for {
+		select {
+		case s := <-c:
+			got = append(got, s)
+		default:
+			return got
+		}
+	}
+}

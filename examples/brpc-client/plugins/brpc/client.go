@@ -257,7 +257,7 @@ func (c *brpcClient) send(b *bounds, frame []byte, id int64) (*conn, *call, bool
 			}
 			return nil, nil, false, err
 		}
-		if err := cn.w.Write(frame); err != nil {
+		if err := cn.w.WriteNow(frame); err != nil {
 			if cn.forget(id) {
 				putCall(cl)
 			}

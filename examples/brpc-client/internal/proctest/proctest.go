@@ -164,6 +164,8 @@ func (p *Proc) SetNoFile(n uint64) error {
 	return nil
 }
 
+// writerFunc is a function that is an io.Writer.
 type writerFunc func([]byte) (int, error)
 
+// Write calls f.
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -257,7 +257,7 @@ func (c *brpcClient) send(b *bounds, frame []byte, id int64) (*conn, *call, bool
 			}
 			return nil, nil, false, err
 		}
-		if err := cn.w.Write(frame); err != nil {
+		if err := cn.w.WriteNow(frame); err != nil {
 			if cn.forget(id) {
 				putCall(cl)
 			}
@@ -350,5 +350,8 @@ func (c *brpcClient) dial(b *bounds, d *dialCall) {
 // dialError is a failure to connect that a retry may overcome.
 type dialError struct{ err error }
 
+// Error returns the dial's error text.
 func (e *dialError) Error() string { return e.err.Error() }
+
+// Unwrap returns the dial's error.
 func (e *dialError) Unwrap() error { return e.err }

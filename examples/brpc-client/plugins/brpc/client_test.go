@@ -594,42 +594,55 @@ func TestServerThatStopsReading(t *testing.T) {
 	assert.Equal(t, 1, s.Accepted())
 }
 
-// TestServerThatStallsMidFrame has the first connection's server send half
-// of a response frame and then nothing, without closing: the call in flight
-// fails with ErrStalled once StallTimeout passes (not at its own, later,
-// deadline), and the next call dials again and works.
-func TestServerThatStallsMidFrame(t *testing.T) {
-	noLeaks(t)
-	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
-		if i > 0 {
-			serveEcho(t, nc, d)
-			return
-		}
-		var f baidustd.Frame
-		if d.Decode(&f) != nil {
-			return
-		}
-		frame := reply(t, &f)
-		nc.Write(frame[:len(frame)/2])
-		var rest baidustd.Frame
-		d.Decode(&rest) // until the client gives up on the connection
-	})
-	c := newClient(s.Addr().String(), brpc.FrameTimeout(100*time.Millisecond), brpc.MaxRetry(0))
-	t.Cleanup(func() { c.Close() })
+// TestServerLateMidFrame has the first connection's server send half of a
+// response frame and then nothing, without closing, or send it a byte
+// every 50 ms: either way the frame is not whole in time, the call in
+// flight fails with ErrFrameTimeout once FrameTimeout has passed (not at
+// its own, later, deadline), and the next call dials again and works.
+func TestServerLateMidFrame(t *testing.T) {
+	for name, send := range map[string]func(nc net.Conn, frame []byte){
+		"half, then nothing": func(nc net.Conn, frame []byte) { nc.Write(frame[:len(frame)/2]) },
+		"a byte every 50ms": func(nc net.Conn, frame []byte) {
+			for _, b := range frame {
+				time.Sleep(50 * time.Millisecond)
+				if _, err := nc.Write([]byte{b}); err != nil {
+					return
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			noLeaks(t)
+			s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+				if i > 0 {
+					serveEcho(t, nc, d)
+					return
+				}
+				var f baidustd.Frame
+				if d.Decode(&f) != nil {
+					return
+				}
+				send(nc, reply(t, &f))
+				d.Decode(&f) // until the client gives up on the connection
+			})
+			c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0))
+			t.Cleanup(func() { c.Close() })
 
-	start := time.Now()
-	_, err := echoCall(context.Background(), c, "half")
-	require.ErrorIs(t, err, baidustd.ErrFrameTimeout)
-	assert.ErrorIs(t, err, brpc.ErrConnection)
-	assert.Contains(t, err.Error(), "frame not whole after 100ms")
-	assert.Less(t, time.Since(start), 4*time.Second, "broken by the stall timeout, not the call's 5s deadline")
+			start := time.Now()
+			_, err := echoCall(context.Background(), c, "late")
+			require.ErrorIs(t, err, baidustd.ErrFrameTimeout)
+			assert.ErrorIs(t, err, brpc.ErrConnection)
+			assert.Contains(t, err.Error(), "frame not whole after 300ms")
+			assert.Less(t, time.Since(start), 3*time.Second, "broken by the frame timeout, not the call's 5s deadline")
 
-	mustEcho(t, c, "whole")
-	assert.Equal(t, 2, s.Accepted())
+			mustEcho(t, c, "whole")
+			assert.Equal(t, 2, s.Accepted())
+		})
+	}
 }
 
 // TestIdleIsNotAStall keeps a connection idle, and a call waiting on a slow
-// handler, for longer than StallTimeout: neither is a stall.
+// handler, for longer than FrameTimeout: neither is a late frame.
 func TestIdleIsNotAStall(t *testing.T) {
 	noLeaks(t)
 	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
@@ -666,37 +679,4 @@ func TestRequestTooLarge(t *testing.T) {
 	assert.Contains(t, err.Error(), "exceeds the limit of 4096")
 	mustEcho(t, c, "small again")
 	assert.Equal(t, 1, l.Accepted())
-}
-
-// TestServerThatTricklesAFrame has the first connection's server send a
-// response frame a byte every 50 ms: each byte comes in time, the frame
-// does not, so the connection breaks and the next call dials again.
-func TestServerThatTricklesAFrame(t *testing.T) {
-	noLeaks(t)
-	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
-		if i > 0 {
-			serveEcho(t, nc, d)
-			return
-		}
-		var f baidustd.Frame
-		if d.Decode(&f) != nil {
-			return
-		}
-		for _, b := range reply(t, &f) {
-			time.Sleep(50 * time.Millisecond)
-			if _, err := nc.Write([]byte{b}); err != nil {
-				return
-			}
-		}
-	})
-	c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0))
-	t.Cleanup(func() { c.Close() })
-
-	start := time.Now()
-	_, err := echoCall(context.Background(), c, "trickle")
-	require.ErrorIs(t, err, brpc.ErrConnection)
-	assert.ErrorIs(t, err, baidustd.ErrFrameTimeout)
-	assert.Less(t, time.Since(start), 2*time.Second, "broken by the frame timeout, not the call's 5s deadline")
-	mustEcho(t, c, "whole")
-	assert.Equal(t, 2, s.Accepted())
 }

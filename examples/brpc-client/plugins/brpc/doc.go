@@ -14,9 +14,16 @@
 //		brpc.LogID(42), brpc.Attachment([]byte("raw")))
 //
 // One client keeps one TCP connection and runs every call over it at once,
-// matching answers to calls by correlation_id. When the connection breaks,
-// the calls in flight fail with an error wrapping [ErrConnection], and the
-// next call dials again. A context deadline (or the client's timeout) both
-// bounds the wait and is sent to the server as timeout_ms. Errors the
-// server answers with are [*Error] values carrying bRPC's code and text.
+// matching answers to calls by correlation_id. A call that finds no other
+// call waiting reads its own answer from the connection (and those of
+// calls that come meanwhile), so that a lone caller needs no other
+// goroutine; calls that wait together are served by the connection's
+// background reader. When the connection breaks, the calls in flight fail
+// with an error wrapping [ErrConnection] and are retried on a new
+// connection, up to [MaxRetry] times within their deadline, as bRPC does.
+// A context deadline (or the client's timeout) both bounds the wait and is
+// sent to the server as timeout_ms. Errors the server answers with are
+// [*Error] values carrying bRPC's code and text. What a misbehaving server
+// can cost the client is bounded: [MaxBodySize], [MaxQueued],
+// [FrameTimeout] and [DecompressBudget].
 package brpc

@@ -40,6 +40,17 @@ func startEcho(t *testing.T) *echotest.BRPC {
 	return echotest.StartBRPC(t, echotest.Config{})
 }
 
+// startGate serves the echo and test.Gate services with the real server
+// and returns a client of it, made with opts.
+func startGate(t *testing.T, opts ...client.Option) (*echotest.Gate, *echotest.BRPC, client.Client) {
+	t.Helper()
+	gate := echotest.NewGate(t)
+	srv := echotest.StartBRPC(t, echotest.Config{Register: gate.Register})
+	c := newClient(srv.Addr, opts...)
+	t.Cleanup(func() { c.Close() })
+	return gate, srv, c
+}
+
 // scripted is a test server that hands each connection to a script, with
 // the connection's index (0 for the first). It reads frames with the real
 // decoder and writes whatever the script wants, good or bad.

@@ -33,10 +33,7 @@ func hold(c client.Client, msg string) (string, error) {
 // server, and succeeds.
 func TestServerRestart(t *testing.T) {
 	noLeaks(t)
-	old := echotest.NewGate(t)
-	srv := echotest.StartBRPC(t, echotest.Config{Register: old.Register})
-	c := newClient(srv.Addr)
-	t.Cleanup(func() { c.Close() })
+	old, srv, c := startGate(t)
 
 	const n = 8
 	var wg sync.WaitGroup
@@ -121,10 +118,7 @@ func TestRetriesStayWithinTheDeadline(t *testing.T) {
 // and a call's own deadline, end the call at the first attempt.
 func TestAnswersAreNotRetried(t *testing.T) {
 	noLeaks(t)
-	gate := echotest.NewGate(t)
-	srv := echotest.StartBRPC(t, echotest.Config{Register: gate.Register})
-	c := newClient(srv.Addr)
-	t.Cleanup(func() { c.Close() })
+	_, srv, c := startGate(t)
 	err := c.Call(context.Background(), "example.Nope", "Echo", &echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{})
 	var e *brpc.Error
 	require.True(t, errors.As(err, &e))

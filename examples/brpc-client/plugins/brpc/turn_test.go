@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
@@ -27,10 +26,7 @@ import (
 // has left.
 func TestReaderLeavesWithCallsWaiting(t *testing.T) {
 	noLeaks(t)
-	gate := echotest.NewGate(t)
-	srv := echotest.StartBRPC(t, echotest.Config{Register: gate.Register})
-	c := newClient(srv.Addr)
-	t.Cleanup(func() { c.Close() })
+	gate, srv, c := startGate(t)
 
 	held := make(chan error, 1)
 	go func() {
@@ -55,10 +51,7 @@ func TestReaderLeavesWithCallsWaiting(t *testing.T) {
 // no deadline: it returns at once, and the connection goes on serving.
 func TestCancelWhileReading(t *testing.T) {
 	noLeaks(t)
-	gate := echotest.NewGate(t)
-	srv := echotest.StartBRPC(t, echotest.Config{Register: gate.Register})
-	c := newClient(srv.Addr, client.Timeout(0))
-	t.Cleanup(func() { c.Close() })
+	gate, srv, c := startGate(t, client.Timeout(0))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -39,12 +39,13 @@ const (
 )
 
 // Writer writes frames from many goroutines to one stream, in the order
-// they come, without making any of them wait on a slow peer. On a stream
-// that is a syscall.Conn (a TCP connection), a Write that finds the stream
-// idle tries to write its frame at once, in one non-blocking system call,
-// as bRPC does; frames that come meanwhile, and whatever that call could
-// not write, queue up, and the Writer's goroutine writes them, all that has
-// queued in each call. On other streams that goroutine writes everything.
+// they come, without making any of them wait on a slow peer: Write queues
+// a frame, and the Writer's goroutine writes whatever has queued in each
+// system call, so that concurrent writers share them. On a stream that is
+// a syscall.Conn (a TCP connection), WriteNow writes a frame at once, in
+// one non-blocking system call from the calling goroutine, when the stream
+// is idle, as bRPC does: what that call could not write, and frames that
+// come meanwhile, queue up for the goroutine.
 type Writer struct {
 	w         io.Writer
 	raw       syscall.RawConn // nil: every write goes through the loop
@@ -86,20 +87,26 @@ func NewWriter(w io.Writer, maxQueued int, onError func(error)) *Writer {
 }
 
 // Write queues frame, copying it, to be written after the frames queued
-// before it, or writes it at once when the stream is idle. It returns the
-// writer's error once it has failed or closed, and an error wrapping
-// [ErrOvercrowded] when the queue is full; a frame larger than the limit
-// is still accepted when nothing else waits.
-func (fw *Writer) Write(frame []byte) error { return fw.queue(frame, fw.maxQueued) }
+// before it. It returns the writer's error once it has failed or closed,
+// and an error wrapping [ErrOvercrowded] when the queue is full; a frame
+// larger than the limit is still accepted when nothing else waits.
+func (fw *Writer) Write(frame []byte) error { return fw.queue(frame, fw.maxQueued, false) }
+
+// WriteNow is Write, except that when the stream is idle it writes frame
+// at once, without blocking, from the calling goroutine, which saves a
+// handoff to the Writer's goroutine. Measured, it pays for a client
+// calling a server in another process, and costs a little CPU when both
+// ends share one Go process (see docs/bench/brpc.md).
+func (fw *Writer) WriteNow(frame []byte) error { return fw.queue(frame, fw.maxQueued, true) }
 
 // WriteReserved is Write with [Reserve] more bytes of room: for the short
 // answer that tells a peer its request was refused because the queue is
 // full (bRPC's EOVERCROWDED), which must get through when Write did not.
 func (fw *Writer) WriteReserved(frame []byte) error {
-	return fw.queue(frame, fw.maxQueued+min(Reserve, math.MaxInt-fw.maxQueued))
+	return fw.queue(frame, fw.maxQueued+min(Reserve, math.MaxInt-fw.maxQueued), false)
 }
 
-func (fw *Writer) queue(frame []byte, limit int) error {
+func (fw *Writer) queue(frame []byte, limit int, now bool) error {
 	fw.mu.Lock()
 	if fw.err != nil {
 		err := fw.err
@@ -110,7 +117,7 @@ func (fw *Writer) queue(frame []byte, limit int) error {
 		fw.mu.Unlock()
 		return fmt.Errorf("%w: %d bytes queued for writing, %d more would pass the limit of %d", ErrOvercrowded, queued, len(frame), limit)
 	}
-	if fw.owner != idle || fw.raw == nil {
+	if fw.owner != idle || fw.raw == nil || !now {
 		fw.pending = append(fw.pending, frame...)
 		if fw.owner == idle {
 			fw.handOff()

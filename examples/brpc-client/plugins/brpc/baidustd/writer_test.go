@@ -152,10 +152,19 @@ func TestWriterDoesNotReuseABufferItWrites(t *testing.T) {
 	assert.True(t, bytes.Equal(want, g.out.Bytes()), "frames arrive as written, in order")
 }
 
+// write writes with WriteNow from even goroutines, Write from odd ones.
+func write(w *baidustd.Writer, g int, frame []byte) error {
+	if g%2 == 0 {
+		return w.WriteNow(frame)
+	}
+	return w.Write(frame)
+}
+
 // TestWriterOverTCPKeepsFramesWhole writes frames of many sizes from 8
-// goroutines to a TCP connection whose reader starts late, so that the
-// socket fills and writes end part way: every frame arrives whole, and
-// each goroutine's frames in the order it wrote them.
+// goroutines, with Write and WriteNow, to a TCP connection whose reader
+// starts late, so that the socket fills and writes end part way: every
+// frame arrives whole, and each goroutine's frames in the order it wrote
+// them.
 func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
 	peer, nc := tcpPair(t)
 	w := baidustd.NewWriter(nc, 0, nil)
@@ -165,7 +174,7 @@ func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
 		wg.Go(func() {
 			for i := range per {
 				payload := bytes.Repeat([]byte{byte(g)}, (i*7919+g*104729)%(16<<10))
-				if err := w.Write(baidustd.AppendFrame(nil, echoRequest(int64(g*per+i)), payload, nil)); err != nil {
+				if err := write(w, g, baidustd.AppendFrame(nil, echoRequest(int64(g*per+i)), payload, nil)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -198,8 +207,8 @@ func TestWriterOverTCPReportsABrokenConnection(t *testing.T) {
 	peer.(*net.TCPConn).SetLinger(0)
 	peer.Close()
 	frame := baidustd.AppendFrame(nil, echoRequest(1), []byte("payload"), nil)
-	require.Eventually(t, func() bool { return w.Write(frame) != nil }, 5*time.Second, time.Millisecond)
-	assert.ErrorContains(t, w.Write(frame), "baidu_std: write: ")
+	require.Eventually(t, func() bool { return w.WriteNow(frame) != nil }, 5*time.Second, time.Millisecond)
+	assert.ErrorContains(t, w.WriteNow(frame), "baidu_std: write: ")
 	require.NoError(t, w.Close())
 	assert.Equal(t, int32(1), calls.Load())
 }

@@ -41,6 +41,9 @@ type Manifest struct {
 	// RequireSums (dynamic.require_sums) makes a dynamic host refuse every
 	// plugin file that no plugink.sum verifies.
 	RequireSums bool
+	// UpgradeSignal (dynamic.upgrade_signal), if set, is the signal on
+	// which a dynamic host upgrades its plugins whose files changed.
+	UpgradeSignal string
 }
 
 // KindDecl binds a kind name to the Go variable that holds its default map
@@ -298,9 +301,18 @@ func (p *manifestParser) root(doc *yaml.Node) {
 }
 
 func (p *manifestParser) dynamic(n *yaml.Node) {
-	p.mapping(n, "dynamic", []string{"dir", "require_sums"}, func(key string, k, v *yaml.Node) {
-		if key == "require_sums" {
+	p.mapping(n, "dynamic", []string{"dir", "require_sums", "upgrade_signal"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "require_sums":
 			p.m.RequireSums = p.boolean(v, "dynamic.require_sums")
+			return
+		case "upgrade_signal":
+			if s, ok := p.scalar(v, "dynamic.upgrade_signal"); ok {
+				if err := runtime.CheckUpgradeSignal(s); err != nil {
+					p.c.add(v.Line, v.Column, "dynamic.upgrade_signal %s %v", runtime.Quote(s), err)
+				}
+				p.m.UpgradeSignal = s
+			}
 			return
 		}
 		if s, ok := p.scalar(v, "dynamic.dir"); ok {

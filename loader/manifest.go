@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 
@@ -45,9 +47,28 @@ type Manifest struct {
 	// RequireSums (the manifest's dynamic.require_sums) refuses every file
 	// that no plugink.sum verifies ([WithSumsRequired]).
 	RequireSums bool
+	// UpgradeSignal (the manifest's dynamic.upgrade_signal), if set, is
+	// the name of a signal ("SIGHUP"; see runtime.CheckUpgradeSignal) on
+	// which the host upgrades its plugins: once Load has succeeded, each
+	// such signal runs [Manifest.Upgrade] and reports to OnUpgrade.
+	UpgradeSignal string
+	// OnUpgrade, if set, is called with each outcome of an upgrade that
+	// UpgradeSignal started and that changed something or failed; if nil,
+	// the outcome is logged with package log.
+	OnUpgrade func(*Upgraded, error)
 
-	mu    sync.Mutex
-	flags *flag.FlagSet
+	mu       sync.Mutex
+	flags    *flag.FlagSet
+	loader   *Loader // the Loader of Load, which upgrades use
+	loaded   []upgradeTarget
+	watching bool
+}
+
+// upgradeTarget is a file Load loaded, and the plugin the manifest lists
+// for it (nil for a file of MICRO_PLUGIN).
+type upgradeTarget struct {
+	file string
+	want *runtime.Config
 }
 
 // RegisterFlag defines the flag -plugin_dir ([DirFlag]) on fs, or on
@@ -123,8 +144,76 @@ func (m *Manifest) Load(opts ...Option) error {
 		b.fromEnv[p] = true
 	}
 	b.paths = append(b.paths, env...)
-	_, err := l.loadAll(b)
-	return err
+	if _, err := l.loadAll(b); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.loader, m.loaded = l, nil
+	for _, p := range b.paths {
+		m.loaded = append(m.loaded, upgradeTarget{file: p, want: b.want[p]})
+	}
+	m.mu.Unlock()
+	if m.UpgradeSignal != "" {
+		return m.watch()
+	}
+	return nil
+}
+
+// ErrNotLoaded reports an upgrade asked of a Manifest that has not loaded.
+var ErrNotLoaded = errors.New("the manifest's plugins are not loaded: call Load first")
+
+// Upgrade upgrades each plugin that Load loaded whose file changed since:
+// the manifest's plugins in the plugin directory, and the files
+// MICRO_PLUGIN names. Each file goes through [Loader.Upgrade], on its own:
+// one that fails leaves its plugin as it was and does not stop the others.
+// A file that now holds another plugin than the manifest lists under its
+// name is refused before it is opened ([ErrNotListed]). It returns the
+// outcome of every file that upgraded (or was unchanged), and the failures
+// joined.
+func (m *Manifest) Upgrade() ([]*Upgraded, error) {
+	m.mu.Lock()
+	l, targets := m.loader, m.loaded
+	m.mu.Unlock()
+	if l == nil {
+		return nil, ErrNotLoaded
+	}
+	var out []*Upgraded
+	var errs []error
+	for _, t := range targets {
+		u, err := l.upgradeListed(t.file, t.want)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, errors.Join(errs...)
+}
+
+// report hands the outcome of an upgrade to OnUpgrade, or logs it.
+func (m *Manifest) report(u *Upgraded, err error) {
+	if m.OnUpgrade != nil {
+		m.OnUpgrade(u, err)
+		return
+	}
+	if err != nil {
+		log.Printf("%s: upgrade: %s", m.File, runtime.Explain(err))
+		return
+	}
+	log.Printf("%s: upgrade %s", m.File, u)
+}
+
+// upgradeAll runs Upgrade and reports what changed or failed.
+func (m *Manifest) upgradeAll() {
+	ups, err := m.Upgrade()
+	for _, u := range ups {
+		if u.Changed {
+			m.report(u, nil)
+		}
+	}
+	if err != nil {
+		m.report(nil, err)
+	}
 }
 
 // missingHint says where a host looks for the plugin directory dir, and
@@ -137,6 +226,31 @@ func (m *Manifest) missingHint(dir string) string {
 	}
 	return fmt.Sprintf("the plugin directory is %s: build the plugins with plugink build (it writes them beside %s, in dynamic.dir), point -%s or $%s at the directory that holds them, or name the files in $%s",
 		where, m.File, DirFlag, DirEnv, EnvPlugins)
+}
+
+// watch starts upgrading on m.UpgradeSignal, once.
+func (m *Manifest) watch() error {
+	if err := runtime.CheckUpgradeSignal(m.UpgradeSignal); err != nil {
+		return fmt.Errorf("%s: dynamic.upgrade_signal %s %w", m.File, runtime.Quote(m.UpgradeSignal), err)
+	}
+	sig, err := signalNamed(m.UpgradeSignal)
+	if err != nil {
+		return fmt.Errorf("%s: dynamic.upgrade_signal: %w", m.File, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.watching {
+		return nil
+	}
+	m.watching = true
+	c := make(chan os.Signal, 1) // signals during an upgrade make one more
+	signal.Notify(c, sig)
+	go func() {
+		for range c {
+			m.upgradeAll()
+		}
+	}()
+	return nil
 }
 
 // listed reports whether the Config loaded from file is the plugin the

@@ -104,9 +104,15 @@ type generation struct {
 // generations of a plugin are loaded. Upgrades by one Loader run one at a
 // time.
 func (l *Loader) Upgrade(path string) (*Upgraded, error) {
+	return l.upgradeListed(path, nil)
+}
+
+// upgradeListed is Upgrade, refusing (before opening it) a file that does
+// not hold want, the plugin a manifest lists for it, if want is set.
+func (l *Loader) upgradeListed(path string, want *runtime.Config) (*Upgraded, error) {
 	l.upgradeMu.Lock()
 	defer l.upgradeMu.Unlock()
-	u, err := l.upgrade(path)
+	u, err := l.upgrade(path, want)
 	if err != nil {
 		var le *LoadError
 		var me *MismatchError
@@ -119,7 +125,7 @@ func (l *Loader) Upgrade(path string) (*Upgraded, error) {
 	return u, nil
 }
 
-func (l *Loader) upgrade(path string) (*Upgraded, error) {
+func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, error) {
 	if err := supported(); err != nil {
 		return nil, err
 	}
@@ -144,6 +150,9 @@ func (l *Loader) upgrade(path string) (*Upgraded, error) {
 	if want == nil {
 		return nil, runtime.WithHint(fmt.Errorf("%w: it records no plugink metadata, which names the plugin before the file is opened", ErrNotPlugin),
 			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)")
+	}
+	if err := listed(path, want, listedAs); err != nil {
+		return nil, err
 	}
 	key := want.String()
 	u := &Upgraded{Plugin: key, File: path, SHA256: sum}

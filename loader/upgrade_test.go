@@ -1,11 +1,14 @@
 package loader_test
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -225,4 +228,70 @@ func drain(c chan string) []string {
 			return got
 		}
 	}
+}
+
+// TestManifestUpgrade is the path of a generated dynamic file whose
+// manifest sets dynamic.upgrade_signal: Load, then a new build of the
+// plugin in the plugin directory and the signal.
+func TestManifestUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "client_up.so")
+	require.NoError(t, os.Link(fixturePath(t, "up1"), file)) // the fixture's file: see TestUpgrade
+	install := func(fixture string) {
+		tmp := file + ".new"
+		copyFile(t, fixturePath(t, fixture), tmp)
+		require.NoError(t, os.Rename(tmp, file))
+	}
+	type outcome struct {
+		u   *loader.Upgraded
+		err error
+	}
+	outcomes := make(chan outcome, 4)
+	m := &loader.Manifest{File: "plugink.yaml", Dir: dir, UpgradeSignal: "SIGUSR1",
+		Plugins:   []runtime.Config{{Name: "up", Type: "client", Path: echoPkg, NewFunc: "NewClient"}},
+		OnUpgrade: func(u *loader.Upgraded, err error) { outcomes <- outcome{u, err} }}
+	m.RegisterFlag(flag.NewFlagSet("svc", flag.ContinueOnError))
+
+	_, err := m.Upgrade()
+	require.ErrorIs(t, err, loader.ErrNotLoaded)
+	reg, kind := newRegistry(t)
+	require.NoError(t, m.Load(loader.WithRegistry(reg)))
+	assert.Equal(t, "v1: hi", reply(t, kind))
+
+	ups, err := m.Upgrade()
+	require.NoError(t, err)
+	require.Len(t, ups, 1)
+	assert.False(t, ups[0].Changed, "nothing changed yet")
+
+	install("up2")
+	ups, err = m.Upgrade()
+	require.NoError(t, err)
+	require.Len(t, ups, 1)
+	assert.True(t, ups[0].Changed)
+	assert.Equal(t, "v2: hi", reply(t, kind))
+
+	// By signal.
+	install("up3")
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	select {
+	case o := <-outcomes:
+		require.NoError(t, o.err)
+		assert.Equal(t, 3, o.u.Generation)
+	case <-time.After(time.Minute):
+		t.Fatal("no upgrade after the signal")
+	}
+	assert.Equal(t, "v3: hi", reply(t, kind))
+
+	// A file that now holds another plugin than the manifest lists.
+	copyFile(t, fixturePath(t, "echo"), file+".new")
+	require.NoError(t, os.Rename(file+".new", file))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	select {
+	case o := <-outcomes:
+		require.Error(t, o.err)
+		assert.Contains(t, o.err.Error(), file)
+	case <-time.After(time.Minute):
+		t.Fatal("no report after the signal")
+	}
+	assert.Equal(t, "v3: hi", reply(t, kind))
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -164,6 +165,21 @@ func checkPathElem(elem string) error {
 		return fmt.Errorf("has the element %q, which looks like a Windows short name ('~' and digits)", elem)
 	}
 	return nil
+}
+
+// upgradeSignals are the signals a manifest's dynamic.upgrade_signal may
+// name: a host gives them no other meaning (SIGINT and SIGTERM stop it).
+var upgradeSignals = []string{"SIGHUP", "SIGUSR1", "SIGUSR2"}
+
+// CheckUpgradeSignal reports whether name may be a manifest's
+// dynamic.upgrade_signal: the signal on which a dynamic host upgrades the
+// plugins whose files changed (loader.Manifest). Its error does not repeat
+// name.
+func CheckUpgradeSignal(name string) error {
+	if slices.Contains(upgradeSignals, name) {
+		return nil
+	}
+	return fmt.Errorf("is not a signal a host may upgrade on; want one of %s", strings.Join(upgradeSignals, ", "))
 }
 
 // FileName returns the name of c's plugin file, "<type>_<name>.so" (for

@@ -28,6 +28,9 @@ func Dynamic(h Host) ([]byte, error) {
 	if h.RequireSums {
 		manifest = append(manifest, jen.Id("RequireSums").Op(":").True())
 	}
+	if h.UpgradeSignal != "" {
+		manifest = append(manifest, jen.Id("UpgradeSignal").Op(":").Lit(h.UpgradeSignal))
+	}
 	f.Commentf("%s is %s as the loader needs it at run time.", manifestVar, h.Manifest)
 	f.Var().Id(manifestVar).Op("=").Qual(loaderPath, "Manifest").Add(fields(manifest...))
 	f.Line()
@@ -37,6 +40,9 @@ func Dynamic(h Host) ([]byte, error) {
 		Commentf("(%q unless overridden: see pluginkloader.Manifest.PluginDir): %s.", h.DynamicDir, h.summary()).Line().
 		Comment("Then it loads the files $MICRO_PLUGIN names, and registers them all, or none.").Line().
 		Comment("Call it once, after flag.Parse and before selecting implementations.")
+	if h.UpgradeSignal != "" {
+		f.Comment("On " + h.UpgradeSignal + ", the plugins whose files changed are upgraded (pluginkloader.Manifest.Upgrade).")
+	}
 	body := append(h.declareKinds(), jen.Return(jen.Id(manifestVar).Dot("Load").Call()))
 	f.Func().Id(InitFunc).Params().Error().Block(body...)
 	return render(f, "dynamic file")

@@ -48,6 +48,9 @@ type Host struct {
 	DynamicDir string
 	// RequireSums makes the dynamic host refuse unverified plugin files.
 	RequireSums bool
+	// UpgradeSignal, if set, is the signal on which the dynamic host
+	// upgrades its plugins whose files changed.
+	UpgradeSignal string
 	// Declared are the names the host package declares at package level
 	// in its own files. An import name may not be one of them, so the
 	// import aliases avoid them.
@@ -142,6 +145,9 @@ func (h Host) check() error {
 		add("plugin kind", p.Type, runtime.CheckKindName(p.Type))
 		add("plugin path", p.Path, runtime.CheckImportPath(p.Path))
 		add("plugin newfunc", p.newFunc(), runtime.CheckFuncName(p.newFunc()))
+	}
+	if h.UpgradeSignal != "" {
+		add("upgrade signal", h.UpgradeSignal, runtime.CheckUpgradeSignal(h.UpgradeSignal))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("emit: %w", err)

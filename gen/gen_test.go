@@ -135,11 +135,14 @@ func TestManifestParse(t *testing.T) {
 	assert.Len(t, m.Enabled(), 4)
 	assert.Equal(t, "client_beta.so", m.Plugins[0].FileName())
 	assert.True(t, m.Plugins[3].Replace)
-	assert.Equal(t, 9, m.Plugins[0].Pos.Line)
+	assert.Equal(t, 10, m.Plugins[0].Pos.Line)
+	assert.Equal(t, "SIGHUP", m.UpgradeSignal)
 
 	rs, err := gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: true\n"))
 	require.NoError(t, err)
 	assert.True(t, rs.RequireSums)
+	_, err = gen.ParseManifest("sig.yaml", []byte("kinds: {}\ndynamic:\n  upgrade_signal: SIGKILL\n"))
+	assert.EqualError(t, err, `sig.yaml:3:19: dynamic.upgrade_signal "SIGKILL" is not a signal a host may upgrade on; want one of SIGHUP, SIGUSR1, SIGUSR2`)
 	_, err = gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: yes\n"))
 	assert.EqualError(t, err, `rs.yaml:3:17: dynamic.require_sums must be true or false, found "yes"`)
 

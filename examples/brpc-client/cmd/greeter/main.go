@@ -11,6 +11,11 @@
 // all or for -d, and prints calls/s and latency percentiles:
 //
 //	greeter --client=brpc -brpc_addr 127.0.0.1:8002 -c 64 -d 10s -request_size 11
+//
+// With -follow_upgrades, it calls through a client.Upgrading, which moves
+// its calls to a new generation of the plugin when the host upgrades it
+// (the manifest's dynamic.upgrade_signal: kill -HUP), and it ends a load
+// run with one call that shows which client answers.
 package main
 
 import (
@@ -48,6 +53,7 @@ func run() error {
 	flag.DurationVar(&load.Duration, "d", 0, "load mode: call for this long (instead of -n)")
 	flag.IntVar(&load.Callers, "c", 1, "load mode: concurrent callers sharing the client")
 	flag.IntVar(&load.RequestSize, "request_size", 0, `load mode: bytes of each request's message (default: "hello world", 11 bytes)`)
+	follow := flag.Bool("follow_upgrades", false, "call through a client that follows upgrades of its plugin (a dynamic build whose manifest sets dynamic.upgrade_signal), and report each")
 	flag.Parse()
 
 	if err := initPlugins(); err != nil { // generated: static or dynamic by build tag
@@ -61,7 +67,19 @@ func run() error {
 	if name != "grpc" {
 		addr = *brpcAddr // every other client of this example speaks baidu_std
 	}
-	c := newClient(client.Address(addr), client.Timeout(*timeout))
+	opts := []client.Option{client.Address(addr), client.Timeout(*timeout)}
+	var c client.Client
+	if *follow {
+		up, err := client.NewUpgrading(name, func(c client.Client) {
+			fmt.Fprintf(os.Stderr, "greeter: client %s upgraded: calls go to %s now\n", name, c)
+		}, opts...)
+		if err != nil {
+			return err
+		}
+		c = up
+	} else {
+		c = newClient(opts...)
+	}
 	defer c.Close()
 
 	if load.Calls > 0 || load.Duration > 0 {
@@ -70,7 +88,9 @@ func run() error {
 			return fmt.Errorf("%s client: %w", name, err)
 		}
 		fmt.Printf("client=%s callers=%d %s\n", name, max(load.Callers, 1), r)
-		return nil
+		if !*follow {
+			return nil
+		}
 	}
 	rsp := &echopb.EchoResponse{}
 	req := &echopb.EchoRequest{Message: proto.String(*msg)}

@@ -21,6 +21,7 @@ var pluginkManifest = pluginkloader.Manifest{
 			NewFunc: "NewClient",
 		},
 	},
+	UpgradeSignal: "SIGHUP",
 }
 
 func init() {
@@ -31,6 +32,7 @@ func init() {
 // ("plugins" unless overridden: see pluginkloader.Manifest.PluginDir): client/brpc.
 // Then it loads the files $MICRO_PLUGIN names, and registers them all, or none.
 // Call it once, after flag.Parse and before selecting implementations.
+// On SIGHUP, the plugins whose files changed are upgraded (pluginkloader.Manifest.Upgrade).
 func initPlugins() error {
 	return pluginkManifest.Load()
 }

@@ -1,0 +1,126 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Upgrading is a Client that follows its implementation's upgrades. It
+// calls through a client built from the constructor [Kind] has under its
+// name; when Kind registers a new constructor under that name (a plugin
+// upgraded to a new generation: see plugink's loader.Loader.Upgrade), it
+// builds a client from the new constructor and sends later calls there,
+// and closes the old client once the calls it was making have returned.
+// No call fails because of the switch.
+type Upgrading struct {
+	name    string
+	opts    []Option
+	changed chan string
+	stopped chan struct{}
+	onSwap  func(Client)
+
+	mu     sync.RWMutex // held for reading to take cur, for writing to change it
+	cur    *generation
+	closed bool
+}
+
+// generation is one client of an Upgrading, and the calls it makes.
+type generation struct {
+	c     Client
+	calls sync.WaitGroup
+}
+
+// ErrClosed reports a call on an Upgrading after Close.
+var ErrClosed = errors.New("client closed")
+
+// NewUpgrading returns an Upgrading client of the implementation name,
+// built with opts. onSwap, if not nil, is called with each new client
+// after calls have moved to it.
+func NewUpgrading(name string, onSwap func(Client), opts ...Option) (*Upgrading, error) {
+	newClient, err := Kind.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	u := &Upgrading{name: name, opts: opts, changed: make(chan string, 1), stopped: make(chan struct{}), onSwap: onSwap,
+		cur: &generation{c: newClient(opts...)}}
+	Kind.Notify(u.changed)
+	go u.follow()
+	return u, nil
+}
+
+// follow builds a new client each time Kind tells of a change to u's
+// implementation, until Close.
+func (u *Upgrading) follow() {
+	for {
+		select {
+		case <-u.stopped:
+			return
+		case name := <-u.changed:
+			if name != u.name {
+				continue
+			}
+			newClient, err := Kind.Get(name)
+			if err != nil {
+				continue // only registrations are told: cannot happen
+			}
+			next := &generation{c: newClient(u.opts...)}
+			u.mu.Lock()
+			if u.closed {
+				u.mu.Unlock()
+				next.c.Close()
+				return
+			}
+			old := u.cur
+			u.cur = next
+			u.mu.Unlock()
+			go func() {
+				old.calls.Wait() // every call that took old has begun: it took it under mu
+				old.c.Close()
+			}()
+			if u.onSwap != nil {
+				u.onSwap(next.c)
+			}
+		}
+	}
+}
+
+// Call makes the call through the current client.
+func (u *Upgrading) Call(ctx context.Context, service, method string, req, rsp proto.Message, opts ...CallOption) error {
+	u.mu.RLock()
+	if u.closed {
+		u.mu.RUnlock()
+		return ErrClosed
+	}
+	g := u.cur
+	g.calls.Add(1)
+	u.mu.RUnlock()
+	defer g.calls.Done()
+	return g.c.Call(ctx, service, method, req, rsp, opts...)
+}
+
+// Close stops following upgrades and closes the current client once its
+// calls have returned.
+func (u *Upgrading) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	g := u.cur
+	u.mu.Unlock()
+	Kind.StopNotify(u.changed)
+	close(u.stopped)
+	g.calls.Wait()
+	return g.c.Close()
+}
+
+// String names the current client.
+func (u *Upgrading) String() string {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.cur.c.String()
+}

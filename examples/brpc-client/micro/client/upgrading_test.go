@@ -1,0 +1,112 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plugink/plugink/examples/brpc-client/micro/client"
+	"github.com/plugink/plugink/examples/brpc-client/proto/echopb"
+	"github.com/plugink/plugink/runtime"
+)
+
+// fake is a client of one generation that records calls in flight at Close.
+type fake struct {
+	gen      int
+	inflight atomic.Int64
+	closed   atomic.Bool
+	late     *atomic.Int64 // calls that ran after Close, or were in flight then
+}
+
+func (f *fake) Call(ctx context.Context, service, method string, req, rsp proto.Message, opts ...client.CallOption) error {
+	f.inflight.Add(1)
+	defer f.inflight.Add(-1)
+	if f.closed.Load() {
+		f.late.Add(1)
+		return client.ErrClosed
+	}
+	time.Sleep(50 * time.Microsecond)
+	rsp.(*echopb.EchoResponse).Message = proto.String(fmt.Sprint(f.gen))
+	return nil
+}
+
+func (f *fake) Close() error {
+	if f.inflight.Load() != 0 {
+		f.late.Add(1)
+	}
+	f.closed.Store(true)
+	return nil
+}
+
+func (f *fake) String() string { return fmt.Sprintf("fake v%d", f.gen) }
+
+func TestUpgradingFollowsTheKind(t *testing.T) {
+	var late atomic.Int64
+	var mu sync.Mutex
+	var made []*fake
+	register := func(gen int, opts ...runtime.InitOption) {
+		t.Helper()
+		require.NoError(t, client.Kind.Register("upgrading-test", func(...client.Option) client.Client {
+			f := &fake{gen: gen, late: &late}
+			mu.Lock()
+			made = append(made, f)
+			mu.Unlock()
+			return f
+		}, opts...))
+	}
+	register(1)
+	swapped := make(chan string, 8)
+	u, err := client.NewUpgrading("upgrading-test", func(c client.Client) { swapped <- c.String() })
+	require.NoError(t, err)
+
+	var stop atomic.Bool
+	var calls, failures atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for !stop.Load() {
+				var rsp echopb.EchoResponse
+				if err := u.Call(context.Background(), "s", "m", &echopb.EchoRequest{}, &rsp); err != nil {
+					failures.Add(1)
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	for gen := 2; gen <= 4; gen++ {
+		time.Sleep(20 * time.Millisecond)
+		register(gen, runtime.ReplaceOnly("client/upgrading-test"))
+		select {
+		case s := <-swapped:
+			assert.Equal(t, fmt.Sprintf("fake v%d", gen), s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no swap to generation %d", gen)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	assert.Zero(t, failures.Load(), "of %d calls", calls.Load())
+	assert.Equal(t, "fake v4", u.String())
+	require.NoError(t, u.Close())
+	assert.Zero(t, late.Load(), "no client closed under a call")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, made, 4)
+	require.Eventually(t, func() bool {
+		for _, f := range made {
+			if !f.closed.Load() {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "every generation's client is closed")
+	assert.ErrorIs(t, u.Call(context.Background(), "s", "m", &echopb.EchoRequest{}, &echopb.EchoResponse{}), client.ErrClosed)
+}

@@ -14,11 +14,17 @@ FUZZ := \
 	FuzzNamesMakeImportPaths:./internal/ruletest \
 	FuzzEscape:./internal/safetext
 
-.PHONY: demo demo-loader test test-short mutation fuzz vet bench
+.PHONY: demo demo-upgrade demo-loader test test-short mutation fuzz vet bench
 
-## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so.
+## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so,
+## then upgrades the plugin under load (demo-upgrade).
 demo:
 	bash scripts/demo.sh
+	bash scripts/demo-upgrade.sh
+
+## demo-upgrade: a rebuilt brpc plugin swapped into the running greeter by SIGHUP, under load.
+demo-upgrade:
+	bash scripts/demo-upgrade.sh
 
 ## demo-loader: go-micro's contract by hand: Build a .so, Load, Init, select by --client.
 demo-loader:

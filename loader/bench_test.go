@@ -38,6 +38,7 @@ const (
 	modeTrial     = "Load+Init+preflight+trial" // the default for an unverified file
 	modeSerial    = "10 x (verify+Load)+InitAll"
 	modeLoadAll   = "LoadAll(10)"
+	modeUpgrade   = "LoadAll(gen1), then Upgrade(gen2)" // only the upgrade is timed
 )
 
 // benchChild loads the plugins as spec ("<mode>:<path>[,<path>...]")
@@ -49,13 +50,96 @@ func benchChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	paths := strings.Split(list, ",")
+	if mode == modeUpgrade {
+		return upgradeChild(paths, reg)
+	}
 	start := time.Now()
-	if err := benchLoad(mode, strings.Split(list, ","), reg); err != nil {
+	if err := benchLoad(mode, paths, reg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	fmt.Println(time.Since(start).Nanoseconds())
 	return 0
+}
+
+// upgradeChild loads paths[0], then times the upgrade to paths[1] and
+// prints its nanoseconds and what it added to the process's resident and
+// virtual memory, in KiB.
+func upgradeChild(paths []string, reg *runtime.Registry) int {
+	l := loader.NewPlugin(loader.WithRegistry(reg))
+	if _, err := l.LoadAll(paths[:1]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rss0, vm0 := memKiB()
+	start := time.Now()
+	if _, err := l.Upgrade(paths[1]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	elapsed := time.Since(start)
+	rss1, vm1 := memKiB()
+	fmt.Println(elapsed.Nanoseconds(), rss1-rss0, vm1-vm0)
+	return 0
+}
+
+// memKiB returns the process's resident and virtual memory in KiB, as
+// /proc/self/status says (0, 0 where there is none).
+func memKiB() (rss, vm int64) {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = n
+		case "VmSize:":
+			vm = n
+		}
+	}
+	return rss, vm
+}
+
+// BenchmarkUpgrade compares an upgrade (generation 1 loaded, generation 2
+// verified by the trial, opened and swapped in) with a cold load of
+// generation 2 in a fresh process, both unverified: upgrade-ns/load,
+// cold-ns/load and their ratio, and the resident and virtual memory the
+// upgrade added (rss-KiB/gen, vm-KiB/gen). The plugin is the loader's echo
+// test plugin (5 MB).
+func BenchmarkUpgrade(b *testing.B) {
+	gen1, gen2 := fixturePath(b, "up1"), fixturePath(b, "up2")
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var up, cold time.Duration
+	var rss, vm int64
+	for b.Loop() {
+		cold += loadInChild(b, exe, modeTrial, []string{gen2})
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), benchChildEnv+"="+modeUpgrade+":"+gen1+","+gen2)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("upgrade child: %v: %s", err, out)
+		}
+		var ns, r, v int64
+		if _, err := fmt.Sscan(string(out), &ns, &r, &v); err != nil {
+			b.Fatalf("upgrade child printed %q", out)
+		}
+		up += time.Duration(ns)
+		rss += r
+		vm += v
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(up.Nanoseconds())/n, "upgrade-ns/load")
+	b.ReportMetric(float64(cold.Nanoseconds())/n, "cold-ns/load")
+	b.ReportMetric(float64(up)/float64(cold), "upgrade/cold")
+	b.ReportMetric(float64(rss)/n, "rss-KiB/gen")
+	b.ReportMetric(float64(vm)/n, "vm-KiB/gen")
 }
 
 func benchLoad(mode string, paths []string, reg *runtime.Registry) error {

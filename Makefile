@@ -12,7 +12,8 @@ FUZZ := \
 	FuzzImportPathMatchesGo:./internal/ruletest \
 	FuzzFuncNameMatchesGo:./internal/ruletest \
 	FuzzNamesMakeImportPaths:./internal/ruletest \
-	FuzzEscape:./internal/safetext
+	FuzzEscape:./internal/safetext \
+	FuzzRewriteImports:./build
 
 .PHONY: demo demo-upgrade demo-loader test test-short mutation fuzz vet bench
 

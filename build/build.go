@@ -36,7 +36,9 @@ type Options struct {
 	// kept, is checked against it (loader.Preflight); one that would not
 	// load into it is a failure. Without a Host (and without
 	// Loader.Host), plugins are built with the go command's defaults,
-	// GOFLAGS included: the settings of a plain go build.
+	// GOFLAGS included: the settings of a plain go build. The packages it
+	// links (Host.Packages) are those a generation shares with it, not
+	// copies; without a Host, go list says which they are.
 	Host *loader.Host
 	// Loader is passed to loader.Build; its Dir and SumFile are set by
 	// Plugins (the manifest's directory, and plugink.sum in the plugin
@@ -89,7 +91,15 @@ func PluginDir(m *gen.Manifest) string {
 // and build options, go.mod/go.sum/go.work(.sum), the Config, and the
 // contents of every non-standard package the plugin's package depends on
 // from the main module, the workspace or a directory replacement (other
-// modules are pinned by version and go.sum). The error joins every failure.
+// modules are pinned by version and go.sum), and which of them are copied.
+// Each build is a generation of the plugin that a process can load beside
+// the others: its pluginpath is <module>/_plugink/<type>/<name>/g<15 hex
+// digits of the key>, and the plugin's package and the packages it imports
+// from the main module that the host does not link (o.Host's packages, or
+// those the manifest's package and the kinds' packages import with the
+// dynamic host's tag) are compiled as copies of their own under that path,
+// except packages with cgo, assembly or .syso files and what they import.
+// The error joins every failure.
 func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) {
 	plugins, err := selectPlugins(m, o.Names)
 	if err != nil {
@@ -111,7 +121,7 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 		return nil, fmt.Errorf("plugin directory: %w", err)
 	}
 	bo := o.loaderOptions(m, dir, pin)
-	keys, err := cacheKeys(ctx, bo, plugins)
+	plans, err := planBuilds(ctx, m, o.Host, bo, plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +136,7 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	}
 	forEach(len(plugins), o.Jobs, func(i int) {
 		p := plugins[i]
-		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), keys[p], bo, o)
+		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), plans[p], bo, o)
 		report(results[i])
 	})
 	var errs []error
@@ -261,15 +271,23 @@ func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
 	return out, nil
 }
 
-func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loader.BuildOptions, o Options) (r Result) {
+// buildOne builds p into file as pl says (a generation of its own), unless
+// it is up to date.
+func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo loader.BuildOptions, o Options) (r Result) {
 	start := time.Now()
 	r = Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
 	keyFile := keyFileOf(file)
-	r.Cached = !o.Force && upToDate(file, keyFile, key, bo.SumFile)
+	r.Cached = !o.Force && upToDate(file, keyFile, pl.key, bo.SumFile)
 	if !r.Cached {
 		if err := ctx.Err(); err != nil {
 			r.Err = err
+			return r
+		}
+		var err error
+		bo.Generation = pl.generation
+		if bo.Import, bo.Overlay, err = pl.copies(p); err != nil {
+			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 			return r
 		}
 		c := p.Config
@@ -277,7 +295,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file, key string, bo loade
 			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 			return r
 		}
-		if err := fsx.WriteFiles(fsx.File{Path: keyFile, Data: []byte(key + "\n")}); err != nil {
+		if err := fsx.WriteFiles(fsx.File{Path: keyFile, Data: []byte(pl.key + "\n")}); err != nil {
 			r.Err = err
 			return r
 		}
@@ -309,25 +327,44 @@ func upToDate(file, keyFile, key, sumFile string) bool {
 	return sums.Verify(file) == nil
 }
 
-// listedPackage is what cacheKeys reads from go list.
+// listedPackage is what planBuilds reads from go list.
 type listedPackage struct {
-	ImportPath string
-	Dir        string
-	Standard   bool
-	Deps       []string
-	Module     *struct {
-		Path, Version, GoMod string
-		Main                 bool
-		Replace              *struct{ Path, Version string }
-	}
-	GoFiles, CgoFiles, CFiles, CXXFiles, HFiles, SFiles, SysoFiles, EmbedFiles []string
+	ImportPath                                       string
+	Dir                                              string
+	Standard                                         bool
+	Deps                                             []string
+	Module                                           *packageModule
+	GoFiles, CgoFiles                                []string
+	CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles []string
+	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles   []string
 }
 
-// cacheKeys computes every plugin's cache key with one go env and one go
-// list call. The key covers plugink's version, the effective build
+// packageModule is the module of a listedPackage.
+type packageModule struct {
+	Path, Version, GoMod, Dir string
+	Main                      bool
+	Replace                   *struct{ Path, Version string }
+}
+
+// goFiles returns the names of the Go files of p that the build compiles.
+func (p *listedPackage) goFiles() []string {
+	return slices.Concat(p.GoFiles, p.CgoFiles)
+}
+
+// otherFiles returns the names of the other files of p that the build
+// reads, relative to its directory, slash-separated.
+func (p *listedPackage) otherFiles() []string {
+	return slices.Concat(p.CFiles, p.CXXFiles, p.MFiles, p.HFiles, p.FFiles, p.SFiles,
+		p.SwigFiles, p.SwigCXXFiles, p.SysoFiles, p.EmbedFiles)
+}
+
+// planBuilds makes every plugin's plan: its cache key, generation and
+// copies, with one go env and two go list calls. The key covers plugink's version, the effective build
 // settings (however they were given: flags, GOFLAGS, a host binary), the
-// module and workspace files, the Config, and the plugin's packages.
-func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]string, error) {
+// module and workspace files, the Config, the plugin's packages, and which
+// of them its generation copies, which depends on what the host links
+// (host, or the manifest's host package; see hostLinks).
+func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]*plan, error) {
 	if len(plugins) == 0 {
 		return nil, nil
 	}
@@ -344,7 +381,7 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 	if err != nil {
 		return nil, err
 	}
-	var where struct{ GOMODCACHE string }
+	var where struct{ GOMODCACHE, GOMOD string }
 	if err := json.Unmarshal(goEnv, &where); err != nil {
 		return nil, fmt.Errorf("parse go env output: %w", err)
 	}
@@ -358,8 +395,13 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 			listFlags = append(listFlags, f)
 		}
 	}
+	var links map[string]bool
+	var linksErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { links, linksErr = hostLinks(ctx, goCmd, listFlags, settingOf(settings, "-tags"), m, host) })
 	pkgs, err := listDeps(ctx, goCmd, append(listFlags, paths...))
-	if err != nil {
+	wg.Wait()
+	if err = errors.Join(err, linksErr); err != nil {
 		return nil, err
 	}
 	common := sha256.New()
@@ -381,13 +423,17 @@ func cacheKeys(ctx context.Context, bo loader.BuildOptions, plugins []*gen.Plugi
 		return nil, fmt.Errorf("cache key: %w", err)
 	}
 	base := common.Sum(nil)
-	keys := map[*gen.PluginDecl]string{}
+	mod := findMainModule(pkgs, where.GOMOD)
+	plans := map[*gen.PluginDecl]*plan{}
 	for _, p := range plugins {
-		if keys[p], err = pluginKey(base, p, pkgs, where.GOMODCACHE); err != nil {
+		pl := &plan{module: mod, renamed: renamed(p.Path, pkgs, mod, links)}
+		if pl.key, err = pluginKey(base, p, pkgs, where.GOMODCACHE, pl.renamed); err != nil {
 			return nil, err
 		}
+		pl.generation = generation(pl.key)
+		plans[p] = pl
 	}
-	return keys, nil
+	return plans, nil
 }
 
 // listDeps runs go list -deps -json with args (flags, then packages) and
@@ -409,9 +455,10 @@ func listDeps(ctx context.Context, goCmd gocmd.Cmd, args []string) (map[string]*
 	}
 }
 
-// pluginKey is p's cache key: base, p's Config, and the packages it
-// depends on (see hashPackage; modCache is GOMODCACHE).
-func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage, modCache string) (string, error) {
+// pluginKey is p's cache key: base, p's Config, the packages it depends on
+// (see hashPackage; modCache is GOMODCACHE), and which of them its
+// generation copies (renamed).
+func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage, modCache string, renamed []*listedPackage) (string, error) {
 	root := pkgs[p.Path]
 	if root == nil {
 		return "", fmt.Errorf("%s: plugin %s: go list did not report package %s", p.Pos, p, p.Path)
@@ -423,6 +470,9 @@ func pluginKey(base []byte, p *gen.PluginDecl, pkgs map[string]*listedPackage, m
 		if err := hashPackage(h, pkgs[path], modCache); err != nil {
 			return "", fmt.Errorf("%s: plugin %s: cache key: %w", p.Pos, p, err)
 		}
+	}
+	for _, r := range renamed {
+		fmt.Fprintf(h, "copy %s\n", r.ImportPath)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -441,12 +491,10 @@ func hashPackage(h io.Writer, p *listedPackage, modCache string) error {
 		fmt.Fprintf(h, "module %s %s\n", m.Path, m.Version)
 		return nil
 	}
-	for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.HFiles, p.SFiles, p.SysoFiles, p.EmbedFiles} {
-		for _, f := range list {
-			fmt.Fprintf(h, "file %s\n", f)
-			if err := hashFile(h, filepath.Join(p.Dir, f)); err != nil {
-				return err
-			}
+	for _, f := range slices.Concat(p.goFiles(), p.otherFiles()) {
+		fmt.Fprintf(h, "file %s\n", f)
+		if err := hashFile(h, filepath.Join(p.Dir, filepath.FromSlash(f))); err != nil {
+			return err
 		}
 	}
 	return nil

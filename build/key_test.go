@@ -28,11 +28,7 @@ func TestHashPackageVendored(t *testing.T) {
 		file := filepath.Join(tc.dir, "lib.go")
 		require.NoError(t, os.WriteFile(file, []byte("package lib\n"), 0o644))
 		p := &listedPackage{ImportPath: "example.com/lib", Dir: tc.dir, GoFiles: []string{"lib.go"}}
-		p.Module = &struct {
-			Path, Version, GoMod string
-			Main                 bool
-			Replace              *struct{ Path, Version string }
-		}{Path: "example.com/lib", Version: "v1.0.0"}
+		p.Module = &packageModule{Path: "example.com/lib", Version: "v1.0.0"}
 		key := func() []byte {
 			h := sha256.New()
 			require.NoError(t, hashPackage(h, p, modCache))

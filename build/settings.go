@@ -13,7 +13,7 @@ import (
 var boolFlags = []string{"-race", "-trimpath", "-msan", "-asan", "-cover", "-a", "-linkshared"}
 
 // envSettings are the environment variables that change what go build
-// makes, as cacheKeys asks go env for them.
+// makes, as planBuilds asks go env for them.
 var envSettings = []string{"GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GO386", "GOARM", "CGO_ENABLED", "GOFLAGS",
 	"GOEXPERIMENT", "GOFIPS140", "CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK",
 	"GOMODCACHE"} // not a setting: where module versions are; see hashPackage
@@ -38,7 +38,7 @@ func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 		name, value, hasValue := strings.Cut(f, "=")
 		name = "-" + strings.TrimLeft(name, "-")
 		if name == "-modfile" || name == "-mod" {
-			continue // a pinning's temporary go.mod: cacheKeys hashes its contents
+			continue // a pinning's temporary go.mod: planBuilds hashes its contents
 		}
 		if slices.Contains(boolFlags, name) && !hasValue {
 			value = "true"
@@ -59,6 +59,17 @@ func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n"), nil
+}
+
+// settingOf returns the value of name in settings, as effectiveSettings
+// returns them; "" if it is not there.
+func settingOf(settings, name string) string {
+	for _, line := range strings.Split(settings, "\n") {
+		if v, ok := strings.CutPrefix(line, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // normalTags returns a comma-separated tag list sorted, without repeats

@@ -87,14 +87,18 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	keys, err := cacheKeys(ctx, bo, resolvable(m.Enabled(), resolved))
+	plans, err := planBuilds(ctx, m, o.Host, bo, resolvable(m.Enabled(), resolved))
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range m.Plugins {
 		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
 			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName())}
-		ps.state(sums, keys[p], o.Host)
+		key := ""
+		if pl := plans[p]; pl != nil {
+			key = pl.key
+		}
+		ps.state(sums, key, o.Host)
 		st.Plugins = append(st.Plugins, ps)
 	}
 	return st, nil

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,17 +37,26 @@ type Host struct {
 	// canLoad is false for a program built without package plugin, which
 	// cannot load plugins at all.
 	canLoad bool
+	// packages are the import paths fingerprint knows, sorted; nil when
+	// they cannot be listed.
+	packages []string
 }
 
 // CanLoadPlugins reports whether the host can load plugins at all: a
 // program built without package plugin (a static plugink host) cannot.
 func (h *Host) CanLoadPlugins() bool { return h.canLoad }
 
+// Packages returns the import paths of the packages whose fingerprints h
+// records, sorted: those the program links. It is nil when they are not
+// known: for the running program, a program whose file is not ELF, or a
+// Host made by NewHost without fingerprints.
+func (h *Host) Packages() []string { return slices.Clone(h.packages) }
+
 // NewHost returns a Host described by its build information and the
 // fingerprints of the packages it links, by import path. With nil
 // fingerprints, Preflight compares build information only.
 func NewHost(bi *debug.BuildInfo, fingerprints map[string]string) *Host {
-	return &Host{BuildInfo: bi, canLoad: true, fingerprint: func(pkg string) (string, bool) {
+	return &Host{BuildInfo: bi, canLoad: true, packages: slices.Sorted(maps.Keys(fingerprints)), fingerprint: func(pkg string) (string, bool) {
 		fp, ok := fingerprints[pkg]
 		return fp, ok
 	}}

@@ -507,6 +507,8 @@ func TestPreflightSharedModuleVersion(t *testing.T) {
 	require.NoError(t, err)
 	host, err := loader.ReadHost(hostExe)
 	require.NoError(t, err)
+	assert.Contains(t, host.Packages(), "go.yaml.in/yaml/v3", "the packages a host links")
+	assert.Contains(t, host.Packages(), "github.com/plugink/plugink/loader")
 	path := fixturePath(t, "yaml")
 
 	err = loader.Preflight(path, host)

@@ -202,5 +202,17 @@ func TestReadHostOtherFormats(t *testing.T) {
 		h, err := loader.ReadHost(exe)
 		require.NoError(t, err)
 		assert.Equal(t, tc.canLoad, h.CanLoadPlugins(), tc.goos)
+		assert.Nil(t, h.Packages(), "%s: no fingerprints, so the packages are not known", tc.goos)
 	}
+}
+
+// TestHostPackages: a Host lists the packages it has fingerprints of,
+// sorted, and nil when it has none.
+func TestHostPackages(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8"}
+	h := loader.NewHost(bi, map[string]string{"example.com/b": "02", "example.com/a": "01"})
+	assert.Equal(t, []string{"example.com/a", "example.com/b"}, h.Packages())
+	h.Packages()[0] = "changed"
+	assert.Equal(t, []string{"example.com/a", "example.com/b"}, h.Packages(), "a copy")
+	assert.Nil(t, loader.NewHost(bi, nil).Packages())
 }

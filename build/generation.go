@@ -1,0 +1,209 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/runtime"
+)
+
+// Every build of a plugin is a generation of it, which a process can load
+// beside the generations it holds: the generated main package, and so the
+// pluginpath, is <module>/_plugink/<type>/<name>/<generation>
+// (loader.BuildOptions.Generation), and the packages of the plugin that
+// may change between generations are compiled as copies of their own under
+// that path (see renamed), so that a changed package never meets the
+// fingerprint of its earlier build in a process.
+
+// generationsDir is the element under the module root below which
+// loader.Build compiles a plugin's generated main package,
+// <module>/_plugink/<type>/<name>/<generation>: package loader's layout,
+// which the copies' paths extend.
+const generationsDir = "_plugink"
+
+// rootCopy is the element under the generation's main package of the copy
+// of the main module's root package; the copy of <module>/x/y is
+// <generation path>/x/y.
+const rootCopy = "_root"
+
+// generationLen is how many hex digits of the cache key a generation
+// takes, after its "g".
+const generationLen = 15
+
+// generation returns the loader.BuildOptions.Generation of a build whose
+// cache key is key: the same inputs give the same generation, and so the
+// same file.
+func generation(key string) string {
+	return "g" + key[:generationLen]
+}
+
+// mainModule is the module the plugins are built in: go list's main
+// module whose directory holds the go.mod the go command uses.
+type mainModule struct {
+	path, dir string
+}
+
+// plan is how one plugin is built: its cache key, its generation, and the
+// packages its generation compiles as copies of their own.
+type plan struct {
+	key        string
+	generation string
+	module     mainModule
+	// renamed are the packages copied, sorted by import path: the
+	// plugin's package and those it depends on from the main module that
+	// the host does not link.
+	renamed []*listedPackage
+}
+
+// genPath returns the import path of the generation's main package.
+func (pl *plan) genPath(p *gen.PluginDecl) string {
+	return pl.module.path + "/" + generationsDir + "/" + p.Type + "/" + p.Name + "/" + pl.generation
+}
+
+// copyPath returns the import path of the generation's copy of pkg, a
+// package of the main module.
+func (pl *plan) copyPath(p *gen.PluginDecl, pkg string) string {
+	rel := strings.TrimPrefix(pkg, pl.module.path)
+	if rel == "" {
+		rel = "/" + rootCopy
+	}
+	return pl.genPath(p) + rel
+}
+
+// copyDir returns the directory the go command sees the copy of pkg in.
+func (pl *plan) copyDir(p *gen.PluginDecl, pkg string) string {
+	rel := strings.TrimPrefix(pl.copyPath(p, pkg), pl.module.path+"/")
+	return filepath.Join(pl.module.dir, filepath.FromSlash(rel))
+}
+
+// renamed returns the packages that each generation of the plugin at path
+// compiles as a copy of its own, sorted: path and the packages it depends
+// on that belong to mod (not another module of a workspace) and that the
+// host does not link (hostLinks), except those that cannot be copied (see
+// copyable) and what they depend on. What the host links cannot be copied:
+// the plugin shares those types with it (the kind's constructor type).
+// What another module provides is not copied either: one version of it is
+// what every generation links.
+func renamed(path string, pkgs map[string]*listedPackage, mod mainModule, hostLinks map[string]bool) []*listedPackage {
+	root := pkgs[path]
+	if root == nil {
+		return nil
+	}
+	closure := append([]string{path}, root.Deps...)
+	keep := map[string]bool{} // what a package that is not copied imports is not copied either
+	for _, dep := range closure {
+		if p := pkgs[dep]; p != nil && !p.copyable() {
+			keep[dep] = true
+			for _, d := range p.Deps {
+				keep[d] = true
+			}
+		}
+	}
+	var out []*listedPackage
+	for _, dep := range closure {
+		p := pkgs[dep]
+		if p == nil || p.Standard || hostLinks[dep] || keep[dep] || !mod.has(p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *listedPackage) int { return strings.Compare(a.ImportPath, b.ImportPath) })
+	return out
+}
+
+// copyable reports whether p can be compiled from a copy that exists only
+// in the go command's view (-overlay): Go files, header and embedded files.
+// The go command runs cgo, the assembler and SWIG in the package's
+// directory, which a copy does not have, and links .syso files from there.
+func (p *listedPackage) copyable() bool {
+	for _, files := range [][]string{p.CgoFiles, p.CFiles, p.CXXFiles, p.MFiles, p.FFiles, p.SFiles,
+		p.SwigFiles, p.SwigCXXFiles, p.SysoFiles} {
+		if len(files) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// has reports whether p belongs to the module m.
+func (m mainModule) has(p *listedPackage) bool {
+	return p.Module != nil && p.Module.Main && m.dir != "" && filepath.Clean(p.Module.Dir) == m.dir &&
+		(p.ImportPath == m.path || strings.HasPrefix(p.ImportPath, m.path+"/"))
+}
+
+// findMainModule returns the module of pkgs whose go.mod is goMod (go env
+// GOMOD), or the zero mainModule.
+func findMainModule(pkgs map[string]*listedPackage, goMod string) mainModule {
+	dir := filepath.Dir(goMod)
+	for _, p := range pkgs {
+		if m := p.Module; m != nil && m.Main && filepath.Clean(m.Dir) == dir {
+			return mainModule{path: m.Path, dir: dir}
+		}
+	}
+	return mainModule{}
+}
+
+// checkCopies reports a package whose copy would have the path of
+// another's: the copy of the module's root package is under rootCopy, which
+// a package of the module may also be called.
+func (pl *plan) checkCopies(p *gen.PluginDecl) error {
+	seen := map[string]string{}
+	for _, r := range pl.renamed {
+		cp := pl.copyPath(p, r.ImportPath)
+		if other, ok := seen[cp]; ok {
+			return fmt.Errorf("packages %s and %s would both be copied to %s: rename the directory %s",
+				other, r.ImportPath, cp, rootCopy)
+		}
+		seen[cp] = r.ImportPath
+	}
+	return nil
+}
+
+// hostLinks returns, as a set, the import paths of the packages the host
+// links: those whose fingerprints host records, when they are known; else
+// the dependencies of the host package in the manifest's directory (where
+// goCmd runs) and of the kinds' packages (which a host links whatever else
+// it does; a manifest only to build plugins from has no host package), as
+// go list lists them with flags, tags and the dynamic host's tag.
+func hostLinks(ctx context.Context, goCmd gocmd.Cmd, flags []string, tags string, m *gen.Manifest, host *loader.Host) (map[string]bool, error) {
+	links := map[string]bool{}
+	if host != nil {
+		for _, p := range host.Packages() {
+			links[p] = true
+		}
+		if len(links) > 0 {
+			return links, nil
+		}
+	}
+	args := []string{"list", "-e", "-deps", "-json=ImportPath", "-tags=" + strings.Trim(tags+","+runtime.DynamicTag, ",")}
+	for _, f := range flags {
+		if !strings.HasPrefix(f, "-tags=") {
+			args = append(args, f)
+		}
+	}
+	args = append(args, ".") // goCmd runs in the manifest's directory
+	for _, k := range m.Kinds {
+		args = append(args, k.Pkg)
+	}
+	out, err := goCmd.Output(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list the host's packages: %w", err)
+	}
+	for dec := json.NewDecoder(strings.NewReader(string(out))); ; {
+		var p struct{ ImportPath string }
+		if err := dec.Decode(&p); err == io.EOF {
+			return links, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("list the host's packages: read go list output: %w", err)
+		}
+		links[p.ImportPath] = true
+	}
+}

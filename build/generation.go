@@ -23,12 +23,6 @@ import (
 // that path (see renamed), so that a changed package never meets the
 // fingerprint of its earlier build in a process.
 
-// generationsDir is the element under the module root below which
-// loader.Build compiles a plugin's generated main package,
-// <module>/_plugink/<type>/<name>/<generation>: package loader's layout,
-// which the copies' paths extend.
-const generationsDir = "_plugink"
-
 // rootCopy is the element under the generation's main package of the copy
 // of the main module's root package; the copy of <module>/x/y is
 // <generation path>/x/y.
@@ -65,7 +59,7 @@ type plan struct {
 
 // genPath returns the import path of the generation's main package.
 func (pl *plan) genPath(p *gen.PluginDecl) string {
-	return pl.module.path + "/" + generationsDir + "/" + p.Type + "/" + p.Name + "/" + pl.generation
+	return loader.MainPackage(pl.module.path, &p.Config, pl.generation)
 }
 
 // copyPath returns the import path of the generation's copy of pkg, a

@@ -70,6 +70,23 @@ type BuildOptions struct {
 	Overlay map[string][]byte
 }
 
+// MainPackage returns the import path of the main package that Build
+// generates for c in the module modulePath, for the generation gen ("" for
+// none): <module>/_plugink/<type>/<name>[/<gen>]. It is the plugin's
+// pluginpath.
+func MainPackage(modulePath string, c *runtime.Config, gen string) string {
+	return modulePath + "/" + mainPackageDir(c, gen)
+}
+
+// mainPackageDir is MainPackage relative to the module root.
+func mainPackageDir(c *runtime.Config, gen string) string {
+	rel := pluginDir + "/" + c.Type + "/" + c.Name
+	if gen != "" {
+		rel += "/" + gen
+	}
+	return rel
+}
+
 // MaxGenerationLen is the length limit of [BuildOptions.Generation].
 const MaxGenerationLen = 32
 
@@ -116,11 +133,14 @@ const pluginDir = "_plugink"
 // Build writes the plugin's small main package (it declares
 // var Plugin = runtime.Config{...} and the metadata that [Inspect] reads)
 // and runs go build -buildmode=plugin inside the module of
-// [BuildOptions.Dir], as the package <module>/_plugink/<type>/<name>. The
-// package exists only in the go command's view (-overlay), so nothing is
-// written into the module; its import path is the plugin's pluginpath,
-// which is therefore the same for every build of one (type, name) in a
-// module, and different for different ones. The output is written to a
+// [BuildOptions.Dir], as the package [MainPackage]:
+// <module>/_plugink/<type>/<name>, plus /<generation> with
+// [BuildOptions.Generation]. The package exists only in the go command's
+// view (-overlay), so nothing is written into the module; its import path
+// is the plugin's pluginpath, which is therefore the same for every build
+// of one (type, name, generation) in a module, and different for different
+// ones: a process can load a second generation of a plugin beside the
+// first ([Loader.Upgrade]), never a second build of one. The output is written to a
 // temporary file next to path and renamed over it, so that builds may run
 // in parallel, even of the same plugin into the same file.
 //
@@ -373,10 +393,7 @@ func goVersion(v string) string {
 // compile writes src as the main package of the plugin into an overlay and
 // builds it to out, with goCmd, which runs in the module's directory.
 func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string, o BuildOptions) (args []string, output string, err error) {
-	rel := pluginDir + "/" + c.Type + "/" + c.Name
-	if o.Generation != "" {
-		rel += "/" + o.Generation
-	}
+	rel := mainPackageDir(c, o.Generation)
 	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
 	if _, err := os.Stat(pkgDir); err == nil {
 		return nil, "", runtime.WithHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")

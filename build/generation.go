@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,14 +20,13 @@ import (
 // beside the generations it holds: the generated main package, and so the
 // pluginpath, is <module>/_plugink/<type>/<name>/<generation>
 // (loader.BuildOptions.Generation), and the packages of the plugin that
-// may change between generations are compiled as copies of their own under
-// that path (see renamed), so that a changed package never meets the
-// fingerprint of its earlier build in a process.
+// may change between generations are compiled as copies of their own,
+// <package>/_plugink/<generation> (see renamed), so that a changed package
+// never meets the fingerprint of its earlier build in a process.
 
-// rootCopy is the element under the generation's main package of the copy
-// of the main module's root package; the copy of <module>/x/y is
-// <generation path>/x/y.
-const rootCopy = "_root"
+// copiesDir is the element, under a package's directory, of the
+// directories of its copies, one per generation.
+const copiesDir = "_plugink"
 
 // generationLen is how many hex digits of the cache key a generation
 // takes, after its "g".
@@ -63,13 +63,11 @@ func (pl *plan) genPath(p *gen.PluginDecl) string {
 }
 
 // copyPath returns the import path of the generation's copy of pkg, a
-// package of the main module.
+// package of the main module: <pkg>/_plugink/<generation>. Under the
+// original's own directory, the copy may import every internal package
+// the original may, the host's (which are not copied) included.
 func (pl *plan) copyPath(p *gen.PluginDecl, pkg string) string {
-	rel := strings.TrimPrefix(pkg, pl.module.path)
-	if rel == "" {
-		rel = "/" + rootCopy
-	}
-	return pl.genPath(p) + rel
+	return pkg + "/" + copiesDir + "/" + pl.generation
 }
 
 // copyDir returns the directory the go command sees the copy of pkg in.
@@ -145,20 +143,22 @@ func findMainModule(pkgs map[string]*listedPackage, goMod string) mainModule {
 	return mainModule{}
 }
 
-// checkCopies reports a package whose copy would have the path of
-// another's: the copy of the module's root package is under rootCopy, which
-// a package of the module may also be called.
+// checkCopies reports a package whose copy's directory exists on disk: the
+// copy exists only in the go command's view (-overlay), and would mix with
+// the files there.
 func (pl *plan) checkCopies(p *gen.PluginDecl) error {
-	seen := map[string]string{}
 	for _, r := range pl.renamed {
-		cp := pl.copyPath(p, r.ImportPath)
-		if other, ok := seen[cp]; ok {
-			return fmt.Errorf("packages %s and %s would both be copied to %s: rename the directory %s",
-				other, r.ImportPath, cp, rootCopy)
+		if dir := pl.copyDir(p, r.ImportPath); exists(dir) {
+			return fmt.Errorf("package %s: the directory %s exists, where the build compiles a copy of the package (through -overlay): remove it", r.ImportPath, dir)
 		}
-		seen[cp] = r.ImportPath
 	}
 	return nil
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // hostLinks returns, as a set, the import paths of the packages the host

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,8 +22,8 @@ import (
 
 // TestRenamed: a generation copies the plugin's package and what it
 // depends on from the main module, except what the host links, and a cgo
-// package and what it depends on; the copies go under the generation's
-// path, the module's root package as _root.
+// package and what it depends on; each copy goes under its original's
+// directory.
 func TestRenamed(t *testing.T) {
 	mod := mainModule{path: "example.com/svc", dir: filepath.FromSlash("/src/svc")}
 	main := &packageModule{Path: mod.path, Dir: mod.dir, Main: true}
@@ -54,14 +55,16 @@ func TestRenamed(t *testing.T) {
 
 	p := &gen.PluginDecl{Config: runtime.Config{Name: "loud", Type: "client", Path: "example.com/svc/loud"}}
 	pl := &plan{generation: "g1", module: mod, renamed: r}
-	assert.Equal(t, "example.com/svc/_plugink/client/loud/g1/_root", pl.copyPath(p, "example.com/svc"))
-	assert.Equal(t, "example.com/svc/_plugink/client/loud/g1/helper", pl.copyPath(p, "example.com/svc/helper"))
-	assert.Equal(t, filepath.FromSlash("/src/svc/_plugink/client/loud/g1/helper"), pl.copyDir(p, "example.com/svc/helper"))
+	assert.Equal(t, "example.com/svc/_plugink/g1", pl.copyPath(p, "example.com/svc"))
+	assert.Equal(t, "example.com/svc/helper/_plugink/g1", pl.copyPath(p, "example.com/svc/helper"))
+	assert.Equal(t, filepath.FromSlash("/src/svc/helper/_plugink/g1"), pl.copyDir(p, "example.com/svc/helper"))
 	require.NoError(t, pl.checkCopies(p))
 
-	pl.renamed = append(pl.renamed, &listedPackage{ImportPath: "example.com/svc/_root", Module: main})
-	assert.EqualError(t, pl.checkCopies(p), "packages example.com/svc and example.com/svc/_root would both be copied to "+
-		"example.com/svc/_plugink/client/loud/g1/_root: rename the directory _root")
+	real := t.TempDir()
+	pl.module.dir = real
+	require.NoError(t, os.MkdirAll(filepath.Join(real, "helper", "_plugink", "g1"), 0o755))
+	assert.EqualError(t, pl.checkCopies(p), "package example.com/svc/helper: the directory "+filepath.Join(real, "helper", "_plugink", "g1")+
+		" exists, where the build compiles a copy of the package (through -overlay): remove it")
 
 	assert.Empty(t, renamed("example.com/svc/loud", pkgs, mod, map[string]bool{"example.com/svc/loud": true,
 		"example.com/svc": true, "example.com/svc/helper": true, "example.com/svc/client": true}), "all linked by the host")
@@ -195,8 +198,9 @@ func TestGenerationsLoadTogether(t *testing.T) {
 	assert.Regexp(t, `^example\.com/svc/_plugink/client/loud/g[0-9a-f]{15}$`, info1.PluginPath)
 	assert.Equal(t, "example.com/svc/loud", info1.Config.Path, "the plugin reports its package, not the copy")
 	linked := fingerprinted(t, first)
+	gen1 := path.Base(info1.PluginPath)
 	for _, p := range []string{"helper", "loud"} {
-		assert.Contains(t, linked, info1.PluginPath+"/"+p, "a copy")
+		assert.Contains(t, linked, "example.com/svc/"+p+"/_plugink/"+gen1, "a copy")
 		assert.NotContains(t, linked, "example.com/svc/"+p, "not the original")
 	}
 	assert.Contains(t, linked, "example.com/svc/client", "the host's package, shared")
@@ -257,4 +261,54 @@ func TestHostLinksWithoutHostPackage(t *testing.T) {
 		assert.False(t, links["example.com/svc/loud"], "%s: the plugin", tc.manifest)
 		assert.False(t, links["example.com/svc/helper"], "%s: what only the plugin imports", tc.manifest)
 	}
+}
+
+// TestCopiesImportHostInternal: a copied package may import an internal
+// package the host links (and so is not copied), as the original may: the
+// copy lives under the original's directory, inside the internal
+// package's parent.
+func TestCopiesImportHostInternal(t *testing.T) {
+	testmod.SkipIfShort(t)
+	dir := t.TempDir()
+	testmod.Write(t, dir, map[string]string{
+		"go.mod":                  "module example.com/svc\n\ngo 1.26\n\nrequire github.com/plugink/plugink v0.0.0\n\nreplace github.com/plugink/plugink => " + testmod.Root(t) + "\n",
+		"client/client.go":        testmod.ClientKind,
+		"kit/kit.go":              "package kit\n\nimport \"example.com/svc/kit/internal/tag\"\n\n// Tag is the kit's tag.\nfunc Tag() string { return tag.Tag }\n",
+		"kit/internal/tag/tag.go": "package tag\n\n// Tag is shared by the kit and its plugins.\nconst Tag = \"kit\"\n\n// Seen counts calls.\nvar Seen int\n",
+		"kit/loud/loud.go": `package loud
+
+import (
+	"example.com/svc/client"
+	"example.com/svc/kit/internal/tag"
+)
+
+type c struct{}
+
+func (c) Call(s string) string { tag.Seen++; return tag.Tag + s }
+
+// New makes the client.
+func New(...client.Option) client.Client { return c{} }
+`,
+		"cmd/host/main.go": `package main
+
+import (
+	"fmt"
+
+	_ "example.com/svc/client"
+	"example.com/svc/kit"
+)
+
+func main() { fmt.Println(kit.Tag()) }
+`,
+		"cmd/host/plugink.yaml": "kinds:\n  client: example.com/svc/client.Kind\nplugins:\n  - name: loud\n    type: client\n    path: example.com/svc/kit/loud\n    newfunc: New\n",
+	})
+	testmod.Go(t, dir, "mod", "tidy")
+	m, err := gen.ReadManifest(filepath.Join(dir, "cmd", "host", gen.ManifestFile))
+	require.NoError(t, err)
+	results, err := Plugins(context.Background(), m, Options{})
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	linked := fingerprinted(t, results[0].File)
+	assert.Contains(t, linked, "example.com/svc/kit/internal/tag", "the host's internal package, shared")
+	assert.NotContains(t, linked, "example.com/svc/kit/loud", "the plugin's package is a copy")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
@@ -57,6 +58,9 @@ type Upgraded struct {
 	Changed bool
 	// Config is the registered generation's Config.
 	Config *runtime.Config
+	// Elapsed is how long the upgrade took: the copy, the checks, the
+	// open and the swap.
+	Elapsed time.Duration
 }
 
 // String describes u for a log line.
@@ -64,7 +68,7 @@ func (u *Upgraded) String() string {
 	if !u.Changed {
 		return fmt.Sprintf("%s: %s holds generation %d, registered already", u.Plugin, u.File, u.Generation)
 	}
-	return fmt.Sprintf("%s: generation %d of %d registered, from %s (sha256 %.12s)", u.Plugin, u.Generation, u.Generations, u.File, u.SHA256)
+	return fmt.Sprintf("%s: generation %d of %d registered, from %s (sha256 %.12s), in %s", u.Plugin, u.Generation, u.Generations, u.File, u.SHA256, u.Elapsed.Round(time.Microsecond))
 }
 
 // lineage is the generations of one plugin this Loader has registered.
@@ -112,7 +116,11 @@ func (l *Loader) Upgrade(path string) (*Upgraded, error) {
 func (l *Loader) upgradeListed(path string, want *runtime.Config) (*Upgraded, error) {
 	l.upgradeMu.Lock()
 	defer l.upgradeMu.Unlock()
+	start := time.Now()
 	u, err := l.upgrade(path, want)
+	if u != nil {
+		u.Elapsed = time.Since(start)
+	}
 	if err != nil {
 		var le *LoadError
 		var me *MismatchError

@@ -45,7 +45,7 @@ for g in gen1 gen2; do
 	go tool plugink inspect "$work/$g/client_brpc.so" | grep '^pluginpath'
 done
 
-step "Start the echo server, and the greeter on generation 1: 8 callers for 10 s"
+step "Start the echo server; the greeter on generation 1, steady: 8 callers for 10 s"
 "$work/echo-server" -grpc 127.0.0.1:0 -brpc 127.0.0.1:0 >"$work/addrs" &
 server=$!
 for _ in $(seq 100); do
@@ -53,6 +53,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 brpc=$(awk '/^brpc /{print $2}' "$work/addrs")
+echo '$ (cd cmd/greeter && greeter-dyn --client=brpc -follow_upgrades -c 8 -d 10s ...)'
+(cd cmd/greeter && "$work/greeter-dyn" -brpc_addr "$brpc" --client=brpc -follow_upgrades -c 8 -d 10s) | tee "$work/steady"
+
+step "The same, with an upgrade to generation 2 after 3 s"
 echo '$ (cd cmd/greeter && greeter-dyn --client=brpc -follow_upgrades -c 8 -d 10s ...) &'
 (cd cmd/greeter && exec "$work/greeter-dyn" -brpc_addr "$brpc" --client=brpc -follow_upgrades -c 8 -d 10s) >"$work/out" 2>"$work/err" &
 greeter=$!
@@ -76,5 +80,8 @@ grep -q 'upgrade client/brpc: generation 2 of 2 registered' "$work/err" || fail 
 grep -q 'upgraded: calls go to brpc, rebuilt now' "$work/err" || fail "the greeter did not move its calls"
 grep -q '^client=brpc callers=8 calls=' "$work/out" || fail "no load result"
 grep -q '^client=brpc (brpc, rebuilt) ' "$work/out" || fail "generation 2 did not answer the last call"
+steady=$(sed -n 's/.*calls\/s=\([0-9]*\).*/\1/p' "$work/steady" | head -1)
+upgraded=$(sed -n 's/.*calls\/s=\([0-9]*\).*/\1/p' "$work/out" | head -1)
+echo "calls/s: steady $steady, with the upgrade $upgraded ($(awk -v a="$upgraded" -v b="$steady" 'BEGIN { printf "%.2f", a / b }')x)"
 
 step "Done: every call succeeded, and generation 2 answers; everything started is stopped"

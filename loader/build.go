@@ -290,24 +290,24 @@ func hostSettings(bi *debug.BuildInfo) (flags, env []string) {
 	for _, key := range []string{"-trimpath", "-race", "-msan", "-asan", "-cover"} {
 		flags = append(flags, key+"="+settingValue(bi, key))
 	}
-	flags = append(flags, "-tags="+setting(bi, "-tags"))
+	flags = append(flags, "-tags="+Setting(bi, "-tags"))
 	for _, key := range []string{"-gcflags", "-asmflags"} {
-		if v := setting(bi, key); v != "" {
+		if v := Setting(bi, key); v != "" {
 			flags = append(flags, key+"="+v)
 		}
 	}
-	if v := setting(bi, "-pgo"); v != "" {
+	if v := Setting(bi, "-pgo"); v != "" {
 		if _, err := os.Stat(v); err == nil {
 			flags = append(flags, "-pgo="+v)
 		}
 	}
 	keys := append([]string{"CGO_ENABLED", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOOS", "GOARCH", "GOFIPS140"}, archSettings...)
 	for _, key := range keys {
-		if v := setting(bi, key); v != "" {
+		if v := Setting(bi, key); v != "" {
 			env = append(env, key+"="+v)
 		}
 	}
-	env = append(env, "GOEXPERIMENT="+setting(bi, "GOEXPERIMENT"))
+	env = append(env, "GOEXPERIMENT="+Setting(bi, "GOEXPERIMENT"))
 	return flags, env
 }
 

@@ -66,7 +66,7 @@ func readPluginFile(f io.ReaderAt, size int64) (pf *pluginFile, err error) {
 			return nil, fmt.Errorf("%w: no Go build information in this %s file (%w)", ErrNotPlugin, pf.format, err)
 		}
 	}
-	if mode := setting(pf.bi, "-buildmode"); mode != "plugin" {
+	if mode := Setting(pf.bi, "-buildmode"); mode != "plugin" {
 		return nil, fmt.Errorf("%w: built with -buildmode=%s, not -buildmode=plugin", ErrNotPlugin, mode)
 	}
 	if pf.bi.Path != cmdlinePath {
@@ -213,14 +213,15 @@ func checkPlatform(pf *pluginFile) error {
 	if pf.arch != goruntime.GOARCH {
 		return fmt.Errorf("%w: the file is a %s %s shared object for %s, this program runs on %s", ErrPlatform, pf.class, pf.format, pf.arch, host)
 	}
-	if got := setting(pf.bi, "GOOS") + "/" + setting(pf.bi, "GOARCH"); got != host {
+	if got := Setting(pf.bi, "GOOS") + "/" + Setting(pf.bi, "GOARCH"); got != host {
 		return fmt.Errorf("%w: built for %s, this program runs on %s", ErrPlatform, got, host)
 	}
 	return nil
 }
 
-// setting returns the build setting key of bi, "" if it is not recorded.
-func setting(bi *debug.BuildInfo, key string) string {
+// Setting returns the build setting key ("-tags", "GOARCH", ...) that bi
+// records, "" if it records none.
+func Setting(bi *debug.BuildInfo, key string) string {
 	for _, s := range bi.Settings {
 		if s.Key == key {
 			return s.Value

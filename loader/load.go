@@ -159,7 +159,7 @@ func supported() error {
 	default:
 		return fmt.Errorf("%w: Go supports plugins on linux, darwin and freebsd, not %s", ErrUnsupported, goruntime.GOOS)
 	}
-	if bi, err := hostBuildInfo(); err == nil && setting(bi, "CGO_ENABLED") == "0" {
+	if bi, err := hostBuildInfo(); err == nil && Setting(bi, "CGO_ENABLED") == "0" {
 		return fmt.Errorf("%w: it was built with CGO_ENABLED=0, and package plugin needs cgo", ErrUnsupported)
 	}
 	return nil

@@ -234,7 +234,7 @@ func Compare(plugin, host *debug.BuildInfo) []Difference {
 // settingValue returns a setting in a form that compares equal when the
 // two builds agree.
 func settingValue(bi *debug.BuildInfo, key string) string {
-	v := setting(bi, key)
+	v := Setting(bi, key)
 	switch {
 	case boolSettings[key] && v == "":
 		return "false"

@@ -327,34 +327,17 @@ var upgradeDir = sync.OnceValues(func() (string, error) {
 // read afresh (a build since the last read updates it). It returns
 // whether a recorded checksum verified it.
 func (l *Loader) verifySum(path, real, sum string) (bool, error) {
-	l.mu.Lock()
-	sums, required := l.sums, l.requireSums
-	l.mu.Unlock()
-	key := listedIn(sums, path, real)
-	if key == "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return false, err
+	sums, key, err := l.recorded(path, real, func(dir string) (Sums, error) {
+		s, err := ReadSums(filepath.Join(dir, SumFile))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
 		}
-		for _, dir := range []string{filepath.Dir(abs), filepath.Dir(real)} {
-			ds, err := ReadSums(filepath.Join(dir, SumFile))
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return false, err
-			}
-			if key = listedIn(ds, path, real); key != "" {
-				sums = ds
-				break
-			}
-		}
+		return s, err
+	})
+	if err != nil || key == "" {
+		return false, err
 	}
-	if key == "" {
-		if required {
-			return false, fmt.Errorf("%w for %s", ErrNoChecksum, path)
-		}
-		return false, nil
-	}
-	want, _ := sums.Lookup(key)
-	if want != sum {
+	if want, _ := sums.Lookup(key); want != sum {
 		return false, &ChecksumError{Path: path, Want: want, Got: sum}
 	}
 	return true, nil

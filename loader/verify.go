@@ -13,36 +13,45 @@ import (
 // elsewhere). It returns whether a checksum verified the file; an unlisted
 // file is not verified, and an error if the Loader requires checksums.
 func (l *Loader) verify(path, real string) (bool, error) {
-	l.mu.Lock()
-	sums, required := l.sums, l.requireSums // Build replaces l.sums, never writes into it
-	l.mu.Unlock()
-	key := listedIn(sums, path, real)
-	if key == "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return false, err
-		}
-		for _, dir := range []string{filepath.Dir(abs), filepath.Dir(real)} {
-			ds, err := l.sumsIn(dir)
-			if err != nil {
-				return false, err
-			}
-			if key = listedIn(ds, path, real); key != "" {
-				sums = ds
-				break
-			}
-		}
-	}
-	if key == "" {
-		if required {
-			return false, fmt.Errorf("%w for %s", ErrNoChecksum, path)
-		}
-		return false, nil
+	sums, key, err := l.recorded(path, real, l.sumsIn)
+	if err != nil || key == "" {
+		return false, err
 	}
 	if err := sums.Verify(key); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// recorded finds the checksum recorded for the file named path and
+// resolved to real: in the Loader's sums, else in the plugink.sum of
+// path's directory or of real's, as dirSums returns them. It returns the
+// sums that list the file and its key there, "" if none does (an error if
+// the Loader requires checksums).
+func (l *Loader) recorded(path, real string, dirSums func(dir string) (Sums, error)) (Sums, string, error) {
+	l.mu.Lock()
+	sums, required := l.sums, l.requireSums // Build replaces l.sums, never writes into it
+	l.mu.Unlock()
+	if key := listedIn(sums, path, real); key != "" {
+		return sums, key, nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, dir := range []string{filepath.Dir(abs), filepath.Dir(real)} {
+		ds, err := dirSums(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		if key := listedIn(ds, path, real); key != "" {
+			return ds, key, nil
+		}
+	}
+	if required {
+		return nil, "", fmt.Errorf("%w for %s", ErrNoChecksum, path)
+	}
+	return nil, "", nil
 }
 
 // listedIn returns the first of paths that s has a checksum for, or "".

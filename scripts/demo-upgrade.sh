@@ -16,8 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 fail() { echo "demo-upgrade: $*" >&2; exit 1; }
 
 step "A throwaway copy of the example module, using this checkout of plugink"
@@ -46,12 +46,7 @@ for g in gen1 gen2; do
 done
 
 step "Start the echo server; the greeter on generation 1, steady: 8 callers for 10 s"
-"$work/echo-server" -grpc 127.0.0.1:0 -brpc 127.0.0.1:0 >"$work/addrs" &
-server=$!
-for _ in $(seq 100); do
-	grep -q '^brpc ' "$work/addrs" 2>/dev/null && break
-	sleep 0.1
-done
+start_echo_server "$work/echo-server" "$work/addrs"
 brpc=$(awk '/^brpc /{print $2}' "$work/addrs")
 echo '$ (cd cmd/greeter && greeter-dyn --client=brpc -follow_upgrades -c 8 -d 10s ...)'
 (cd cmd/greeter && "$work/greeter-dyn" -brpc_addr "$brpc" --client=brpc -follow_upgrades -c 8 -d 10s) | tee "$work/steady"

@@ -3,7 +3,10 @@
 # changing its code: compiled in (static build, --client=brpc) and loaded
 # from a .so (dynamic build, MICRO_PLUGIN). Stops everything it starts.
 set -euo pipefail
-cd "$(dirname "$0")/../examples/brpc-client"
+scripts=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$scripts/lib.sh"
+cd "$scripts/../examples/brpc-client"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugink-demo.XXXXXX")
 server=
@@ -13,8 +16,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
 
 step "The greeter's manifest (checked in) and its generated files are current"
 cat cmd/greeter/plugink.yaml
@@ -27,12 +28,7 @@ go build -tags plugink_dynamic -o "$work/greeter-dynamic" ./cmd/greeter
 echo "built into $work"
 
 step "Start the echo server on loopback: gRPC and baidu_std, random ports"
-"$work/echo-server" -grpc 127.0.0.1:0 -brpc 127.0.0.1:0 >"$work/addrs" &
-server=$!
-for _ in $(seq 100); do
-	grep -q '^brpc ' "$work/addrs" 2>/dev/null && break
-	sleep 0.1
-done
+start_echo_server "$work/echo-server" "$work/addrs"
 cat "$work/addrs"
 addrs=(-grpc_addr "$(awk '/^grpc /{print $2}' "$work/addrs")" -brpc_addr "$(awk '/^brpc /{print $2}' "$work/addrs")")
 

@@ -173,7 +173,7 @@ func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) e
 		return err
 	}
 	o.HostSource = h.hostSrc
-	hostTags := hostSetting(o.Host.BuildInfo, "-tags")
+	hostTags := loader.Setting(o.Host.BuildInfo, "-tags")
 	if tags != "" && !sameTags(tags, hostTags) {
 		fmt.Fprintf(fs.Output(), "%s%s: -tags %s: the plugins are built with the host's build tags (%s), as a plugin built with others does not load into it\n", prefix, cmd, runtime.Quote(tags), runtime.Quote(hostTags))
 		return errUsage
@@ -183,16 +183,6 @@ func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) e
 		o.Tags = strings.Split(hostTags, ",")
 	}
 	return nil
-}
-
-// hostSetting returns the build setting key recorded in bi, "" if none.
-func hostSetting(bi *debug.BuildInfo, key string) string {
-	for _, s := range bi.Settings {
-		if s.Key == key {
-			return s.Value
-		}
-	}
-	return ""
 }
 
 // sameTags reports whether the comma-separated tag lists a and b hold the

@@ -164,15 +164,9 @@ func publish(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	setgoversion <binary>
 //
-// patchBuildInfo replaces, in the build information of a binary, each
-// string old by new, of the same length (both Go-escaped):
-//
-//	patchbuildinfo binary old new [old new]...
-func patchBuildInfo(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 3 || len(args)%2 != 1 {
-		ts.Fatalf("usage: patchbuildinfo binary old new [old new]...")
-	}
-	file := ts.MkAbs(args[0])
+// buildInfoSection reads the ELF file and returns its contents and, within
+// them, its .go.buildinfo section.
+func buildInfoSection(ts *testscript.TestScript, file string) (data, section []byte) {
 	data, err := os.ReadFile(file)
 	ts.Check(err)
 	ef, err := elf.Open(file)
@@ -182,7 +176,19 @@ func patchBuildInfo(ts *testscript.TestScript, neg bool, args []string) {
 	if sec == nil {
 		ts.Fatalf("no build information")
 	}
-	section := data[sec.Offset : sec.Offset+sec.Size]
+	return data, data[sec.Offset : sec.Offset+sec.Size]
+}
+
+// patchBuildInfo replaces, in the build information of a binary, each
+// string old by new, of the same length (both Go-escaped):
+//
+//	patchbuildinfo binary old new [old new]...
+func patchBuildInfo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args)%2 != 1 {
+		ts.Fatalf("usage: patchbuildinfo binary old new [old new]...")
+	}
+	file := ts.MkAbs(args[0])
+	data, section := buildInfoSection(ts, file)
 	for i := 1; i < len(args); i += 2 {
 		old, err := strconv.Unquote(`"` + args[i] + `"`)
 		ts.Check(err)
@@ -207,22 +213,13 @@ func setGoVersion(ts *testscript.TestScript, neg bool, args []string) {
 	file := ts.MkAbs(args[0])
 	bi, err := buildinfo.ReadFile(file)
 	ts.Check(err)
-	ef, err := elf.Open(file)
-	ts.Check(err)
-	sec := ef.Section(".go.buildinfo")
-	ef.Close()
-	if sec == nil {
-		ts.Fatalf("no build information")
-	}
+	data, section := buildInfoSection(ts, file)
 	other := []byte(bi.GoVersion)
 	if last := &other[len(other)-1]; *last == '0' {
 		*last = '1'
 	} else {
 		*last = '0'
 	}
-	data, err := os.ReadFile(file)
-	ts.Check(err)
-	section := data[sec.Offset : sec.Offset+sec.Size]
 	i := bytes.Index(section, []byte(bi.GoVersion))
 	if i < 0 {
 		ts.Fatalf("%s not found in .go.buildinfo", bi.GoVersion)

@@ -71,6 +71,7 @@ var fixtures = []*fixture{
 	{name: "up1", build: buildGeneration("g1", "NewClient", "v1")},
 	{name: "up2", build: buildGeneration("g2", "NewClient", "v2")},
 	{name: "up3", build: buildGeneration("g3", "NewClient", "v3")},
+	{name: "up2bad", build: buildGeneration("g2", "NewClient", "v9")},
 	{name: "upwrongtype", build: buildGeneration("g4", "NewWrong", "v4")},
 	{name: "upnogen", build: buildGeneration("", "NewClient", "v5")},
 	{name: "upnogen2", build: buildGeneration("", "NewClient", "v6")},

@@ -113,8 +113,18 @@ func (m *Manifest) PluginDir() string {
 // plugin whose file is missing is an error, unless a file MICRO_PLUGIN
 // names provides it; a file that holds another plugin than the one its
 // name says is an error ([ErrNotListed]). Only the plugins in m.Replace
-// may replace a registered implementation.
+// may replace a registered implementation. With m.UpgradeSignal, whose
+// name is checked first, the signal upgrades the plugins from then on
+// (until then it has its default effect: SIGHUP ends the process). Call
+// Load once.
 func (m *Manifest) Load(opts ...Option) error {
+	var sig os.Signal
+	if m.UpgradeSignal != "" {
+		var err error
+		if sig, err = m.upgradeSignal(); err != nil {
+			return err
+		}
+	}
 	dir := m.PluginDir()
 	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...))}
 	if m.RequireSums {
@@ -153,8 +163,8 @@ func (m *Manifest) Load(opts ...Option) error {
 		m.loaded = append(m.loaded, upgradeTarget{file: p, want: b.want[p]})
 	}
 	m.mu.Unlock()
-	if m.UpgradeSignal != "" {
-		return m.watch()
+	if sig != nil {
+		m.watch(sig)
 	}
 	return nil
 }
@@ -228,19 +238,24 @@ func (m *Manifest) missingHint(dir string) string {
 		where, m.File, DirFlag, DirEnv, EnvPlugins)
 }
 
-// watch starts upgrading on m.UpgradeSignal, once.
-func (m *Manifest) watch() error {
+// upgradeSignal returns the signal m.UpgradeSignal names.
+func (m *Manifest) upgradeSignal() (os.Signal, error) {
 	if err := runtime.CheckUpgradeSignal(m.UpgradeSignal); err != nil {
-		return fmt.Errorf("%s: dynamic.upgrade_signal %s %w", m.File, runtime.Quote(m.UpgradeSignal), err)
+		return nil, fmt.Errorf("%s: dynamic.upgrade_signal %s %w", m.File, runtime.Quote(m.UpgradeSignal), err)
 	}
 	sig, err := signalNamed(m.UpgradeSignal)
 	if err != nil {
-		return fmt.Errorf("%s: dynamic.upgrade_signal: %w", m.File, err)
+		return nil, fmt.Errorf("%s: dynamic.upgrade_signal: %w", m.File, err)
 	}
+	return sig, nil
+}
+
+// watch starts upgrading on sig, once.
+func (m *Manifest) watch(sig os.Signal) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.watching {
-		return nil
+		return
 	}
 	m.watching = true
 	c := make(chan os.Signal, 1) // signals during an upgrade make one more
@@ -250,7 +265,6 @@ func (m *Manifest) watch() error {
 			m.upgradeAll()
 		}
 	}()
-	return nil
 }
 
 // listed reports whether the Config loaded from file is the plugin the

@@ -2,12 +2,14 @@ package loader
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"plugin"
 	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -28,8 +30,15 @@ type openEntry struct {
 	real       string      // resolved path
 	file       os.FileInfo // the file then, to tell whether it changed
 	pluginpath string      // "" if unknown
-	sum        string      // its checksum, if known when it was opened
 	done       chan struct{}
+
+	// The file's checksum: sum if known when it was opened (an upgrade's
+	// copy), else read once, on demand, from fd, which stays open for as
+	// long as a plugin came from the file, so that the bytes hashed are
+	// those opened even if the path is replaced since (see checksum).
+	sumOnce sync.Once
+	sum     string
+	fd      *os.File
 
 	// Set before done is closed.
 	cfg *runtime.Config
@@ -87,6 +96,13 @@ func openOnce(c *candidate, trialFirst bool) (*runtime.Config, error) {
 		opened.byPath[pluginpath] = e
 	}
 	opened.Unlock()
+	if e.sum == "" {
+		if f, now, err := fsx.Open(real); err == nil && os.SameFile(now, fi) {
+			e.fd = f
+		} else if err == nil {
+			f.Close() // replaced since it was checked: its sum stays unknown
+		}
+	}
 
 	var res openResult
 	if trialFirst {
@@ -125,21 +141,25 @@ func pluginpathOf(cfg *runtime.Config) string {
 	return ""
 }
 
-// entrySum returns the checksum of the file cfg came from, if the file
-// is still the one opened; "" otherwise.
+// entrySum returns the checksum of the file cfg came from; "" if unknown.
 func entrySum(cfg *runtime.Config) string {
-	e := entryOf(cfg)
-	if e == nil {
-		return ""
+	if e := entryOf(cfg); e != nil {
+		return e.checksum()
 	}
-	if e.sum != "" {
-		return e.sum
-	}
-	if fi, err := os.Stat(e.real); err != nil || !os.SameFile(fi, e.file) {
-		return ""
-	}
-	sum, _ := FileSum(e.real)
-	return sum
+	return ""
+}
+
+// checksum returns the checksum of e's file as it was opened; "" if
+// unknown (it was replaced before it could be kept open, or a read
+// failed).
+func (e *openEntry) checksum() string {
+	e.sumOnce.Do(func() {
+		if e.sum != "" || e.fd == nil {
+			return
+		}
+		e.sum, _ = readSum(io.NewSectionReader(e.fd, 0, 1<<62))
+	})
+	return e.sum
 }
 
 // finish records the outcome of opening e's file.
@@ -147,6 +167,10 @@ func (e *openEntry) finish(res openResult) {
 	opened.Lock()
 	defer opened.Unlock()
 	e.cfg, e.err = res.cfg, res.err
+	if e.cfg == nil && e.fd != nil { // no plugin will need its checksum
+		e.fd.Close()
+		e.fd = nil
+	}
 	if !res.remembered { // package plugin will try this path again: so may we
 		delete(opened.byReal, e.real)
 	}
@@ -167,14 +191,12 @@ func (e *openEntry) samePluginpath(c *candidate) (*runtime.Config, error) {
 	if os.SameFile(e.file, fi) {
 		return e.result(path, fi)
 	}
-	sum := func(file, known string) (string, error) {
-		if known != "" {
-			return known, nil
+	if a := e.checksum(); a != "" && e.err == nil {
+		b := c.sum
+		if b == "" {
+			b, _ = FileSum(real)
 		}
-		return FileSum(file)
-	}
-	if a, err := sum(e.real, e.sum); err == nil {
-		if b, err := sum(real, c.sum); err == nil && a == b && e.err == nil {
+		if a == b {
 			return e.cfg, nil
 		}
 	}

@@ -58,9 +58,18 @@ func FileSum(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	sum, err := readSum(f)
+	if err != nil {
 		return "", fmt.Errorf("checksum %s: %w", path, err)
+	}
+	return sum, nil
+}
+
+// readSum returns the SHA-256 of what r holds, in lower-case hex.
+func readSum(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

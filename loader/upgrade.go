@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,24 +17,26 @@ import (
 	"github.com/plugink/plugink/runtime"
 )
 
-// DefaultMaxGenerations is how many generations of one plugin a Loader
-// loads, the first included, unless [WithMaxGenerations] says otherwise.
+// DefaultMaxGenerations is how many files of one plugin a Loader opens,
+// the first included, unless [WithMaxGenerations] says otherwise.
 const DefaultMaxGenerations = 8
 
 // ErrGenerations reports an upgrade past the Loader's limit of generations
 // of one plugin ([WithMaxGenerations]).
 var ErrGenerations = errors.New("too many generations of the plugin loaded")
 
-// ErrNoGeneration reports an upgrade to a file that holds the plugin
-// loaded now under the same pluginpath but other contents: a build
-// without a generation ([BuildOptions.Generation]), which cannot load
-// beside the one loaded.
+// ErrNoGeneration reports an upgrade to a file with the pluginpath of a
+// generation of the plugin loaded before, and other contents (or contents
+// that can no longer be compared): a build without a generation
+// ([BuildOptions.Generation]), or with a generation another build has,
+// which cannot load beside the one loaded.
 var ErrNoGeneration = errors.New("same pluginpath as the generation loaded, other contents")
 
-// WithMaxGenerations sets how many generations of one plugin the Loader
-// loads, the first included: a process can never unload a plugin, so each
-// generation stays in memory until the process ends, and an upgrade past n
-// is refused ([ErrGenerations]). n below 1 counts as 1: no upgrades.
+// WithMaxGenerations sets how many files of one plugin the Loader opens,
+// the first included: a process can never unload a plugin, so each stays
+// in memory until the process ends (a file refused after it was opened
+// included), and an upgrade past n is refused ([ErrGenerations]). n below
+// 1 counts as 1: no upgrades.
 func WithMaxGenerations(n int) Option {
 	return func(l *Loader) { l.maxGens = max(n, 1) }
 }
@@ -75,6 +76,7 @@ func (u *Upgraded) String() string {
 type lineage struct {
 	gens    []generation
 	current int // index into gens
+	opened  int // files of the plugin opened, registered or not: the cap's count
 }
 
 // generation is one loaded build of a plugin.
@@ -88,8 +90,10 @@ type generation struct {
 // the next Get or Select of the plugin's kind returns the new constructor
 // (a [runtime.Kind.Notify] channel hears of it), while implementations
 // already built from the old one keep running on its code. A failed
-// upgrade changes nothing and returns an error; the generation registered
-// stays.
+// upgrade returns an error and leaves the registration as it was; a file
+// refused after it was opened (its constructor's type, a panic in an init
+// function) stays mapped, as every opened file does, and counts toward
+// the limit.
 //
 // The file gets every check of [Loader.Load], on a private copy of it that
 // is what is then opened (so the checksum covers the bytes opened): its
@@ -103,9 +107,10 @@ type generation struct {
 //
 // Upgrading to the generation registered now changes nothing (Changed is
 // false); to a generation loaded before, it registers that one again,
-// without opening anything. A plugin this Loader did not register before
-// is registered as [Loader.Init] would. At most [WithMaxGenerations]
-// generations of a plugin are loaded. Upgrades by one Loader run one at a
+// without opening anything; to a file with the pluginpath of a generation
+// loaded and other bytes, it fails ([ErrNoGeneration]). A plugin this
+// Loader did not register before is registered as [Loader.Init] would. At
+// most [WithMaxGenerations] files of a plugin are opened. Upgrades by one Loader run one at a
 // time.
 func (l *Loader) Upgrade(path string) (*Upgraded, error) {
 	return l.upgradeListed(path, nil)
@@ -141,11 +146,11 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 	if err != nil {
 		return nil, err
 	}
-	copyPath, sum, err := l.snapshot(real)
+	copyPath, sum, cleanup, err := l.snapshot(real)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(copyPath) // once opened, the mapping outlives the name
+	defer cleanup()
 	verified, err := l.verifySum(path, real, sum)
 	if err != nil {
 		return nil, err
@@ -166,25 +171,26 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 	u := &Upgraded{Plugin: key, File: path, SHA256: sum}
 
 	l.mu.Lock()
-	lin := l.gens[key] // only Upgrade, which holds upgradeMu, changes a lineage
+	lin := l.gens[key] // Upgrade alone changes a lineage, under upgradeMu
 	l.mu.Unlock()
 	if lin != nil {
 		for i, g := range lin.gens {
 			if g.pluginpath != info.PluginPath {
 				continue
 			}
-			if i == lin.current && !isGeneration(info.PluginPath, want) {
-				// No generation element: the same pluginpath for every
-				// build, so nothing tells the builds apart but their bytes.
-				if entrySum(g.cfg) != sum {
-					return nil, runtime.WithHint(fmt.Errorf("%w: %s, pluginpath %q", ErrNoGeneration, key, info.PluginPath),
-						"rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)")
+			// The process holds a module with this pluginpath: only the
+			// same bytes can be that generation.
+			if entrySum(g.cfg) != sum {
+				hint := "give each build its own generation: plugink build derives it from the build's inputs (BuildOptions.Generation)"
+				if !isGeneration(info.PluginPath, want) {
+					hint = "rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)"
 				}
+				return nil, runtime.WithHint(fmt.Errorf("%w: %s, generation %d, pluginpath %q", ErrNoGeneration, key, i+1, info.PluginPath), hint)
 			}
 			return l.switchTo(u, lin, i)
 		}
-		if n := len(lin.gens); n >= l.maxGenerations() {
-			return nil, runtime.WithHint(fmt.Errorf("%w: %s has %d, the limit (the process cannot unload any)", ErrGenerations, key, n),
+		if lin.opened >= l.maxGenerations() {
+			return nil, runtime.WithHint(fmt.Errorf("%w: %d files of %s opened, the limit (the process cannot unload any)", ErrGenerations, lin.opened, key),
 				"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 		}
 	}
@@ -198,6 +204,12 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 		return nil, err
 	}
 	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum}
+	if lin != nil {
+		// Counted whatever the outcome: a file refused after it was
+		// opened (its constructor's type, a panic in its init) stays
+		// mapped too.
+		lin.opened++
+	}
 	cfg, err := l.open(c)
 	if err != nil {
 		return nil, err
@@ -219,7 +231,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 		if l.gens == nil {
 			l.gens = map[string]*lineage{}
 		}
-		lin = &lineage{}
+		lin = &lineage{opened: 1}
 		l.gens[key] = lin
 	}
 	lin.gens = append(lin.gens, generation{cfg: cfg, pluginpath: pluginpath})
@@ -277,50 +289,65 @@ func (l *Loader) recordFirst(cfgs []*runtime.Config) {
 	}
 	for _, c := range cfgs {
 		if _, ok := l.gens[c.String()]; !ok {
-			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}}
+			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}, opened: 1}
 		}
 	}
 }
 
-// snapshot copies the file at real into the Loader's private directory,
-// under a name no other copy has had (package plugin and the dynamic
-// linker both know a loaded file by its name), and returns the copy's
-// path and its SHA-256.
-func (l *Loader) snapshot(real string) (string, string, error) {
-	dir, err := upgradeDir()
+// maxUpgradeFile bounds the size of a file Upgrade copies: Go plugins
+// are tens of megabytes; a file claiming more is not copied.
+const maxUpgradeFile = 1 << 30
+
+// snapshot copies the file at real, once its headers show a plugin file,
+// into a new private directory (mode 0700), under a name no other copy has
+// had (package plugin and the dynamic linker both know a loaded file by
+// its name). The directory is made beside real, where plugins are known
+// to be executable, or else in os.TempDir (which may be mounted noexec).
+// It returns the copy's path, its SHA-256, and the function that removes
+// the directory: once the copy is opened, its mapping outlives its name.
+func (l *Loader) snapshot(real string) (copyPath, sum string, cleanup func(), err error) {
+	src, fi, err := fsx.Open(real)
 	if err != nil {
-		return "", "", err
-	}
-	src, _, err := fsx.Open(real)
-	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	defer src.Close()
+	if fi.Size() > maxUpgradeFile {
+		return "", "", nil, fmt.Errorf("%w: %d bytes, over the %d an upgrade copies", fsx.ErrTooLarge, fi.Size(), maxUpgradeFile)
+	}
+	if _, err := readPluginFile(src, fi.Size()); err != nil {
+		return "", "", nil, err
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(real), ".plugink-upgrade-")
+	if err != nil {
+		if dir, err = os.MkdirTemp("", "plugink-upgrade-"); err != nil {
+			return "", "", nil, fmt.Errorf("a directory for the copy to open: %w", err)
+		}
+	}
+	cleanup = func() { os.RemoveAll(dir) }
 	name := filepath.Join(dir, strconv.FormatUint(copies.Add(1), 10)+"-"+filepath.Base(real))
 	dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o500)
 	if err != nil {
-		return "", "", err
+		cleanup()
+		return "", "", nil, err
 	}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(dst, h), src)
+	n, err := io.Copy(io.MultiWriter(dst, h), io.NewSectionReader(src, 0, maxUpgradeFile+1))
+	if err == nil && n > maxUpgradeFile {
+		err = fmt.Errorf("%w: grew past the %d bytes an upgrade copies", fsx.ErrTooLarge, maxUpgradeFile)
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(name)
-		return "", "", fmt.Errorf("copy %s: %w", real, err)
+		cleanup()
+		return "", "", nil, fmt.Errorf("copy %s: %w", real, err)
 	}
-	return name, hex.EncodeToString(h.Sum(nil)), nil
+	return name, hex.EncodeToString(h.Sum(nil)), cleanup, nil
 }
 
-// copies numbers the snapshots of this process.
+// copies numbers the snapshots of this process: a name package plugin
+// has seen is never used again.
 var copies atomic.Uint64
-
-// upgradeDir is the process's private directory (mode 0700) for the
-// copies Upgrade opens, made on first use.
-var upgradeDir = sync.OnceValues(func() (string, error) {
-	return os.MkdirTemp("", "plugink-upgrade-")
-})
 
 // verifySum checks sum, the checksum of the file named path and resolved
 // to real, against the Loader's sums or else the plugink.sum beside it,

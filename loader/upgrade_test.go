@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -45,10 +46,16 @@ func reply(t *testing.T, kind *runtime.Kind[testkind.NewFunc]) string {
 
 func TestUpgrade(t *testing.T) {
 	file, install := upgradeFile(t)
+	for _, f := range []string{"up1", "up2", "up3", "up2bad", "upwrongtype"} {
+		fixturePath(t, f) // built with $TMPDIR as it is
+	}
+	// Upgrades copy each file beside it, not into $TMPDIR, which may be
+	// mounted noexec (here: missing).
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
 	reg, kind := newRegistry(t)
 	changed := make(chan string, 8)
 	kind.Notify(changed)
-	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(3))
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(4))
 
 	// The first generation loads from the fixture's own file, which no
 	// test replaces: the process knows it by that path from then on.
@@ -86,6 +93,8 @@ func TestUpgrade(t *testing.T) {
 		want    error
 	}{
 		{"wrong constructor type", func() { install("upwrongtype") }, runtime.ErrType},
+		// up2bad has generation 2's pluginpath and other code.
+		{"pluginpath of a generation loaded, other contents", func() { install("up2bad") }, loader.ErrNoGeneration},
 		{"damaged file", func() {
 			install("up3")
 			b, err := os.ReadFile(file)
@@ -120,11 +129,36 @@ func TestUpgrade(t *testing.T) {
 	assert.Equal(t, 1, u.Generation)
 	assert.Equal(t, "v1: hi", reply(t, kind))
 
+	install("up2bad")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, loader.ErrNoGeneration, "generation 2's pluginpath, though generation 1 is registered")
+	assert.Equal(t, "v1: hi", reply(t, kind))
+
 	install("up3")
 	u, err = l.Upgrade(file)
 	require.NoError(t, err)
 	assert.Equal(t, 3, u.Generation)
 	assert.Equal(t, "v3: hi", reply(t, kind))
+
+	entries, err := os.ReadDir(filepath.Dir(file))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no copy is left beside the file")
+	assert.Equal(t, "client_up.so", entries[0].Name())
+}
+
+// TestUpgradeHugeFile: an upgrade does not copy a file larger than a
+// plugin can be, however its headers look.
+func TestUpgradeHugeFile(t *testing.T) {
+	file, install := upgradeFile(t)
+	install("up2")
+	require.NoError(t, os.Truncate(file, 1<<30+1)) // sparse: no disk used
+	reg, _ := newRegistry(t)
+	_, err := loader.NewPlugin(loader.WithRegistry(reg)).Upgrade(file)
+	require.ErrorIs(t, err, fsx.ErrTooLarge)
+	assert.Contains(t, err.Error(), file)
+	entries, err := os.ReadDir(filepath.Dir(file))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no copy is left beside the file")
 }
 
 // TestUpgradeWithoutGeneration: builds without a generation share one
@@ -133,9 +167,10 @@ func TestUpgradeWithoutGeneration(t *testing.T) {
 	file, install := upgradeFile(t)
 	reg, kind := newRegistry(t)
 	l := loader.NewPlugin(loader.WithRegistry(reg))
-	_, err := l.LoadAll([]string{fixturePath(t, "upnogen")})
-	require.NoError(t, err)
 	install("upnogen")
+	_, err := l.LoadAll([]string{file})
+	require.NoError(t, err)
+	install("upnogen") // a new file (the old one is unlinked), the same bytes
 	u, err := l.Upgrade(file)
 	require.NoError(t, err)
 	assert.False(t, u.Changed, "the same build")
@@ -151,7 +186,7 @@ const zeroSum = "000000000000000000000000000000000000000000000000000000000000000
 func TestUpgradeLimit(t *testing.T) {
 	file, install := upgradeFile(t)
 	reg, kind := newRegistry(t)
-	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(2))
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(3))
 	// The first generation loads from the fixture's own file, which no
 	// test replaces: the process knows it by that path from then on.
 	install("up1")
@@ -160,9 +195,14 @@ func TestUpgradeLimit(t *testing.T) {
 	install("up2")
 	_, err = l.Upgrade(file)
 	require.NoError(t, err)
+	// Opened, then refused: the file stays mapped, and counts.
+	install("upwrongtype")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, runtime.ErrType)
 	install("up3")
 	_, err = l.Upgrade(file)
 	require.ErrorIs(t, err, loader.ErrGenerations)
+	assert.Contains(t, err.Error(), "3 files of client/up opened, the limit")
 	assert.Equal(t, "v2: hi", reply(t, kind))
 	assert.Equal(t, []string{"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)"}, runtime.Hints(err))
 	install("up1")

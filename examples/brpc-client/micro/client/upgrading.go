@@ -16,11 +16,13 @@ import (
 // and closes the old client once the calls it was making have returned.
 // No call fails because of the switch.
 type Upgrading struct {
-	name    string
-	opts    []Option
-	changed chan string
-	stopped chan struct{}
-	onSwap  func(Client)
+	name     string
+	opts     []Option
+	changed  chan string
+	stopped  chan struct{} // closed by Close: follow returns
+	followed chan struct{} // closed when follow has returned
+	retiring sync.WaitGroup
+	onSwap   func(Client)
 
 	mu     sync.RWMutex // held for reading to take cur, for writing to change it
 	cur    *generation
@@ -38,15 +40,20 @@ var ErrClosed = errors.New("client closed")
 
 // NewUpgrading returns an Upgrading client of the implementation name,
 // built with opts. onSwap, if not nil, is called with each new client
-// after calls have moved to it.
+// after calls have moved to it, never after Close has returned.
 func NewUpgrading(name string, onSwap func(Client), opts ...Option) (*Upgrading, error) {
+	// Kind sends the name of every implementation of the kind registered:
+	// a buffer that a burst of other names does not fill before follow
+	// takes them.
+	changed := make(chan string, 16)
+	Kind.Notify(changed) // before Get: an upgrade in between is not missed
 	newClient, err := Kind.Get(name)
 	if err != nil {
+		Kind.StopNotify(changed)
 		return nil, err
 	}
-	u := &Upgrading{name: name, opts: opts, changed: make(chan string, 1), stopped: make(chan struct{}), onSwap: onSwap,
+	u := &Upgrading{name: name, opts: opts, changed: changed, stopped: make(chan struct{}), followed: make(chan struct{}), onSwap: onSwap,
 		cur: &generation{c: newClient(opts...)}}
-	Kind.Notify(u.changed)
 	go u.follow()
 	return u, nil
 }
@@ -54,6 +61,7 @@ func NewUpgrading(name string, onSwap func(Client), opts ...Option) (*Upgrading,
 // follow builds a new client each time Kind tells of a change to u's
 // implementation, until Close.
 func (u *Upgrading) follow() {
+	defer close(u.followed)
 	for {
 		select {
 		case <-u.stopped:
@@ -76,10 +84,10 @@ func (u *Upgrading) follow() {
 			old := u.cur
 			u.cur = next
 			u.mu.Unlock()
-			go func() {
+			u.retiring.Go(func() {
 				old.calls.Wait() // every call that took old has begun: it took it under mu
 				old.c.Close()
-			}()
+			})
 			if u.onSwap != nil {
 				u.onSwap(next.c)
 			}
@@ -102,7 +110,8 @@ func (u *Upgrading) Call(ctx context.Context, service, method string, req, rsp p
 }
 
 // Close stops following upgrades and closes the current client once its
-// calls have returned.
+// calls have returned, and the clients of earlier generations once
+// theirs have.
 func (u *Upgrading) Close() error {
 	u.mu.Lock()
 	if u.closed {
@@ -114,8 +123,11 @@ func (u *Upgrading) Close() error {
 	u.mu.Unlock()
 	Kind.StopNotify(u.changed)
 	close(u.stopped)
+	<-u.followed // no swap, and no onSwap, from now on
 	g.calls.Wait()
-	return g.c.Close()
+	err := g.c.Close()
+	u.retiring.Wait()
+	return err
 }
 
 // String names the current client.

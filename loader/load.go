@@ -298,21 +298,26 @@ type prepared struct {
 	err error
 }
 
-// prepareAll runs prepare for every path, GOMAXPROCS-1 at a time (at
-// least one): the opens, one at a time on the caller's goroutine, are the
-// path that decides how long LoadAll takes, so the checks leave them a
-// processor. It returns a channel per path, in order, that delivers its
-// outcome.
+// prepareAll runs prepare for every path on GOMAXPROCS-1 goroutines (at
+// least one), taking the paths in order: the opens, one at a time and in
+// order on the caller's goroutine, are the path that decides how long
+// LoadAll takes, so the checks leave them a processor, and the file to
+// open next is the one checked first. It returns a channel per path, in
+// order, that delivers its outcome.
 func (l *Loader) prepareAll(paths []string) []chan prepared {
 	out := make([]chan prepared, len(paths))
-	sem := make(chan struct{}, max(1, goruntime.GOMAXPROCS(0)-1))
-	for i, p := range paths {
+	next := make(chan int, len(paths))
+	for i := range paths {
 		out[i] = make(chan prepared, 1)
+		next <- i
+	}
+	close(next)
+	for range min(len(paths), max(1, goruntime.GOMAXPROCS(0)-1)) {
 		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			c, err := l.prepare(p)
-			out[i] <- prepared{c, err}
+			for i := range next {
+				c, err := l.prepare(paths[i])
+				out[i] <- prepared{c, err}
+			}
 		}()
 	}
 	return out

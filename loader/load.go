@@ -65,6 +65,7 @@ type candidate struct {
 	entry      *openEntry        // set if this process handed it to plugin.Open before
 	fps        map[string]string // its packages' fingerprints, if preflight ran
 	sum        string            // its checksum, if known (an upgrade's copy)
+	mapped     bool              // set by openOnce: the dynamic linker mapped the file, whatever came after
 }
 
 // prepare makes every check Load makes before opening path, except the

@@ -56,6 +56,7 @@ type Loader struct {
 	inited  map[*runtime.Config]bool // Configs this Loader registered
 	dirSums map[string]Sums          // the plugink.sum of each directory, read once
 	gens    map[string]*lineage      // by "kind/name": the generations registered
+	files   map[string]int           // by "kind/name": the files of the plugin the dynamic linker mapped (WithMaxGenerations)
 
 	upgradeMu sync.Mutex // one Upgrade at a time
 }

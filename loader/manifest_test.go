@@ -133,12 +133,14 @@ func sumsOf(t *testing.T, files ...string) loader.Sums {
 // TestManifestBadUpgradeSignal: a signal a host may not upgrade on is
 // refused before any plugin is loaded.
 func TestManifestBadUpgradeSignal(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Link(fixturePath(t, "echo"), filepath.Join(dir, "client_echo.so")))
 	reg, kind := newRegistry(t)
-	m := &loader.Manifest{File: "plugink.yaml", Dir: t.TempDir(), UpgradeSignal: "SIGTERM",
+	m := &loader.Manifest{File: "plugink.yaml", Dir: dir, UpgradeSignal: "SIGTERM",
 		Plugins: []runtime.Config{{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"}}}
 	m.RegisterFlag(flag.NewFlagSet("svc", flag.ContinueOnError))
 	err := m.Load(loader.WithRegistry(reg))
 	require.Error(t, err)
 	assert.Equal(t, `plugink.yaml: dynamic.upgrade_signal "SIGTERM" is not a signal a host may upgrade on; want one of SIGHUP, SIGUSR1, SIGUSR2`, err.Error())
-	assert.Empty(t, kind.Names())
+	assert.Empty(t, kind.Names(), "nothing loaded, though the plugin's file is there")
 }

@@ -34,8 +34,10 @@ type openEntry struct {
 
 	// The file's checksum: sum if known when it was opened (an upgrade's
 	// copy), else read once, on demand, from fd, which stays open for as
-	// long as a plugin came from the file, so that the bytes hashed are
-	// those opened even if the path is replaced since (see checksum).
+	// long as a plugin came from the file (for the life of the process),
+	// so that the bytes hashed are those opened even if a rename replaced
+	// the path since (see checksum). A file overwritten in place, which
+	// would corrupt the mapped plugin too, is not told apart.
 	sumOnce sync.Once
 	sum     string
 	fd      *os.File
@@ -111,7 +113,16 @@ func openOnce(c *candidate, trialFirst bool) (*runtime.Config, error) {
 		}
 	}
 	if res.err == nil {
+		// package plugin opens the file by its name: the descriptor's
+		// checksum is that of the file it maps only if the name leads to
+		// the descriptor's file both before and after.
+		e.keepFdIfAt(real)
+		if testHookBeforeOpen != nil {
+			testHookBeforeOpen()
+		}
 		res = openPlugin(real)
+		e.keepFdIfAt(real)
+		c.mapped = res.remembered
 	}
 	e.finish(res)
 	if res.err != nil {
@@ -119,6 +130,9 @@ func openOnce(c *candidate, trialFirst bool) (*runtime.Config, error) {
 	}
 	return res.cfg, nil
 }
+
+// testHookBeforeOpen, if set (by a test), runs right before plugin.Open.
+var testHookBeforeOpen func()
 
 // entryOf returns the record of the file that cfg came from, or nil.
 func entryOf(cfg *runtime.Config) *openEntry {
@@ -160,6 +174,19 @@ func (e *openEntry) checksum() string {
 		e.sum, _ = readSum(io.NewSectionReader(e.fd, 0, 1<<62))
 	})
 	return e.sum
+}
+
+// keepFdIfAt closes e's descriptor, so that its checksum stays unknown,
+// unless path names the descriptor's file (by then the fd is e's alone).
+func (e *openEntry) keepFdIfAt(path string) {
+	if e.fd == nil {
+		return
+	}
+	held, err := e.fd.Stat()
+	if now, serr := os.Stat(path); err != nil || serr != nil || !os.SameFile(held, now) {
+		e.fd.Close()
+		e.fd = nil
+	}
 }
 
 // finish records the outcome of opening e's file.

@@ -76,7 +76,6 @@ func (u *Upgraded) String() string {
 type lineage struct {
 	gens    []generation
 	current int // index into gens
-	opened  int // files of the plugin opened, registered or not: the cap's count
 }
 
 // generation is one loaded build of a plugin.
@@ -172,6 +171,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 
 	l.mu.Lock()
 	lin := l.gens[key] // Upgrade alone changes a lineage, under upgradeMu
+	files := l.files[key]
 	l.mu.Unlock()
 	if lin != nil {
 		for i, g := range lin.gens {
@@ -189,10 +189,10 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			}
 			return l.switchTo(u, lin, i)
 		}
-		if lin.opened >= l.maxGenerations() {
-			return nil, runtime.WithHint(fmt.Errorf("%w: %d files of %s opened, the limit (the process cannot unload any)", ErrGenerations, lin.opened, key),
-				"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
-		}
+	}
+	if files >= l.maxGenerations() {
+		return nil, runtime.WithHint(fmt.Errorf("%w: %d files of %s opened, the limit (the process cannot unload any)", ErrGenerations, files, key),
+			"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 	}
 
 	pluginpath, fps, err := l.check(path, copyPath, verified)
@@ -204,13 +204,16 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 		return nil, err
 	}
 	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum}
-	if lin != nil {
-		// Counted whatever the outcome: a file refused after it was
-		// opened (its constructor's type, a panic in its init) stays
-		// mapped too.
-		lin.opened++
-	}
 	cfg, err := l.open(c)
+	if c.mapped || err == nil {
+		// Counted whatever comes after: a file refused once the dynamic
+		// linker mapped it (a panic in an init function, then its
+		// constructor's type) stays mapped too. (A file this process
+		// mapped for another Loader counts for this one as well.)
+		l.mu.Lock()
+		l.countFile(key)
+		l.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +234,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 		if l.gens == nil {
 			l.gens = map[string]*lineage{}
 		}
-		lin = &lineage{opened: 1}
+		lin = &lineage{}
 		l.gens[key] = lin
 	}
 	lin.gens = append(lin.gens, generation{cfg: cfg, pluginpath: pluginpath})
@@ -280,6 +283,15 @@ func (l *Loader) maxGenerations() int {
 	return l.maxGens
 }
 
+// countFile counts a file of the plugin key that the dynamic linker
+// mapped; l.mu must be held.
+func (l *Loader) countFile(key string) {
+	if l.files == nil {
+		l.files = map[string]int{}
+	}
+	l.files[key]++
+}
+
 // recordFirst records the configs of cfgs as the first generation of
 // their plugins, where this Loader has no generation of them; l.mu must
 // be held.
@@ -289,7 +301,8 @@ func (l *Loader) recordFirst(cfgs []*runtime.Config) {
 	}
 	for _, c := range cfgs {
 		if _, ok := l.gens[c.String()]; !ok {
-			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}, opened: 1}
+			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}}
+			l.countFile(c.String())
 		}
 	}
 }

@@ -211,6 +211,45 @@ func TestUpgradeLimit(t *testing.T) {
 	assert.Equal(t, 1, u.Generation)
 }
 
+// TestUpgradeLimitCountsRefusedFirst: a file refused after it was opened
+// counts even when the Loader has registered nothing of the plugin yet.
+func TestUpgradeLimitCountsRefusedFirst(t *testing.T) {
+	file, install := upgradeFile(t)
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(2))
+	install("upwrongtype")
+	_, err := l.Upgrade(file)
+	require.ErrorIs(t, err, runtime.ErrType)
+	install("up1")
+	_, err = l.Upgrade(file)
+	require.NoError(t, err)
+	install("up2")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, loader.ErrGenerations)
+	assert.Contains(t, err.Error(), "2 files of client/up opened, the limit")
+	assert.Equal(t, "v1: hi", reply(t, kind))
+}
+
+// TestUpgradeAfterReplacedWhileLoading: a rename over the file while Load
+// opens it, after the checks and right before plugin.Open, leaves the
+// process running the replacement; an upgrade to the bytes checked must
+// not be taken for the generation loaded.
+func TestUpgradeAfterReplacedWhileLoading(t *testing.T) {
+	file, install := upgradeFile(t)
+	fixturePath(t, "upnogen2")
+	install("upnogen")
+	reg, kind := newRegistry(t)
+	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithoutTrial())
+	defer loader.SetBeforeOpen(func() { install("upnogen2") })() // other bytes, the same pluginpath
+	_, err := l.LoadAll([]string{file})
+	require.NoError(t, err)
+	require.Equal(t, "v6: hi", reply(t, kind), "package plugin opened the replacement")
+	install("upnogen")
+	_, err = l.Upgrade(file)
+	require.ErrorIs(t, err, loader.ErrNoGeneration)
+	assert.Equal(t, "v6: hi", reply(t, kind))
+}
+
 // TestUpgradeUnderLoad swaps generations while callers Get and call the
 // plugin's implementation without pause (run it with -race).
 func TestUpgradeUnderLoad(t *testing.T) {

@@ -40,11 +40,13 @@ var ErrClosed = errors.New("client closed")
 
 // NewUpgrading returns an Upgrading client of the implementation name,
 // built with opts. onSwap, if not nil, is called with each new client
-// after calls have moved to it, never after Close has returned.
+// after calls have moved to it, never after Close has returned. It runs
+// on the goroutine that follows upgrades, which Close waits for: onSwap
+// must not call Close, nor wait for a goroutine that does.
 func NewUpgrading(name string, onSwap func(Client), opts ...Option) (*Upgrading, error) {
-	// Kind sends the name of every implementation of the kind registered:
-	// a buffer that a burst of other names does not fill before follow
-	// takes them.
+	// Kind sends the name of every implementation of the kind registered,
+	// and drops it if the channel is full (follow then treats any name as
+	// u's).
 	changed := make(chan string, 16)
 	Kind.Notify(changed) // before Get: an upgrade in between is not missed
 	newClient, err := Kind.Get(name)
@@ -67,10 +69,13 @@ func (u *Upgrading) follow() {
 		case <-u.stopped:
 			return
 		case name := <-u.changed:
-			if name != u.name {
+			// Kind drops a name it cannot send without blocking: if the
+			// channel was full, the name dropped may have been u's, so
+			// then any name counts as u's.
+			if name != u.name && len(u.changed) < cap(u.changed)-1 {
 				continue
 			}
-			newClient, err := Kind.Get(name)
+			newClient, err := Kind.Get(u.name)
 			if err != nil {
 				continue // only registrations are told: cannot happen
 			}

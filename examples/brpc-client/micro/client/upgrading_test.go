@@ -105,3 +105,43 @@ func TestUpgradingFollowsTheKind(t *testing.T) {
 	}
 	assert.ErrorIs(t, u.Call(context.Background(), "s", "m", &echopb.EchoRequest{}, &echopb.EchoResponse{}), client.ErrClosed)
 }
+
+// TestUpgradingAfterBurst: Kind drops names it cannot send at once; a
+// burst of other registrations while the client is busy swapping must not
+// lose the one of its own name that comes after.
+func TestUpgradingAfterBurst(t *testing.T) {
+	register := func(name string, gen int) {
+		t.Helper()
+		require.NoError(t, client.Kind.Register(name, func(...client.Option) client.Client {
+			return &fake{gen: gen, late: new(atomic.Int64)}
+		}, runtime.ReplaceOnly("client/"+name)))
+	}
+	register("burst", 1)
+	block := make(chan struct{})
+	swapped := make(chan string, 8)
+	var first atomic.Bool
+	first.Store(true)
+	u, err := client.NewUpgrading("burst", func(c client.Client) {
+		if first.Swap(false) {
+			<-block // busy: the names that come meanwhile queue up
+		}
+		swapped <- c.String()
+	})
+	require.NoError(t, err)
+	defer u.Close()
+	register("burst", 2)
+	require.Eventually(t, func() bool { return first.Load() == false }, 10*time.Second, time.Millisecond, "the swap to v2 has begun")
+	for i := range 16 {
+		register(fmt.Sprintf("burst-other-%d", i), 1) // fills the channel
+	}
+	register("burst", 3) // dropped by Kind: the channel is full
+	close(block)
+	assert.Equal(t, "fake v2", <-swapped)
+	select {
+	case s := <-swapped:
+		assert.Equal(t, "fake v3", s)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the upgrade to v3 was lost: the client is %s", u)
+	}
+	assert.Equal(t, "fake v3", u.String())
+}

@@ -72,6 +72,9 @@ var fixtures = []*fixture{
 	{name: "up2", build: buildGeneration("g2", "NewClient", "v2")},
 	{name: "up3", build: buildGeneration("g3", "NewClient", "v3")},
 	{name: "up2bad", build: buildGeneration("g2", "NewClient", "v9")},
+	// up5a and up5b share a pluginpath no other fixture has.
+	{name: "up5a", build: buildGeneration("g5", "NewClient", "v7")},
+	{name: "up5b", build: buildGeneration("g5", "NewClient", "v8")},
 	{name: "upwrongtype", build: buildGeneration("g4", "NewWrong", "v4")},
 	{name: "upnogen", build: buildGeneration("", "NewClient", "v5")},
 	{name: "upnogen2", build: buildGeneration("", "NewClient", "v6")},

@@ -236,18 +236,18 @@ func TestUpgradeLimitCountsRefusedFirst(t *testing.T) {
 // not be taken for the generation loaded.
 func TestUpgradeAfterReplacedWhileLoading(t *testing.T) {
 	file, install := upgradeFile(t)
-	fixturePath(t, "upnogen2")
-	install("upnogen")
+	fixturePath(t, "up5b")
+	install("up5a")
 	reg, kind := newRegistry(t)
 	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithoutTrial())
-	defer loader.SetBeforeOpen(func() { install("upnogen2") })() // other bytes, the same pluginpath
+	defer loader.SetBeforeOpen(func() { install("up5b") })() // other bytes, the same pluginpath
 	_, err := l.LoadAll([]string{file})
 	require.NoError(t, err)
-	require.Equal(t, "v6: hi", reply(t, kind), "package plugin opened the replacement")
-	install("upnogen")
+	require.Equal(t, "v8: hi", reply(t, kind), "package plugin opened the replacement")
+	install("up5a")
 	_, err = l.Upgrade(file)
 	require.ErrorIs(t, err, loader.ErrNoGeneration)
-	assert.Equal(t, "v6: hi", reply(t, kind))
+	assert.Equal(t, "v8: hi", reply(t, kind))
 }
 
 // TestUpgradeUnderLoad swaps generations while callers Get and call the

@@ -34,6 +34,16 @@ func upgradeFile(t *testing.T) (file string, install func(fixture string)) {
 	}
 }
 
+// upgradeTo returns a function that installs a fixture at file and
+// upgrades l to it.
+func upgradeTo(l *loader.Loader, file string, install func(string)) func(fixture string) error {
+	return func(fixture string) error {
+		install(fixture)
+		_, err := l.Upgrade(file)
+		return err
+	}
+}
+
 // reply calls the implementation kind has under "up".
 func reply(t *testing.T, kind *runtime.Kind[testkind.NewFunc]) string {
 	t.Helper()
@@ -192,15 +202,10 @@ func TestUpgradeLimit(t *testing.T) {
 	install("up1")
 	_, err := l.LoadAll([]string{fixturePath(t, "up1")})
 	require.NoError(t, err)
-	install("up2")
-	_, err = l.Upgrade(file)
-	require.NoError(t, err)
-	// Opened, then refused: the file stays mapped, and counts.
-	install("upwrongtype")
-	_, err = l.Upgrade(file)
-	require.ErrorIs(t, err, runtime.ErrType)
-	install("up3")
-	_, err = l.Upgrade(file)
+	to := upgradeTo(l, file, install)
+	require.NoError(t, to("up2"))
+	require.ErrorIs(t, to("upwrongtype"), runtime.ErrType, "opened, then refused: the file stays mapped, and counts")
+	err = to("up3")
 	require.ErrorIs(t, err, loader.ErrGenerations)
 	assert.Contains(t, err.Error(), "3 files of client/up opened, the limit")
 	assert.Equal(t, "v2: hi", reply(t, kind))
@@ -217,14 +222,10 @@ func TestUpgradeLimitCountsRefusedFirst(t *testing.T) {
 	file, install := upgradeFile(t)
 	reg, kind := newRegistry(t)
 	l := loader.NewPlugin(loader.WithRegistry(reg), loader.WithMaxGenerations(2))
-	install("upwrongtype")
-	_, err := l.Upgrade(file)
-	require.ErrorIs(t, err, runtime.ErrType)
-	install("up1")
-	_, err = l.Upgrade(file)
-	require.NoError(t, err)
-	install("up2")
-	_, err = l.Upgrade(file)
+	to := upgradeTo(l, file, install)
+	require.ErrorIs(t, to("upwrongtype"), runtime.ErrType)
+	require.NoError(t, to("up1"))
+	err := to("up2")
 	require.ErrorIs(t, err, loader.ErrGenerations)
 	assert.Contains(t, err.Error(), "2 files of client/up opened, the limit")
 	assert.Equal(t, "v1: hi", reply(t, kind))

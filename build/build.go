@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -444,14 +445,23 @@ func listDeps(ctx context.Context, goCmd gocmd.Cmd, args []string) (map[string]*
 		return nil, err
 	}
 	pkgs := map[string]*listedPackage{}
-	for dec := json.NewDecoder(strings.NewReader(string(out))); ; {
-		var p listedPackage
-		if err := dec.Decode(&p); err == io.EOF {
-			return pkgs, nil
+	if err := decodeEach(out, "go list", func(p *listedPackage) { pkgs[p.ImportPath] = p }); err != nil {
+		return nil, err
+	}
+	return pkgs, nil
+}
+
+// decodeEach decodes the JSON values that cmd (a go list command) printed
+// one after another in out, and hands each to add.
+func decodeEach[T any](out []byte, cmd string, add func(*T)) error {
+	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
+		v := new(T)
+		if err := dec.Decode(v); err == io.EOF {
+			return nil
 		} else if err != nil {
-			return nil, fmt.Errorf("read go list output: %w", err)
+			return fmt.Errorf("read %s output: %w", cmd, err)
 		}
-		pkgs[p.ImportPath] = &p
+		add(v)
 	}
 }
 

@@ -27,16 +27,16 @@ func (pl *plan) copies(p *gen.PluginDecl) (importPath string, overlay map[string
 	if len(pl.renamed) == 0 {
 		return "", nil, nil
 	}
-	if err := pl.checkCopies(p); err != nil {
+	if err := pl.checkCopies(); err != nil {
 		return "", nil, err
 	}
 	to := map[string]string{}
 	for _, r := range pl.renamed {
-		to[r.ImportPath] = pl.copyPath(p, r.ImportPath)
+		to[r.ImportPath] = pl.copyPath(r.ImportPath)
 	}
 	overlay = map[string][]byte{}
 	for _, r := range pl.renamed {
-		dir := pl.copyDir(p, r.ImportPath)
+		dir := pl.copyDir(r.ImportPath)
 		for _, name := range r.goFiles() {
 			src, err := fsx.ReadFile(filepath.Join(r.Dir, name), maxSourceFile)
 			if err != nil {

@@ -2,9 +2,7 @@ package build
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,13 +64,13 @@ func (pl *plan) genPath(p *gen.PluginDecl) string {
 // package of the main module: <pkg>/_plugink/<generation>. Under the
 // original's own directory, the copy may import every internal package
 // the original may, the host's (which are not copied) included.
-func (pl *plan) copyPath(p *gen.PluginDecl, pkg string) string {
+func (pl *plan) copyPath(pkg string) string {
 	return pkg + "/" + copiesDir + "/" + pl.generation
 }
 
 // copyDir returns the directory the go command sees the copy of pkg in.
-func (pl *plan) copyDir(p *gen.PluginDecl, pkg string) string {
-	rel := strings.TrimPrefix(pl.copyPath(p, pkg), pl.module.path+"/")
+func (pl *plan) copyDir(pkg string) string {
+	rel := strings.TrimPrefix(pl.copyPath(pkg), pl.module.path+"/")
 	return filepath.Join(pl.module.dir, filepath.FromSlash(rel))
 }
 
@@ -146,9 +144,9 @@ func findMainModule(pkgs map[string]*listedPackage, goMod string) mainModule {
 // checkCopies reports a package whose copy's directory exists on disk: the
 // copy exists only in the go command's view (-overlay), and would mix with
 // the files there.
-func (pl *plan) checkCopies(p *gen.PluginDecl) error {
+func (pl *plan) checkCopies() error {
 	for _, r := range pl.renamed {
-		if dir := pl.copyDir(p, r.ImportPath); exists(dir) {
+		if dir := pl.copyDir(r.ImportPath); exists(dir) {
 			return fmt.Errorf("package %s: the directory %s exists, where the build compiles a copy of the package (through -overlay): remove it", r.ImportPath, dir)
 		}
 	}
@@ -191,13 +189,8 @@ func hostLinks(ctx context.Context, goCmd gocmd.Cmd, flags []string, tags string
 	if err != nil {
 		return nil, fmt.Errorf("list the host's packages: %w", err)
 	}
-	for dec := json.NewDecoder(strings.NewReader(string(out))); ; {
-		var p struct{ ImportPath string }
-		if err := dec.Decode(&p); err == io.EOF {
-			return links, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("list the host's packages: read go list output: %w", err)
-		}
-		links[p.ImportPath] = true
+	if err := decodeEach(out, "go list", func(p *struct{ ImportPath string }) { links[p.ImportPath] = true }); err != nil {
+		return nil, fmt.Errorf("list the host's packages: %w", err)
 	}
+	return links, nil
 }

@@ -53,17 +53,16 @@ func TestRenamed(t *testing.T) {
 	}
 	assert.Equal(t, []string{"example.com/svc", "example.com/svc/helper", "example.com/svc/loud"}, paths)
 
-	p := &gen.PluginDecl{Config: runtime.Config{Name: "loud", Type: "client", Path: "example.com/svc/loud"}}
 	pl := &plan{generation: "g1", module: mod, renamed: r}
-	assert.Equal(t, "example.com/svc/_plugink/g1", pl.copyPath(p, "example.com/svc"))
-	assert.Equal(t, "example.com/svc/helper/_plugink/g1", pl.copyPath(p, "example.com/svc/helper"))
-	assert.Equal(t, filepath.FromSlash("/src/svc/helper/_plugink/g1"), pl.copyDir(p, "example.com/svc/helper"))
-	require.NoError(t, pl.checkCopies(p))
+	assert.Equal(t, "example.com/svc/_plugink/g1", pl.copyPath("example.com/svc"))
+	assert.Equal(t, "example.com/svc/helper/_plugink/g1", pl.copyPath("example.com/svc/helper"))
+	assert.Equal(t, filepath.FromSlash("/src/svc/helper/_plugink/g1"), pl.copyDir("example.com/svc/helper"))
+	require.NoError(t, pl.checkCopies())
 
 	real := t.TempDir()
 	pl.module.dir = real
 	require.NoError(t, os.MkdirAll(filepath.Join(real, "helper", "_plugink", "g1"), 0o755))
-	assert.EqualError(t, pl.checkCopies(p), "package example.com/svc/helper: the directory "+filepath.Join(real, "helper", "_plugink", "g1")+
+	assert.EqualError(t, pl.checkCopies(), "package example.com/svc/helper: the directory "+filepath.Join(real, "helper", "_plugink", "g1")+
 		" exists, where the build compiles a copy of the package (through -overlay): remove it")
 
 	assert.Empty(t, renamed("example.com/svc/loud", pkgs, mod, map[string]bool{"example.com/svc/loud": true,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -194,15 +193,10 @@ func (p *pinning) graph(ctx context.Context, goCmd gocmd.Cmd) ([]listedModule, e
 		return nil, err
 	}
 	var mods []listedModule
-	for dec := json.NewDecoder(strings.NewReader(string(out))); ; {
-		var m listedModule
-		if err := dec.Decode(&m); err == io.EOF {
-			return mods, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("read go list -m output: %w", err)
-		}
-		mods = append(mods, m)
+	if err := decodeEach(out, "go list -m", func(m *listedModule) { mods = append(mods, *m) }); err != nil {
+		return nil, err
 	}
+	return mods, nil
 }
 
 // add requires (or replaces, as the host did) each module of mods at the

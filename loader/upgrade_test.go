@@ -56,7 +56,7 @@ func reply(t *testing.T, kind *runtime.Kind[testkind.NewFunc]) string {
 
 func TestUpgrade(t *testing.T) {
 	file, install := upgradeFile(t)
-	for _, f := range []string{"up1", "up2", "up3", "up2bad", "upwrongtype"} {
+	for _, f := range []string{"up1", "up2", "up3", "up2bad", "upwrongtype", "trimpath"} {
 		fixturePath(t, f) // built with $TMPDIR as it is
 	}
 	// Upgrades copy each file beside it, not into $TMPDIR, which may be
@@ -103,6 +103,7 @@ func TestUpgrade(t *testing.T) {
 		want    error
 	}{
 		{"wrong constructor type", func() { install("upwrongtype") }, runtime.ErrType},
+		{"built differently from the host", func() { install("trimpath") }, loader.ErrMismatch},
 		// up2bad has generation 2's pluginpath and other code.
 		{"pluginpath of a generation loaded, other contents", func() { install("up2bad") }, loader.ErrNoGeneration},
 		{"damaged file", func() {

@@ -33,6 +33,9 @@ type elfFile struct {
 	// tables), read once when first needed, up to headEnd.
 	head    []byte
 	headEnd uint64
+	// mem is the whole file, when it is mapped (see openMapped): then
+	// bytesAt reads nothing.
+	mem []byte
 }
 
 // elfProg is a program header.
@@ -102,6 +105,9 @@ func readELF(r io.ReaderAt, size int64) (*elfFile, error) {
 		return nil, errELF("header: %v", err)
 	}
 	f := &elfFile{r: r, size: size, class: elf.Class(ident[elf.EI_CLASS]), ident: ident}
+	if m, ok := r.(*mappedFile); ok && int64(len(m.data)) == size {
+		f.mem = m.data
+	}
 	switch elf.Data(ident[elf.EI_DATA]) {
 	case elf.ELFDATA2LSB:
 	case elf.ELFDATA2MSB:
@@ -284,8 +290,15 @@ func (f *elfFile) sectionData(s *elfSect) ([]byte, error) {
 }
 
 // bytesAt returns the n bytes at off, which lie in the file: from the
-// head, if they lie there, else read. The caller must not modify them.
+// mapped file, or the head, if they lie there, else read. The caller must
+// not modify them, nor keep them past the file's mapping (see openMapped).
 func (f *elfFile) bytesAt(off, n uint64) ([]byte, error) {
+	if f.mem != nil {
+		if off > uint64(len(f.mem)) || n > uint64(len(f.mem))-off {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return f.mem[off : off+n : off+n], nil
+	}
 	if off+n <= f.headEnd {
 		if f.head == nil {
 			head := make([]byte, f.headEnd)
@@ -420,7 +433,7 @@ func (f *elfFile) symbolData(shndx uint16, value, size uint64) ([]byte, error) {
 	if err != nil {
 		return nil, errELF("read symbol at %#x: %v", value, err)
 	}
-	return data, nil
+	return bytes.Clone(data), nil // the caller keeps it
 }
 
 // buildInfoBytes returns the contents of the .go.buildinfo section.

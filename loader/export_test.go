@@ -10,3 +10,11 @@ func SetBeforeOpen(f func()) (undo func()) {
 	testHookBeforeOpen = f
 	return func() { testHookBeforeOpen = nil }
 }
+
+// SetMapped makes f run each time the loader has mapped a file it is
+// about to check, before it reads any of it, and returns the function that
+// undoes it.
+func SetMapped(f func(path string)) (undo func()) {
+	testHookMapped = f
+	return func() { testHookMapped = nil }
+}

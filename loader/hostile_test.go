@@ -76,6 +76,32 @@ func sectionFlagsOffset(t *testing.T, data []byte, name string) int {
 	return 0
 }
 
+// TestFileTruncatedWhileChecked: the checks read a plugin through a
+// mapping of the file; a file cut short meanwhile (here: right after it is
+// mapped) makes those reads fault. Load and Preflight return an error
+// naming the file, and the process lives on.
+func TestFileTruncatedWhileChecked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client_echo.so")
+	copyFile(t, fixturePath(t, "echo"), path)
+	defer loader.SetMapped(func(mapped string) {
+		if mapped == path {
+			require.NoError(t, os.Truncate(path, 4096))
+		}
+	})()
+	for name, run := range map[string]func() error{
+		"Preflight": func() error { return loader.Preflight(path, nil) },
+		"Load":      func() error { _, err := loader.NewPlugin(loader.WithoutTrial()).Load(path); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			copyFile(t, fixturePath(t, "echo"), path)
+			err := run()
+			require.ErrorIs(t, err, loader.ErrNotPlugin)
+			assert.Contains(t, err.Error(), path)
+			assert.Contains(t, err.Error(), "the file changed (it was truncated) while it was read")
+		})
+	}
+}
+
 // TestFIFOsDoNotHang: every file the loader reads is opened as a regular
 // file or not at all; a FIFO is refused at once instead of blocking for a
 // writer that never comes.

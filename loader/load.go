@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -64,6 +64,7 @@ type candidate struct {
 	verified   bool              // its checksum matched a recorded one
 	entry      *openEntry        // set if this process handed it to plugin.Open before
 	fps        map[string]string // its packages' fingerprints, if preflight ran
+	opensSeen  uint64            // pluginOpens when the fingerprints were compared
 	sum        string            // its checksum, if known (an upgrade's copy)
 	mapped     bool              // set by openOnce: the dynamic linker mapped the file, whatever came after
 }
@@ -94,6 +95,7 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 	if c.entry = lookupOpened(real); c.entry != nil {
 		return c, nil
 	}
+	c.opensSeen = pluginOpens.Load()
 	if c.pluginpath, c.fps, err = l.check(path, real, c.verified); err != nil {
 		return fail(err)
 	}
@@ -104,41 +106,35 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 // contents: format, platform, structure unless verified, preflight. It
 // returns the file's pluginpath and, if preflight ran, the fingerprints of
 // the packages it links.
-func (l *Loader) check(path, real string, verified bool) (string, map[string]string, error) {
-	f, fi, err := fsx.Open(real)
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	pf, err := readPluginFile(f, fi.Size())
-	if err != nil {
-		return "", nil, err
-	}
-	if err := checkPlatform(pf); err != nil {
-		return "", nil, err
-	}
-	if !verified && pf.elf != nil {
-		if err := pf.elf.checkLoadable(); err != nil {
-			return "", nil, err
-		}
-	}
-	var fps map[string]string
-	if !l.noPreflight {
-		host, err := thisHost()
+func (l *Loader) check(path, real string, verified bool) (pluginpath string, fps map[string]string, err error) {
+	err = readMapped(real, func(r io.ReaderAt, size int64) error {
+		pf, err := readPluginFile(r, size)
 		if err != nil {
-			return "", nil, err
+			return err
 		}
-		if fps, err = fits(path, pf, host); err != nil {
-			return "", nil, err
+		if err := checkPlatform(pf); err != nil {
+			return err
 		}
-	}
-	pp := pf.pluginpath
-	if pp == "" {
-		if pp, err = readPluginPath(f, pf); err != nil {
-			return "", nil, err
+		if !verified && pf.elf != nil {
+			if err := pf.elf.checkLoadable(); err != nil {
+				return err
+			}
 		}
-	}
-	return pp, fps, nil
+		if !l.noPreflight {
+			host, err := thisHost()
+			if err != nil {
+				return err
+			}
+			if fps, err = fits(path, pf, host); err != nil {
+				return err
+			}
+		}
+		if pluginpath = pf.pluginpath; pluginpath == "" {
+			pluginpath, err = readPluginPath(r, pf)
+		}
+		return err
+	})
+	return pluginpath, fps, err
 }
 
 // open opens a prepared file: the fingerprints are compared again (see
@@ -147,7 +143,7 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if c.entry != nil {
 		return c.entry.result(c.path, c.fi)
 	}
-	if err := recheck(c.path, c.fps); err != nil {
+	if err := recheck(c); err != nil {
 		return nil, err
 	}
 	return openOnce(c, !c.verified && !l.noTrial)
@@ -194,7 +190,7 @@ func resolve(path string) (string, os.FileInfo, error) {
 
 // readPluginPath reads the pluginpath the linker recorded, for plugins
 // built from a list of files, whose build information does not name it.
-func readPluginPath(f *os.File, pf *pluginFile) (string, error) {
+func readPluginPath(f io.ReaderAt, pf *pluginFile) (string, error) {
 	syms, err := readSymbols(f, pf, symbolQuery{prefix: thisPluginPath, max: 1, size: runtime.MaxImportPathLen,
 		match: func(name []byte) bool { return string(name) == thisPluginPath }})
 	if err != nil || len(syms) == 0 {

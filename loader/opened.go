@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/runtime"
@@ -254,6 +255,7 @@ func openPlugin(real string) (res openResult) {
 				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
 		}
 	}()
+	pluginOpens.Add(1)
 	p, err := plugin.Open(real)
 	if err != nil {
 		msg := openMessage(real, err)
@@ -268,6 +270,9 @@ func openPlugin(real string) (res openResult) {
 	res.remembered, res.active = true, true
 	return res
 }
+
+// pluginOpens counts the loader's calls of plugin.Open (see recheck).
+var pluginOpens atomic.Uint64
 
 // goRemembersFailure reports whether plugin.Open's failure happened after
 // the dynamic linker loaded the file, so that package plugin keeps the

@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/safetext"
 	"github.com/plugink/plugink/runtime"
 )
@@ -121,23 +121,21 @@ var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 // host's own package. Package fingerprints are read from ELF files only;
 // for Mach-O files only build information is compared.
 func Preflight(path string, host *Host) error {
-	f, fi, err := fsx.Open(path)
-	if err != nil {
-		return &LoadError{Op: "preflight", Path: path, Err: err}
-	}
-	defer f.Close()
-	pf, err := readPluginFile(f, fi.Size())
-	if err == nil && pf.elf != nil {
-		err = pf.elf.checkLoadable()
-	}
-	if err == nil && host == nil {
-		if err = checkPlatform(pf); err == nil {
-			host, err = thisHost()
+	err := readMapped(path, func(r io.ReaderAt, size int64) error {
+		pf, err := readPluginFile(r, size)
+		if err == nil && pf.elf != nil {
+			err = pf.elf.checkLoadable()
 		}
-	}
-	if err == nil {
-		_, err = fits(path, pf, host)
-	}
+		if err == nil && host == nil {
+			if err = checkPlatform(pf); err == nil {
+				host, err = thisHost()
+			}
+		}
+		if err == nil {
+			_, err = fits(path, pf, host)
+		}
+		return err
+	})
 	if err != nil {
 		var me *MismatchError
 		if errors.As(err, &me) {
@@ -177,14 +175,18 @@ func fits(path string, pf *pluginFile, host *Host) (map[string]string, error) {
 	return fps, nil
 }
 
-// recheck compares the package fingerprints fits returned for the file at
-// path with the running program's once more, right before plugin.Open: a
-// plugin opened since (in the same LoadAll, say) may have brought its own
-// version of a package the program does not link.
-func recheck(path string, fps map[string]string) error {
-	if len(fps) == 0 {
+// recheck compares the package fingerprints fits returned for the file c
+// with the running program's once more, right before plugin.Open: a plugin
+// opened since (in the same LoadAll, say) may have brought its own version
+// of a package the program does not link. If the loader opened no plugin
+// since the comparison, there is nothing new to compare with. (A plugin
+// that code other than plugink opens meanwhile is not seen here; for a
+// clash with one of those, plugin.Open fails with its own message.)
+func recheck(c *candidate) error {
+	if len(c.fps) == 0 || pluginOpens.Load() == c.opensSeen {
 		return nil
 	}
+	path, fps := c.path, c.fps
 	host, err := thisHost()
 	if err != nil {
 		return err

@@ -195,6 +195,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 	}
 
+	opensSeen := pluginOpens.Load()
 	pluginpath, fps, err := l.check(path, copyPath, verified)
 	if err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum}
+	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum, opensSeen: opensSeen}
 	cfg, err := l.open(c)
 	if c.mapped || err == nil {
 		// Counted whatever comes after: a file refused once the dynamic

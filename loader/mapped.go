@@ -1,0 +1,95 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/plugink/plugink/internal/fsx"
+)
+
+// maxMapped bounds the files the loader maps; a larger one is read.
+const maxMapped = 1 << 32
+
+// mappedFile is the contents of a file mapped read-only into memory. The
+// checks before a load read the file's tables through it without copying
+// them: reading them into new memory cost a fresh process more than all the
+// checks on them together (page faults on the new memory).
+type mappedFile struct{ data []byte }
+
+// ReadAt implements io.ReaderAt.
+func (m *mappedFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= int64(len(m.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// openMapped opens the regular file at path (see fsx.Open) and maps it
+// into memory, or, where that cannot be done, reads it: r reads the file
+// either way. done unmaps and closes it; nothing read through r may be
+// used after.
+//
+// A file truncated while it is mapped makes a read of the lost part fault:
+// the caller must read through r only inside a function that defers
+// [catchFault], with debug.SetPanicOnFault set, as [readMapped] does.
+func openMapped(path string) (r io.ReaderAt, size int64, done func(), err error) {
+	f, fi, err := fsx.Open(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	size = fi.Size()
+	if size <= 0 || size > maxMapped {
+		return f, size, func() { f.Close() }, nil
+	}
+	data, err := mapFile(f, int(size))
+	if err != nil {
+		return f, size, func() { f.Close() }, nil
+	}
+	return &mappedFile{data}, size, func() { unmapFile(data); f.Close() }, nil
+}
+
+// readMapped opens the file at path with openMapped and calls read with
+// it; a fault while reading it (the file was truncated meanwhile) becomes
+// an error.
+func readMapped(path string, read func(r io.ReaderAt, size int64) error) (err error) {
+	r, size, done, err := openMapped(path)
+	if err != nil {
+		return err
+	}
+	defer done()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer catchFault(&err)
+	if testHookMapped != nil {
+		testHookMapped(path)
+	}
+	return read(r, size)
+}
+
+// testHookMapped, if set (by a test), runs in readMapped before read.
+var testHookMapped func(path string)
+
+// errFault reports a read of a mapped file that faulted.
+var errFault = fmt.Errorf("%w: the file changed (it was truncated) while it was read", ErrNotPlugin)
+
+// catchFault, deferred, turns a memory fault (with debug.SetPanicOnFault
+// set) into errFault in *err; any other panic goes on.
+func catchFault(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if _, ok := r.(interface{ Addr() uintptr }); ok {
+		*err = errFault
+		return
+	}
+	panic(r)
+}

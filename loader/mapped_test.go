@@ -1,0 +1,67 @@
+package loader
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadMappedTruncated: a mapped file cut short while it is read makes
+// the read of the lost part fault; readMapped returns an error instead of
+// the process dying of SIGBUS.
+func TestReadMappedTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(path, make([]byte, 1<<20), 0o644))
+	read := false
+	err := readMapped(path, func(r io.ReaderAt, size int64) error {
+		m, ok := r.(*mappedFile)
+		require.True(t, ok, "the file is mapped")
+		require.NoError(t, os.Truncate(path, 0))
+		read = true
+		if m.data[size-1] != 0 { // past the end of the file now
+			return errors.New("read a byte the file does not have")
+		}
+		return nil
+	})
+	assert.True(t, read)
+	require.ErrorIs(t, err, errFault)
+	assert.ErrorIs(t, err, ErrNotPlugin)
+
+	t.Run("other panics go on", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
+		assert.PanicsWithValue(t, "boom", func() {
+			_ = readMapped(path, func(io.ReaderAt, int64) error { panic("boom") })
+		})
+	})
+	t.Run("an empty file is read, not mapped", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		err := readMapped(path, func(r io.ReaderAt, size int64) error {
+			_, mapped := r.(*mappedFile)
+			assert.False(t, mapped)
+			_, err := r.ReadAt(make([]byte, 1), 0)
+			return err
+		})
+		assert.True(t, errors.Is(err, io.EOF), "%v", err)
+	})
+}
+
+func TestMappedFileReadAt(t *testing.T) {
+	m := &mappedFile{data: []byte("abcdef")}
+	b := make([]byte, 4)
+	n, err := m.ReadAt(b, 4)
+	assert.Equal(t, 2, n)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, "ef", string(b[:n]))
+	n, err = m.ReadAt(b, 1)
+	assert.NoError(t, err)
+	assert.Equal(t, "bcde", string(b[:n]))
+	_, err = m.ReadAt(b, 6)
+	assert.ErrorIs(t, err, io.EOF)
+	_, err = m.ReadAt(b, -1)
+	assert.Error(t, err)
+}

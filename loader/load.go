@@ -32,8 +32,8 @@ import (
 //   - unless [WithoutPreflight], that it fits this program ([Preflight]):
 //     build settings, module versions and the fingerprint of every package
 //     both link, so that plugin.Open will not refuse it; and, right before
-//     opening it, that no plugin opened since links another version of a
-//     package it links;
+//     opening it, that no plugin the loader opened since links another
+//     version of a package it links;
 //   - that no other file with the same pluginpath is loaded;
 //   - unless the checksum verified it or [WithoutTrial], that it opens in a
 //     child process of this program (see [WithoutTrial]).

@@ -366,7 +366,10 @@ func TestLoadEnv(t *testing.T) {
 }
 
 func TestChecksums(t *testing.T) {
-	path := fixturePath(t, "tamper")
+	// A copy: this test damages the file and restores it, and the fixture
+	// is shared.
+	path := filepath.Join(t.TempDir(), "client_tamper.so")
+	copyFile(t, fixturePath(t, "tamper"), path)
 	sums := loader.Sums{}
 	sum, err := sums.Add(path)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"runtime/debug"
 
 	"github.com/plugink/plugink/internal/fsx"
@@ -81,7 +82,10 @@ var testHookMapped func(path string)
 var errFault = fmt.Errorf("%w: the file changed (it was truncated) while it was read", ErrNotPlugin)
 
 // catchFault, deferred, turns a memory fault (with debug.SetPanicOnFault
-// set) into errFault in *err; any other panic goes on.
+// set) into errFault in *err, and another run-time error (an index out of
+// range: the mapping shows a file as it is now, so a file rewritten while
+// it is checked can say one thing, then another) into an error; any other
+// panic goes on.
 func catchFault(err *error) {
 	r := recover()
 	if r == nil {
@@ -89,6 +93,10 @@ func catchFault(err *error) {
 	}
 	if _, ok := r.(interface{ Addr() uintptr }); ok {
 		*err = errFault
+		return
+	}
+	if re, ok := r.(goruntime.Error); ok {
+		*err = fmt.Errorf("%w: malformed file (%v)", ErrNotPlugin, re)
 		return
 	}
 	panic(r)

@@ -32,6 +32,16 @@ func TestReadMappedTruncated(t *testing.T) {
 	require.ErrorIs(t, err, errFault)
 	assert.ErrorIs(t, err, ErrNotPlugin)
 
+	t.Run("a run-time error is an error", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
+		err := readMapped(path, func(r io.ReaderAt, size int64) error {
+			var table []byte
+			_ = table[size] // as a check would, misled by a file rewritten meanwhile
+			return nil
+		})
+		require.ErrorIs(t, err, ErrNotPlugin)
+		assert.Contains(t, err.Error(), "index out of range")
+	})
 	t.Run("other panics go on", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
 		assert.PanicsWithValue(t, "boom", func() {

@@ -39,6 +39,7 @@ const (
 	modeSerial    = "10 x (verify+Load)+InitAll"
 	modeLoadAll   = "LoadAll(10)"
 	modeUpgrade   = "LoadAll(gen1), then Upgrade(gen2)" // only the upgrade is timed
+	modeRecorded  = "Load+Init, recorded"               // the default, with a load record of the file
 )
 
 // benchChild loads the plugins as spec ("<mode>:<path>[,<path>...]")
@@ -51,8 +52,11 @@ func benchChild(spec string) int {
 		return 1
 	}
 	paths := strings.Split(list, ",")
-	if mode == modeUpgrade {
+	switch mode {
+	case modeUpgrade:
 		return upgradeChild(paths, reg)
+	case recordedCheck:
+		return recordedChild(paths[0])
 	}
 	start := time.Now()
 	if err := benchLoad(mode, paths, reg); err != nil {
@@ -60,6 +64,25 @@ func benchChild(spec string) int {
 		return 1
 	}
 	fmt.Println(time.Since(start).Nanoseconds())
+	return 0
+}
+
+// recordedCheck is the child mode of TestLoadRecordsAcrossProcesses.
+const recordedCheck = "recorded?"
+
+// recordedChild prints whether a load record vouches for the file at path,
+// then loads it.
+func recordedChild(path string) int {
+	l := loader.NewPlugin(loader.WithRegistry(runtime.NewRegistry()))
+	recorded, _, err := loader.Prepared(l, path)
+	if err == nil {
+		_, err = l.Load(path)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("recorded=%t\n", recorded)
 	return 0
 }
 
@@ -143,8 +166,11 @@ func BenchmarkUpgrade(b *testing.B) {
 }
 
 func benchLoad(mode string, paths []string, reg *runtime.Registry) error {
-	opts := []loader.Option{loader.WithRegistry(reg)}
+	// Every way but the recorded one checks the file as on a first load.
+	opts := []loader.Option{loader.WithRegistry(reg), loader.WithoutRecords()}
 	switch mode {
+	case modeRecorded:
+		opts = opts[:1]
 	case modeRaw:
 		return rawOpen(paths[0])
 	case modeLoader:
@@ -234,10 +260,21 @@ func benchPluginPath(b *testing.B) string {
 // machine's load affects all alike), and reports for each the mean time
 // of the load itself (<way>-ns/load) and its ratio to the bare open
 // (<way>/raw).
+//
+// The recorded way is the default (preflight, trial) on a file that a
+// load record says this program loaded before: what every start but the
+// first costs. The others check the file as on a first load.
 func BenchmarkLoad(b *testing.B) {
 	path := benchPluginPath(b)
-	runModes(b, []string{modeRaw, modeLoader, modePreflight, modeChecksum, modeTrial},
-		[]string{"raw", "loader", "preflight", "checksum", "trial"}, []string{path})
+	// A file is recorded once its times are older than the settling time.
+	time.Sleep(2100 * time.Millisecond)
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	loadInChild(b, exe, modeRecorded, []string{path}) // writes the record
+	runModes(b, []string{modeRaw, modeLoader, modePreflight, modeChecksum, modeTrial, modeRecorded},
+		[]string{"raw", "loader", "preflight", "checksum", "trial", "recorded"}, []string{path})
 }
 
 // runModes runs, each op, the ways of loading modes (named names) in child

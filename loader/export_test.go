@@ -1,5 +1,10 @@
 package loader
 
+import (
+	"os"
+	"time"
+)
+
 // HostSettings exposes hostSettings to the tests, which build hand-written
 // plugin main packages with the flags and environment Build would use.
 var HostSettings = hostSettings
@@ -17,4 +22,46 @@ func SetBeforeOpen(f func()) (undo func()) {
 func SetMapped(f func(path string)) (undo func()) {
 	testHookMapped = f
 	return func() { testHookMapped = nil }
+}
+
+// Prepared makes every check Load makes before opening path, and reports
+// whether a load record vouched for the file instead, and its pluginpath.
+func Prepared(l *Loader, path string) (recorded bool, pluginpath string, err error) {
+	c, err := l.prepare(path)
+	if err != nil {
+		return false, "", err
+	}
+	return c.recorded, c.pluginpath, nil
+}
+
+// Record records the file at path as loaded, as a successful open would,
+// with the fingerprints fps, as if fi had been read of it at the time read
+// (nil: as it is now).
+func Record(path string, fi os.FileInfo, read time.Time, pluginpath string, fps map[string]string) {
+	if fi == nil {
+		var err error
+		if fi, err = os.Stat(path); err != nil {
+			panic(err)
+		}
+	}
+	writeRecord(path, fi, read, &loadRecord{pluginpath: pluginpath, fps: fps})
+}
+
+// RecordFile returns the file of the record for the file at path ("" if
+// there can be none).
+func RecordFile(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	p, _ := recordPath(fi)
+	return p
+}
+
+// SetRecordSettle sets how old a file's times must be for it to be
+// recorded, and returns the function that undoes it.
+func SetRecordSettle(d time.Duration) (undo func()) {
+	old := recordSettle
+	recordSettle = d
+	return func() { recordSettle = old }
 }

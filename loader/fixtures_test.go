@@ -120,6 +120,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	fixtureDir = dir
+	// Load records go with the fixtures, not into the user's cache.
+	os.Setenv(loader.EnvLoadRecords, filepath.Join(dir, "records"))
 	wait := func() {}
 	if flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		// The whole suite runs: build every fixture ahead of the tests.

@@ -11,6 +11,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/plugink/plugink/runtime"
 )
@@ -65,6 +66,9 @@ type candidate struct {
 	entry      *openEntry        // set if this process handed it to plugin.Open before
 	fps        map[string]string // its packages' fingerprints, if preflight ran
 	opensSeen  uint64            // pluginOpens when the fingerprints were compared
+	resolved   time.Time         // when fi was read
+	recordable bool              // a successful open is recorded (see record.go)
+	recorded   bool              // a load record vouches for the file: no checks, no trial
 	sum        string            // its checksum, if known (an upgrade's copy)
 	mapped     bool              // set by openOnce: the dynamic linker mapped the file, whatever came after
 }
@@ -84,11 +88,12 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 	if err := supported(); err != nil {
 		return fail(err)
 	}
+	resolved := time.Now()
 	real, fi, err := resolve(path)
 	if err != nil {
 		return fail(err)
 	}
-	c := &candidate{path: path, real: real, fi: fi}
+	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: !l.noRecords}
 	if c.verified, err = l.verify(path, real); err != nil {
 		return fail(err)
 	}
@@ -96,6 +101,16 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 		return c, nil
 	}
 	c.opensSeen = pluginOpens.Load()
+	if c.recordable {
+		if r := readRecord(fi); r != nil {
+			if ok, err := l.useRecord(c, r); ok || err != nil {
+				if err != nil {
+					return fail(err)
+				}
+				return c, nil
+			}
+		}
+	}
 	if c.pluginpath, c.fps, err = l.check(path, real, c.verified); err != nil {
 		return fail(err)
 	}
@@ -146,7 +161,36 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if err := recheck(c); err != nil {
 		return nil, err
 	}
-	return openOnce(c, !c.verified && !l.noTrial)
+	cfg, err := openOnce(c, !c.verified && !l.noTrial && !c.recorded)
+	switch {
+	case err == nil && c.recordable && !c.recorded:
+		writeRecord(c.real, c.fi, c.resolved, &loadRecord{pluginpath: c.pluginpath, fps: c.fps})
+	case err != nil && c.recorded:
+		dropRecord(c.fi)
+	}
+	return cfg, err
+}
+
+// useRecord takes what the load record r says of the file c instead of
+// checking it, and reports whether it could: the fingerprints the record
+// holds are compared with this program's when the loader has opened
+// plugins since it started (which may link packages the host does not);
+// without them, the file is checked.
+func (l *Loader) useRecord(c *candidate, r *loadRecord) (bool, error) {
+	if !l.noPreflight && c.opensSeen > 0 {
+		if r.fps == nil {
+			return false, nil
+		}
+		host, err := thisHost()
+		if err != nil {
+			return false, err
+		}
+		if diffs := compareFingerprints(r.fps, host); len(diffs) > 0 {
+			return false, &MismatchError{Path: c.path, Diffs: diffs}
+		}
+	}
+	c.pluginpath, c.fps, c.recorded = r.pluginpath, r.fps, true
+	return true, nil
 }
 
 // supported reports whether this program can load plugins at all.

@@ -46,6 +46,7 @@ type Loader struct {
 	reg         *runtime.Registry // nil: runtime.Default
 	noPreflight bool
 	noTrial     bool
+	noRecords   bool
 	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
@@ -107,6 +108,19 @@ func WithoutPreflight() Option { return func(l *Loader) { l.noPreflight = true }
 // milliseconds, per unverified file. Turn it off only where every file is
 // trusted, or verified.
 func WithoutTrial() Option { return func(l *Loader) { l.noTrial = true } }
+
+// WithoutRecords makes the Loader neither read nor write load records. By
+// default, after opening a file it records the file's identity (device,
+// inode, size, modification and change times) with this program's, in
+// the directory $PLUGINK_LOAD_RECORDS names (or <user cache
+// dir>/plugink/loaded; "off" for none); a later start of the same program
+// that finds the file unchanged skips its structure check, its trial and
+// (until another plugin is opened) the fingerprint comparison, which
+// that open proved. A checksum in a plugink.sum is verified all the same.
+// The directory and the records must belong to the user and be writable by
+// no one else, or they are ignored; a file changed less than two seconds
+// before it was checked is not recorded.
+func WithoutRecords() Option { return func(l *Loader) { l.noRecords = true } }
 
 // WithSums makes the Loader verify each file that s has a checksum for
 // before opening it, and refuse a file whose SHA-256 differs. Files s does

@@ -105,9 +105,11 @@ type File struct {
 	Path string
 	// Data is its whole content.
 	Data []byte
+	// Mode is its permission bits; 0 means 0644.
+	Mode fs.FileMode
 }
 
-// WriteFiles writes the files together, with mode 0644: each to a
+// WriteFiles writes the files together, each with its Mode: each to a
 // temporary file in its directory first, and only when all are written,
 // renamed over the old ones. On error the files on disk are as they were
 // (a rename that fails part way through puts back the files already
@@ -133,7 +135,11 @@ func WriteFiles(files ...File) error {
 			removeTemps(0)
 			return fmt.Errorf("write %s: %w", f.Path, err)
 		}
-		tmp, err := writeTemp(f.Path, f.Data)
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		tmp, err := writeTemp(f.Path, f.Data, mode)
 		if err != nil {
 			removeTemps(0)
 			return err
@@ -168,9 +174,9 @@ func restore(path string, old []byte) error {
 	return nil
 }
 
-// writeTemp writes data to a new temporary file beside path, with mode
-// 0644, and returns its name; on error it leaves no file.
-func writeTemp(path string, data []byte) (name string, err error) {
+// writeTemp writes data to a new temporary file beside path, with the
+// given mode, and returns its name; on error it leaves no file.
+func writeTemp(path string, data []byte, mode fs.FileMode) (name string, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
@@ -185,7 +191,7 @@ func writeTemp(path string, data []byte) (name string, err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return "", err
 	}
-	if err = tmp.Chmod(0o644); err != nil {
+	if err = tmp.Chmod(mode); err != nil {
 		return "", err
 	}
 	if err = tmp.Close(); err != nil {

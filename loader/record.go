@@ -1,0 +1,258 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/runtime"
+)
+
+// Load records. Opening a plugin costs the checks before it (the structure
+// check, the fingerprint comparison, the trial open) more than a third of
+// what plugin.Open itself costs, at every start of a host. But a file that
+// this very host program opened before, and that has not changed since,
+// passes them again: so, after a successful open, the loader records the
+// file's identity (device, inode, size, modification and change times)
+// with the host's own, and a later start that finds the record skips those
+// checks for that file. A checksum in a plugink.sum is still verified.
+//
+// The change time is what makes the identity trustworthy: every write,
+// rename or chmod sets it to the current time, and no program can set it
+// back. A file whose times are less than recordSettle old when it is
+// checked is not recorded, since a write within the clock's granularity
+// after the check could leave them as they were.
+//
+// Records live in a directory of the user's (EnvLoadRecords, or
+// <user cache dir>/plugink/loaded), which must belong to the user and be
+// writable by nobody else; a record must be a regular file with the same
+// owner and modes. Anything else, or a record that does not parse, is no
+// record: the checks run.
+
+// EnvLoadRecords names the environment variable that says where the loader
+// keeps its load records: a directory, or "off" for none. Unset, they go
+// in <user cache dir>/plugink/loaded.
+const EnvLoadRecords = "PLUGINK_LOAD_RECORDS"
+
+// recordSettle is how old a file's times must be for it to be recorded.
+var recordSettle = 2 * time.Second
+
+// maxRecord bounds a record's size: a pluginpath and a fingerprint for
+// each package the plugin links.
+const maxRecord = 1 << 20
+
+// maxRecords bounds how many records the directory keeps: past it, the
+// oldest half goes.
+const maxRecords = 1024
+
+// recordMagic starts every record.
+const recordMagic = "plugink load record 1\n"
+
+// loadRecord is what a record says of a file.
+type loadRecord struct {
+	pluginpath string
+	fps        map[string]string // the packages' fingerprints; nil if the load compared none
+}
+
+// fileID is the identity of a file's contents, as its metadata tells.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds
+}
+
+// bytes encodes id for a record's key.
+func (id fileID) bytes() []byte {
+	return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(
+		binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(
+			binary.LittleEndian.AppendUint64(nil, id.dev), id.ino), uint64(id.size)), uint64(id.mtime)), uint64(id.ctime))
+}
+
+// settled reports whether the file's times are at least recordSettle
+// before now.
+func (id fileID) settled(now time.Time) bool {
+	limit := now.Add(-recordSettle).UnixNano()
+	return id.mtime < limit && id.ctime < limit
+}
+
+// hostID is the identity of this program's file.
+var hostID = sync.OnceValues(func() (fileID, bool) {
+	fi, err := os.Stat(hostExecutable())
+	if err != nil {
+		return fileID{}, false
+	}
+	return identity(fi)
+})
+
+// recordDir returns the directory of load records, "" for none.
+var recordDir = sync.OnceValue(func() string {
+	switch dir := os.Getenv(EnvLoadRecords); dir {
+	case "off":
+		return ""
+	case "":
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(cache, "plugink", "loaded")
+	default:
+		return dir
+	}
+})
+
+// recordPath returns the file of the record for the file fi, or "" if
+// there can be none.
+func recordPath(fi fs.FileInfo) (string, fileID) {
+	dir := recordDir()
+	host, ok := hostID()
+	if dir == "" || !ok {
+		return "", fileID{}
+	}
+	id, ok := identity(fi)
+	if !ok {
+		return "", fileID{}
+	}
+	h := sha256.New()
+	h.Write([]byte(recordMagic))
+	h.Write(host.bytes())
+	h.Write(id.bytes())
+	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16])), id
+}
+
+// readRecord returns the record of the file fi, or nil.
+func readRecord(fi fs.FileInfo) *loadRecord {
+	path, _ := recordPath(fi)
+	if path == "" || !private(filepath.Dir(path), true) || !private(path, false) {
+		return nil
+	}
+	data, err := fsx.ReadFile(path, maxRecord)
+	if err != nil {
+		return nil
+	}
+	r, err := parseRecord(data)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+// parseRecord parses a record written by formatRecord.
+func parseRecord(data []byte) (*loadRecord, error) {
+	rest, ok := bytes.CutPrefix(data, []byte(recordMagic))
+	if !ok {
+		return nil, fmt.Errorf("not a load record")
+	}
+	r := &loadRecord{}
+	sc := bufio.NewScanner(bytes.NewReader(rest))
+	sc.Buffer(nil, maxRecord)
+	for sc.Scan() {
+		key, value, _ := strings.Cut(sc.Text(), " ")
+		switch key {
+		case "pluginpath":
+			pp, err := strconv.Unquote(value)
+			if err != nil || runtime.CheckImportPath(pp) != nil && !strings.HasPrefix(pp, "plugin/unnamed-") {
+				return nil, fmt.Errorf("bad pluginpath %q", value)
+			}
+			r.pluginpath = pp
+		case "fingerprints":
+			r.fps = map[string]string{}
+		case "package":
+			pkg, fp, _ := strings.Cut(value, " ")
+			if r.fps == nil || len(r.fps) >= maxPackages || !isHex(fp) {
+				return nil, fmt.Errorf("bad package line %q", value)
+			}
+			r.fps[pkg] = fp
+		default:
+			return nil, fmt.Errorf("unknown line %q", key)
+		}
+	}
+	if sc.Err() != nil || r.pluginpath == "" {
+		return nil, fmt.Errorf("incomplete load record")
+	}
+	return r, nil
+}
+
+// formatRecord is the record of a load: the pluginpath, and the packages'
+// fingerprints if they were compared.
+func formatRecord(r *loadRecord) []byte {
+	var b bytes.Buffer
+	b.WriteString(recordMagic)
+	fmt.Fprintf(&b, "pluginpath %s\n", strconv.Quote(r.pluginpath))
+	if r.fps != nil {
+		b.WriteString("fingerprints\n")
+		for _, pkg := range slices.Sorted(maps.Keys(r.fps)) {
+			fmt.Fprintf(&b, "package %s %s\n", pkg, r.fps[pkg])
+		}
+	}
+	return b.Bytes()
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && s != ""
+}
+
+// writeRecord records that the file at real, as fi described it at the
+// time read (before it was checked), loaded with the pluginpath and
+// fingerprints of r. It writes nothing for a file whose times were too
+// recent then, for a file that is not, by its identity, the one fi
+// described (changed or replaced since), or when there is no record
+// directory; it reports nothing either way: a record only saves time.
+func writeRecord(real string, fi fs.FileInfo, read time.Time, r *loadRecord) {
+	path, id := recordPath(fi)
+	if path == "" || !id.settled(read) {
+		return
+	}
+	if now, err := os.Stat(real); err != nil {
+		return
+	} else if nowID, ok := identity(now); !ok || nowID != id {
+		return
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil || !private(dir, true) {
+		return
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) >= maxRecords {
+		prune(dir, entries)
+	}
+	_ = fsx.WriteFiles(fsx.File{Path: path, Data: formatRecord(r), Mode: 0o600})
+}
+
+// prune removes the older half of the records in dir.
+func prune(dir string, entries []fs.DirEntry) {
+	type aged struct {
+		name string
+		mod  time.Time
+	}
+	var all []aged
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			all = append(all, aged{e.Name(), info.ModTime()})
+		}
+	}
+	slices.SortFunc(all, func(a, b aged) int { return a.mod.Compare(b.mod) })
+	for _, a := range all[:len(all)/2] {
+		os.Remove(filepath.Join(dir, a.name))
+	}
+}
+
+// dropRecord removes the record of the file fi, if any: a file recorded
+// as loaded failed to load.
+func dropRecord(fi fs.FileInfo) {
+	if path, _ := recordPath(fi); path != "" {
+		os.Remove(path)
+	}
+}

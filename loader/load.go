@@ -64,7 +64,8 @@ type candidate struct {
 	pluginpath string
 	verified   bool              // its checksum matched a recorded one
 	entry      *openEntry        // set if this process handed it to plugin.Open before
-	fps        map[string]string // its packages' fingerprints, if preflight ran
+	fps        map[string]string // its packages' fingerprints, if preflight ran (see fingerprints)
+	rec        *loadRecord       // the load record that vouches for it, if any
 	opensSeen  uint64            // pluginOpens when the fingerprints were compared
 	resolved   time.Time         // when fi was read
 	recordable bool              // a successful open is recorded (see record.go)
@@ -178,19 +179,39 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 // without them, the file is checked.
 func (l *Loader) useRecord(c *candidate, r *loadRecord) (bool, error) {
 	if !l.noPreflight && c.opensSeen > 0 {
-		if r.fps == nil {
+		fps, err := r.fingerprints()
+		if err != nil || fps == nil {
 			return false, nil
 		}
 		host, err := thisHost()
 		if err != nil {
 			return false, err
 		}
-		if diffs := compareFingerprints(r.fps, host); len(diffs) > 0 {
-			return false, &MismatchError{Path: c.path, Diffs: diffs}
+		// The record says they matched this program's own.
+		if err := byLoadedPlugins(c.path, compareFingerprints(fps, host)); err != nil {
+			return false, err
 		}
+		c.fps = fps
 	}
-	c.pluginpath, c.fps, c.recorded = r.pluginpath, r.fps, true
+	c.pluginpath, c.rec, c.recorded = r.pluginpath, r, true
 	return true, nil
+}
+
+// fingerprints returns the fingerprints of the packages the file links, as
+// preflight compared them: nil if it did not run. For a file a load record
+// vouched for, they are the record's, read when first asked for (a start
+// that opens no other plugin in between never needs them), or the file's
+// if the record's do not parse.
+func (c *candidate) fingerprints() (map[string]string, error) {
+	if c.fps != nil || c.rec == nil {
+		return c.fps, nil
+	}
+	fps, err := c.rec.fingerprints()
+	if err != nil || fps == nil {
+		return fileFingerprints(c.real)
+	}
+	c.fps = fps
+	return fps, nil
 }
 
 // supported reports whether this program can load plugins at all.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -556,6 +559,8 @@ func TestPreflightSharedModuleVersion(t *testing.T) {
 func TestLoadAllPackageFromAnEarlierPlugin(t *testing.T) {
 	host := fixturePath(t, "loadallhost")
 	ok, variant := fixturePath(t, "yamlok"), fixturePath(t, "yaml")
+	settle(t, ok, variant) // so that they are recorded once loaded
+	before := len(records(t))
 
 	out, err := runIn("", host, ok, variant)
 	require.Error(t, err, out)
@@ -565,6 +570,39 @@ func TestLoadAllPackageFromAnEarlierPlugin(t *testing.T) {
 	for _, p := range []string{ok, variant} {
 		out, err := runIn("", host, p)
 		require.NoError(t, err, out)
+	}
+
+	// Once both are recorded as loaded by this host, the second is refused
+	// the same way, by the fingerprints its record holds.
+	require.Len(t, records(t), before+2, "both are recorded")
+	out, err = runIn("", host, ok, variant)
+	require.Error(t, err, out)
+	assert.Regexp(t, `^preflight `+regexp.QuoteMeta(variant)+`: built differently from the host: package go.yaml.in/yaml/v3 \(as a plugin loaded before links it\): plugin [0-9a-f]+, host [0-9a-f]+\n$`, out)
+}
+
+// records returns the names of the load records of this test run.
+func records(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(os.Getenv(loader.EnvLoadRecords))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// settle waits until the files' times are old enough for a load to record
+// them.
+func settle(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		time.Sleep(time.Until(fi.ModTime().Add(2100 * time.Millisecond)))
 	}
 }
 

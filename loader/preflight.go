@@ -158,14 +158,8 @@ func fits(path string, pf *pluginFile, host *Host) (map[string]string, error) {
 	var fps map[string]string
 	if pf.elf != nil {
 		var err error
-		if fps, err = pf.elf.fingerprints(); err != nil {
+		if fps, err = pf.fingerprints(); err != nil {
 			return nil, err
-		}
-		// The plugin's main package: a clash is the pluginpath check's.
-		for pkg := range fps {
-			if pkg == pf.pluginpath || strings.HasPrefix(pkg, "plugin/unnamed-") {
-				delete(fps, pkg)
-			}
 		}
 		diffs = append(diffs, compareFingerprints(fps, host)...)
 	}
@@ -173,6 +167,34 @@ func fits(path string, pf *pluginFile, host *Host) (map[string]string, error) {
 		return nil, &MismatchError{Path: path, Diffs: diffs}
 	}
 	return fps, nil
+}
+
+// fingerprints returns the fingerprints of the packages the ELF plugin pf
+// links, but its main package (a clash there is the pluginpath check's).
+func (pf *pluginFile) fingerprints() (map[string]string, error) {
+	fps, err := pf.elf.fingerprints()
+	if err != nil {
+		return nil, err
+	}
+	for pkg := range fps {
+		if pkg == pf.pluginpath || strings.HasPrefix(pkg, "plugin/unnamed-") {
+			delete(fps, pkg)
+		}
+	}
+	return fps, nil
+}
+
+// fileFingerprints reads the fingerprints of the packages the plugin at
+// path links, as fits compares them.
+func fileFingerprints(path string) (fps map[string]string, err error) {
+	err = readMapped(path, func(r io.ReaderAt, size int64) error {
+		pf, err := readPluginFile(r, size)
+		if err == nil && pf.elf != nil {
+			fps, err = pf.fingerprints()
+		}
+		return err
+	})
+	return fps, err
 }
 
 // recheck compares the package fingerprints fits returned for the file c
@@ -183,19 +205,29 @@ func fits(path string, pf *pluginFile, host *Host) (map[string]string, error) {
 // that code other than plugink opens meanwhile is not seen here; for a
 // clash with one of those, plugin.Open fails with its own message.)
 func recheck(c *candidate) error {
-	if len(c.fps) == 0 || pluginOpens.Load() == c.opensSeen {
+	if pluginOpens.Load() == c.opensSeen {
 		return nil
 	}
-	path, fps := c.path, c.fps
+	fps, err := c.fingerprints()
+	if err != nil || len(fps) == 0 {
+		return err
+	}
+	path := c.path
 	host, err := thisHost()
 	if err != nil {
 		return err
 	}
-	diffs := compareFingerprints(fps, host)
+	return byLoadedPlugins(path, compareFingerprints(fps, host))
+}
+
+// byLoadedPlugins returns the differences, found after the plugin's
+// fingerprints matched this program's own, as due to a plugin loaded
+// since; nil if there are none.
+func byLoadedPlugins(path string, diffs []Difference) error {
 	if len(diffs) == 0 {
 		return nil
 	}
-	for i := range diffs { // they matched the program's before
+	for i := range diffs {
 		diffs[i].What += " (as a plugin loaded before links it)"
 	}
 	return &MismatchError{Path: path, Diffs: diffs}

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -64,7 +63,26 @@ const recordMagic = "plugink load record 1\n"
 // loadRecord is what a record says of a file.
 type loadRecord struct {
 	pluginpath string
-	fps        map[string]string // the packages' fingerprints; nil if the load compared none
+	fps        map[string]string // to write: the packages' fingerprints; nil if the load compared none
+	fpsText    []byte            // as read: the fingerprint lines; nil if none
+}
+
+// fingerprints parses the fingerprint lines of a record read; nil if it
+// has none.
+func (r *loadRecord) fingerprints() (map[string]string, error) {
+	if r.fpsText == nil {
+		return r.fps, nil
+	}
+	fps := map[string]string{}
+	for line := range bytes.Lines(r.fpsText) {
+		rest, ok := bytes.CutPrefix(line, []byte("package "))
+		pkg, fp, ok2 := bytes.Cut(bytes.TrimSuffix(rest, []byte("\n")), []byte(" "))
+		if !ok || !ok2 || len(fps) >= maxPackages || !isHex(fp) {
+			return nil, fmt.Errorf("bad fingerprint line %q", line)
+		}
+		fps[string(pkg)] = string(fp)
+	}
+	return fps, nil
 }
 
 // fileID is the identity of a file's contents, as its metadata tells.
@@ -149,38 +167,28 @@ func readRecord(fi fs.FileInfo) *loadRecord {
 	return r
 }
 
-// parseRecord parses a record written by formatRecord.
+// parseRecord parses a record written by formatRecord, all but its
+// fingerprint lines (see loadRecord.fingerprints).
 func parseRecord(data []byte) (*loadRecord, error) {
 	rest, ok := bytes.CutPrefix(data, []byte(recordMagic))
 	if !ok {
 		return nil, fmt.Errorf("not a load record")
 	}
-	r := &loadRecord{}
-	sc := bufio.NewScanner(bytes.NewReader(rest))
-	sc.Buffer(nil, maxRecord)
-	for sc.Scan() {
-		key, value, _ := strings.Cut(sc.Text(), " ")
-		switch key {
-		case "pluginpath":
-			pp, err := strconv.Unquote(value)
-			if err != nil || runtime.CheckImportPath(pp) != nil && !strings.HasPrefix(pp, "plugin/unnamed-") {
-				return nil, fmt.Errorf("bad pluginpath %q", value)
-			}
-			r.pluginpath = pp
-		case "fingerprints":
-			r.fps = map[string]string{}
-		case "package":
-			pkg, fp, _ := strings.Cut(value, " ")
-			if r.fps == nil || len(r.fps) >= maxPackages || !isHex(fp) {
-				return nil, fmt.Errorf("bad package line %q", value)
-			}
-			r.fps[pkg] = fp
-		default:
-			return nil, fmt.Errorf("unknown line %q", key)
-		}
+	line, rest, ok := bytes.Cut(rest, []byte("\n"))
+	quoted, ok2 := bytes.CutPrefix(line, []byte("pluginpath "))
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("no pluginpath")
 	}
-	if sc.Err() != nil || r.pluginpath == "" {
-		return nil, fmt.Errorf("incomplete load record")
+	pp, err := strconv.Unquote(string(quoted))
+	if err != nil || runtime.CheckImportPath(pp) != nil && !strings.HasPrefix(pp, "plugin/unnamed-") {
+		return nil, fmt.Errorf("bad pluginpath %s", quoted)
+	}
+	r := &loadRecord{pluginpath: pp}
+	switch fps, ok := bytes.CutPrefix(rest, []byte("fingerprints\n")); {
+	case ok:
+		r.fpsText = fps
+	case len(rest) > 0:
+		return nil, fmt.Errorf("unknown line after the pluginpath")
 	}
 	return r, nil
 }
@@ -200,9 +208,18 @@ func formatRecord(r *loadRecord) []byte {
 	return b.Bytes()
 }
 
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && s != ""
+// isHex reports whether s is a non-empty string of an even number of
+// lower-case hex digits, as hex.EncodeToString writes.
+func isHex(s []byte) bool {
+	if len(s) == 0 || len(s)%2 != 0 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // writeRecord records that the file at real, as fi described it at the

@@ -146,8 +146,7 @@ func TestLoadRecords(t *testing.T) {
 			"no pluginpath":  "plugink load record 1\nfingerprints\n",
 			"bad pluginpath": "plugink load record 1\npluginpath \"a b\"\n",
 			"unquoted":       "plugink load record 1\npluginpath a/b\n",
-			"bad package":    strings.Replace(string(good), "00ff", "zz", 1),
-			"unknown line":   string(good) + "trust me\n",
+			"unknown line":   string(good[:strings.Index(string(good), "fingerprints")]) + "trust me\n",
 			"huge":           string(good) + strings.Repeat("package x 00\n", 200_000),
 			"binary":         string(good[:30]) + "\x00\xff\x00",
 		} {
@@ -168,14 +167,25 @@ func TestLoadRecords(t *testing.T) {
 		_, _, err = loader.Prepared(loader.NewPlugin(), path)
 		var mm *loader.MismatchError
 		require.ErrorAs(t, err, &mm)
-		assert.Equal(t, "package runtime", mm.Diffs[0].What)
+		assert.Equal(t, "package runtime (as a plugin loaded before links it)", mm.Diffs[0].What)
 		assert.Equal(t, path, mm.Path)
 
-		loader.Record(path, nil, time.Now(), pp, nil) // none recorded: the file is checked
+		// None recorded, or lines that do not parse: the file is checked.
+		loader.Record(path, nil, time.Now(), pp, nil)
 		recorded, pluginpath, err := loader.Prepared(loader.NewPlugin(), path)
 		require.NoError(t, err)
 		assert.False(t, recorded)
 		assert.Equal(t, pp, pluginpath)
+		loader.Record(path, nil, time.Now(), pp, map[string]string{"runtime": "00ff"})
+		rec := loader.RecordFile(path)
+		good, err := os.ReadFile(rec)
+		require.NoError(t, err)
+		for _, bad := range []string{strings.Replace(string(good), "00ff", "zz", 1), string(good) + "trust me\n"} {
+			require.NoError(t, os.WriteFile(rec, []byte(bad), 0o600))
+			recorded, _, err := loader.Prepared(loader.NewPlugin(), path)
+			require.NoError(t, err)
+			assert.False(t, recorded)
+		}
 	})
 }
 

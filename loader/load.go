@@ -39,6 +39,10 @@ import (
 //   - unless the checksum verified it or [WithoutTrial], that it opens in a
 //     child process of this program (see [WithoutTrial]).
 //
+// A file that this program loaded before, in an earlier run, and that has
+// not changed since skips the format, structure and trial checks, and the
+// comparison with this program's fingerprints (see [WithoutRecords]).
+//
 // A file that fails these checks is never opened, so a corrected file can
 // be loaded later from the same path. Loading a file this process has
 // already loaded returns the same Config. The file's Plugin variable may

@@ -24,6 +24,13 @@ func SetMapped(f func(path string)) (undo func()) {
 	return func() { testHookMapped = nil }
 }
 
+// SetChecking makes f run each time Load has read a file's headers,
+// before the structure check, and returns the function that undoes it.
+func SetChecking(f func(path string)) (undo func()) {
+	testHookChecking = f
+	return func() { testHookChecking = nil }
+}
+
 // Prepared makes every check Load makes before opening path, and reports
 // whether a load record vouched for the file instead, and its pluginpath.
 func Prepared(l *Loader, path string) (recorded bool, pluginpath string, err error) {
@@ -34,26 +41,24 @@ func Prepared(l *Loader, path string) (recorded bool, pluginpath string, err err
 	return c.recorded, c.pluginpath, nil
 }
 
-// Record records the file at path as loaded, as a successful open would,
-// with the fingerprints fps, as if fi had been read of it at the time read
-// (nil: as it is now).
+// Record records the file at path, as it is now, as loaded, as a
+// successful open would, with the fingerprints fps, as if fi had been read
+// of it at the time read, before the checks (nil: as it is now).
 func Record(path string, fi os.FileInfo, read time.Time, pluginpath string, fps map[string]string) {
-	if fi == nil {
-		var err error
-		if fi, err = os.Stat(path); err != nil {
-			panic(err)
-		}
+	now, err := os.Stat(path)
+	if err != nil {
+		panic(err)
 	}
-	writeRecord(path, fi, read, &loadRecord{pluginpath: pluginpath, fps: fps})
+	if fi == nil {
+		fi = now
+	}
+	opened, _ := identity(now)
+	writeRecord(fi, read, opened, &loadRecord{pluginpath: pluginpath, fps: fps})
 }
 
-// RecordFile returns the file of the record for the file at path ("" if
-// there can be none).
-func RecordFile(path string) string {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
+// RecordFile returns the file of the record for the file fi describes (""
+// if there can be none).
+func RecordFile(fi os.FileInfo) string {
 	p, _ := recordPath(fi)
 	return p
 }

@@ -83,11 +83,11 @@ func sectionFlagsOffset(t *testing.T, data []byte, name string) int {
 func TestFileTruncatedWhileChecked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "client_echo.so")
 	copyFile(t, fixturePath(t, "echo"), path)
-	defer loader.SetMapped(func(mapped string) {
+	undo := loader.SetMapped(func(mapped string) {
 		if mapped == path {
 			require.NoError(t, os.Truncate(path, 4096))
 		}
-	})()
+	})
 	for name, run := range map[string]func() error{
 		"Preflight": func() error { return loader.Preflight(path, nil) },
 		"Load":      func() error { _, err := loader.NewPlugin(loader.WithoutTrial()).Load(path); return err },
@@ -100,6 +100,20 @@ func TestFileTruncatedWhileChecked(t *testing.T) {
 			assert.Contains(t, err.Error(), "the file changed (it was truncated) while it was read")
 		})
 	}
+
+	undo()
+
+	// Cut short once the headers are read: the structure check faults.
+	copyFile(t, fixturePath(t, "echo"), path)
+	defer loader.SetChecking(func(checked string) {
+		if checked == path {
+			require.NoError(t, os.Truncate(path, 4096))
+		}
+	})()
+	_, err := loader.NewPlugin(loader.WithoutTrial(), loader.WithoutRecords()).Load(path)
+	require.ErrorIs(t, err, loader.ErrNotPlugin)
+	assert.Contains(t, err.Error(), path)
+	assert.Contains(t, err.Error(), "the file changed (it was truncated) while it was read")
 }
 
 // TestFIFOsDoNotHang: every file the loader reads is opened as a regular

@@ -63,24 +63,32 @@ func (l *Loader) Load(path string) (*runtime.Config, error) {
 
 // candidate is a file that passed the checks made before opening it.
 type candidate struct {
-	path, real string
-	fi         os.FileInfo
-	pluginpath string
-	verified   bool              // its checksum matched a recorded one
-	entry      *openEntry        // set if this process handed it to plugin.Open before
-	fps        map[string]string // its packages' fingerprints, if preflight ran (see fingerprints)
-	rec        *loadRecord       // the load record that vouches for it, if any
-	opensSeen  uint64            // pluginOpens when the fingerprints were compared
-	resolved   time.Time         // when fi was read
-	recordable bool              // a successful open is recorded (see record.go)
-	recorded   bool              // a load record vouches for the file: no checks, no trial
-	sum        string            // its checksum, if known (an upgrade's copy)
-	mapped     bool              // set by openOnce: the dynamic linker mapped the file, whatever came after
+	path, real  string
+	fi          os.FileInfo
+	pluginpath  string
+	verified    bool              // its checksum matched a recorded one
+	entry       *openEntry        // set if this process handed it to plugin.Open before
+	fps         map[string]string // its packages' fingerprints, if preflight ran (see fingerprints)
+	rec         *loadRecord       // the load record that vouches for it, if any
+	opensSeen   uint64            // opensDone when the fingerprints were compared
+	resolved    time.Time         // when fi was read
+	openedID    fileID            // the identity of the file plugin.Open mapped, if openedKnown
+	openedKnown bool
+	recordable  bool   // a successful open is recorded (see record.go)
+	recorded    bool   // a load record vouches for the file: no checks, no trial
+	sum         string // its checksum, if known (an upgrade's copy)
+	mapped      bool   // set by openOnce: the dynamic linker mapped the file, whatever came after
 }
 
 // prepare makes every check Load makes before opening path, except the
 // trial; it is safe to run for several files at once.
 func (l *Loader) prepare(path string) (*candidate, error) {
+	return l.prepareFile(path, !l.noRecords)
+}
+
+// prepareFile is prepare; records says whether a load record may vouch for
+// the file.
+func (l *Loader) prepareFile(path string, records bool) (*candidate, error) {
 	fail := func(err error) (*candidate, error) {
 		var le *LoadError
 		var me *MismatchError
@@ -98,14 +106,14 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: !l.noRecords}
+	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: records}
 	if c.verified, err = l.verify(path, real); err != nil {
 		return fail(err)
 	}
 	if c.entry = lookupOpened(real); c.entry != nil {
 		return c, nil
 	}
-	c.opensSeen = pluginOpens.Load()
+	c.opensSeen = opensDone.Load()
 	if c.recordable {
 		if r := readRecord(fi); r != nil {
 			if ok, err := l.useRecord(c, r); ok || err != nil {
@@ -116,9 +124,12 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 			}
 		}
 	}
-	if c.pluginpath, c.fps, err = l.check(path, real, c.verified); err != nil {
+	var checked fs.FileInfo
+	if c.pluginpath, c.fps, checked, err = l.check(path, real, c.verified); err != nil {
 		return fail(err)
 	}
+	// Recorded only if the file checked is the one fi describes.
+	c.recordable = c.recordable && sameIdentity(checked, fi)
 	return c, nil
 }
 
@@ -126,14 +137,18 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 // contents: format, platform, structure unless verified, preflight. It
 // returns the file's pluginpath and, if preflight ran, the fingerprints of
 // the packages it links.
-func (l *Loader) check(path, real string, verified bool) (pluginpath string, fps map[string]string, err error) {
-	err = readMapped(real, func(r io.ReaderAt, size int64) error {
-		pf, err := readPluginFile(r, size)
+func (l *Loader) check(path, real string, verified bool) (pluginpath string, fps map[string]string, checked fs.FileInfo, err error) {
+	err = readMapped(real, func(r io.ReaderAt, fi fs.FileInfo) error {
+		checked = fi
+		pf, err := readPluginFile(r, fi.Size())
 		if err != nil {
 			return err
 		}
 		if err := checkPlatform(pf); err != nil {
 			return err
+		}
+		if testHookChecking != nil {
+			testHookChecking(real)
 		}
 		if !verified && pf.elf != nil {
 			if err := pf.elf.checkLoadable(); err != nil {
@@ -154,7 +169,7 @@ func (l *Loader) check(path, real string, verified bool) (pluginpath string, fps
 		}
 		return err
 	})
-	return pluginpath, fps, err
+	return pluginpath, fps, checked, err
 }
 
 // open opens a prepared file: the fingerprints are compared again (see
@@ -163,15 +178,37 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if c.entry != nil {
 		return c.entry.result(c.path, c.fi)
 	}
-	if err := recheck(c); err != nil {
-		return nil, err
+	if c.recorded {
+		if now, err := os.Stat(c.real); err != nil || !sameIdentity(now, c.fi) {
+			// Changed since its record was found: check it after all.
+			var err error
+			if c, err = l.prepareFile(c.path, false); err != nil {
+				return nil, err
+			}
+			if c.entry != nil {
+				return c.entry.result(c.path, c.fi)
+			}
+		}
 	}
-	cfg, err := openOnce(c, !c.verified && !l.noTrial && !c.recorded)
-	switch {
-	case err == nil && c.recordable && !c.recorded:
-		writeRecord(c.real, c.fi, c.resolved, &loadRecord{pluginpath: c.pluginpath, fps: c.fps})
-	case err != nil && c.recorded:
-		dropRecord(c.fi)
+	if !l.noPreflight {
+		if err := recheck(c); err != nil {
+			return nil, err
+		}
+	}
+	if !c.recorded {
+		cfg, err := openOnce(c, !c.verified && !l.noTrial)
+		if err == nil && c.recordable && c.openedKnown {
+			writeRecord(c.fi, c.resolved, c.openedID, &loadRecord{pluginpath: c.pluginpath, fps: c.fps})
+		}
+		return cfg, err
+	}
+	// The record is set aside while the file is opened: if the open kills
+	// the process, the next start finds none, and checks the file, trial
+	// included.
+	restore := takeRecord(c.fi)
+	cfg, err := openOnce(c, false)
+	if err == nil {
+		restore()
 	}
 	return cfg, err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	goruntime "runtime"
 	"runtime/debug"
 
@@ -42,27 +43,27 @@ func (m *mappedFile) ReadAt(p []byte, off int64) (int, error) {
 // A file truncated while it is mapped makes a read of the lost part fault:
 // the caller must read through r only inside a function that defers
 // [catchFault], with debug.SetPanicOnFault set, as [readMapped] does.
-func openMapped(path string) (r io.ReaderAt, size int64, done func(), err error) {
+func openMapped(path string) (r io.ReaderAt, fi fs.FileInfo, done func(), err error) {
 	f, fi, err := fsx.Open(path)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, nil, err
 	}
-	size = fi.Size()
+	size := fi.Size()
 	if size <= 0 || size > maxMapped {
-		return f, size, func() { f.Close() }, nil
+		return f, fi, func() { f.Close() }, nil
 	}
 	data, err := mapFile(f, int(size))
 	if err != nil {
-		return f, size, func() { f.Close() }, nil
+		return f, fi, func() { f.Close() }, nil
 	}
-	return &mappedFile{data}, size, func() { unmapFile(data); f.Close() }, nil
+	return &mappedFile{data}, fi, func() { unmapFile(data); f.Close() }, nil
 }
 
 // readMapped opens the file at path with openMapped and calls read with
-// it; a fault while reading it (the file was truncated meanwhile) becomes
-// an error.
-func readMapped(path string, read func(r io.ReaderAt, size int64) error) (err error) {
-	r, size, done, err := openMapped(path)
+// it and what the open descriptor says of the file; a fault while reading
+// it (the file was truncated meanwhile) becomes an error.
+func readMapped(path string, read func(r io.ReaderAt, fi fs.FileInfo) error) (err error) {
+	r, fi, done, err := openMapped(path)
 	if err != nil {
 		return err
 	}
@@ -72,11 +73,13 @@ func readMapped(path string, read func(r io.ReaderAt, size int64) error) (err er
 	if testHookMapped != nil {
 		testHookMapped(path)
 	}
-	return read(r, size)
+	return read(r, fi)
 }
 
-// testHookMapped, if set (by a test), runs in readMapped before read.
-var testHookMapped func(path string)
+// testHookMapped, if set (by a test), runs in readMapped before read;
+// testHookChecking, in Load's checks once the headers are read, before the
+// structure check.
+var testHookMapped, testHookChecking func(path string)
 
 // errFault reports a read of a mapped file that faulted.
 var errFault = fmt.Errorf("%w: the file changed (it was truncated) while it was read", ErrNotPlugin)

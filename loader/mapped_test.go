@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,12 +19,12 @@ func TestReadMappedTruncated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	require.NoError(t, os.WriteFile(path, make([]byte, 1<<20), 0o644))
 	read := false
-	err := readMapped(path, func(r io.ReaderAt, size int64) error {
+	err := readMapped(path, func(r io.ReaderAt, fi fs.FileInfo) error {
 		m, ok := r.(*mappedFile)
 		require.True(t, ok, "the file is mapped")
 		require.NoError(t, os.Truncate(path, 0))
 		read = true
-		if m.data[size-1] != 0 { // past the end of the file now
+		if m.data[fi.Size()-1] != 0 { // past the end of the file now
 			return errors.New("read a byte the file does not have")
 		}
 		return nil
@@ -34,9 +35,9 @@ func TestReadMappedTruncated(t *testing.T) {
 
 	t.Run("a run-time error is an error", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
-		err := readMapped(path, func(r io.ReaderAt, size int64) error {
+		err := readMapped(path, func(r io.ReaderAt, fi fs.FileInfo) error {
 			var table []byte
-			_ = table[size] // as a check would, misled by a file rewritten meanwhile
+			_ = table[fi.Size()] // as a check would, misled by a file rewritten meanwhile
 			return nil
 		})
 		require.ErrorIs(t, err, ErrNotPlugin)
@@ -45,12 +46,12 @@ func TestReadMappedTruncated(t *testing.T) {
 	t.Run("other panics go on", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
 		assert.PanicsWithValue(t, "boom", func() {
-			_ = readMapped(path, func(io.ReaderAt, int64) error { panic("boom") })
+			_ = readMapped(path, func(io.ReaderAt, fs.FileInfo) error { panic("boom") })
 		})
 	})
 	t.Run("an empty file is read, not mapped", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, nil, 0o644))
-		err := readMapped(path, func(r io.ReaderAt, size int64) error {
+		err := readMapped(path, func(r io.ReaderAt, fi fs.FileInfo) error {
 			_, mapped := r.(*mappedFile)
 			assert.False(t, mapped)
 			_, err := r.ReadAt(make([]byte, 1), 0)

@@ -124,6 +124,11 @@ func openOnce(c *candidate, trialFirst bool) (*runtime.Config, error) {
 		res = openPlugin(real)
 		e.keepFdIfAt(real)
 		c.mapped = res.remembered
+		if e.fd != nil { // the file the dynamic linker mapped
+			if st, err := e.fd.Stat(); err == nil {
+				c.openedID, c.openedKnown = identity(st)
+			}
+		}
 	}
 	e.finish(res)
 	if res.err != nil {
@@ -255,7 +260,8 @@ func openPlugin(real string) (res openResult) {
 				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
 		}
 	}()
-	pluginOpens.Add(1)
+	opensStarted.Add(1)
+	defer opensDone.Add(1) // a panic counts too
 	p, err := plugin.Open(real)
 	if err != nil {
 		msg := openMessage(real, err)
@@ -271,8 +277,12 @@ func openPlugin(real string) (res openResult) {
 	return res
 }
 
-// pluginOpens counts the loader's calls of plugin.Open (see recheck).
-var pluginOpens atomic.Uint64
+// opensStarted and opensDone count the loader's calls of plugin.Open,
+// before each starts and once it has returned: a plugin's packages are
+// visible to the comparison of fingerprints once its call is done, and a
+// file checked when opensDone was n must be compared again before it is
+// opened if opensStarted has gone past n since (see recheck).
+var opensStarted, opensDone atomic.Uint64
 
 // goRemembersFailure reports whether plugin.Open's failure happened after
 // the dynamic linker loaded the file, so that package plugin keeps the

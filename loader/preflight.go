@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -121,8 +122,8 @@ var hostBuildInfo = sync.OnceValues(func() (*debug.BuildInfo, error) {
 // host's own package. Package fingerprints are read from ELF files only;
 // for Mach-O files only build information is compared.
 func Preflight(path string, host *Host) error {
-	err := readMapped(path, func(r io.ReaderAt, size int64) error {
-		pf, err := readPluginFile(r, size)
+	err := readMapped(path, func(r io.ReaderAt, fi fs.FileInfo) error {
+		pf, err := readPluginFile(r, fi.Size())
 		if err == nil && pf.elf != nil {
 			err = pf.elf.checkLoadable()
 		}
@@ -187,8 +188,8 @@ func (pf *pluginFile) fingerprints() (map[string]string, error) {
 // fileFingerprints reads the fingerprints of the packages the plugin at
 // path links, as fits compares them.
 func fileFingerprints(path string) (fps map[string]string, err error) {
-	err = readMapped(path, func(r io.ReaderAt, size int64) error {
-		pf, err := readPluginFile(r, size)
+	err = readMapped(path, func(r io.ReaderAt, fi fs.FileInfo) error {
+		pf, err := readPluginFile(r, fi.Size())
 		if err == nil && pf.elf != nil {
 			fps, err = pf.fingerprints()
 		}
@@ -205,12 +206,15 @@ func fileFingerprints(path string) (fps map[string]string, err error) {
 // that code other than plugink opens meanwhile is not seen here; for a
 // clash with one of those, plugin.Open fails with its own message.)
 func recheck(c *candidate) error {
-	if pluginOpens.Load() == c.opensSeen {
+	if opensStarted.Load() == c.opensSeen {
 		return nil
 	}
 	fps, err := c.fingerprints()
-	if err != nil || len(fps) == 0 {
-		return err
+	if err != nil {
+		return &LoadError{Op: "load", Path: c.path, Err: err}
+	}
+	if len(fps) == 0 {
+		return nil
 	}
 	path := c.path
 	host, err := thisHost()

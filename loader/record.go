@@ -100,10 +100,12 @@ func (id fileID) bytes() []byte {
 }
 
 // settled reports whether the file's times are at least recordSettle
-// before now.
+// before now, and finer than seconds: a file system that keeps whole
+// seconds (or none) may leave a change within the second unseen.
 func (id fileID) settled(now time.Time) bool {
 	limit := now.Add(-recordSettle).UnixNano()
-	return id.mtime < limit && id.ctime < limit
+	fine := id.mtime%int64(time.Second) != 0 || id.ctime%int64(time.Second) != 0
+	return fine && id.mtime < limit && id.ctime < limit
 }
 
 // hostID is the identity of this program's file.
@@ -147,7 +149,7 @@ func recordPath(fi fs.FileInfo) (string, fileID) {
 	h.Write([]byte(recordMagic))
 	h.Write(host.bytes())
 	h.Write(id.bytes())
-	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16])), id
+	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16])+recordSuffix), id
 }
 
 // readRecord returns the record of the file fi, or nil.
@@ -222,20 +224,17 @@ func isHex(s []byte) bool {
 	return true
 }
 
-// writeRecord records that the file at real, as fi described it at the
-// time read (before it was checked), loaded with the pluginpath and
-// fingerprints of r. It writes nothing for a file whose times were too
-// recent then, for a file that is not, by its identity, the one fi
-// described (changed or replaced since), or when there is no record
-// directory; it reports nothing either way: a record only saves time.
-func writeRecord(real string, fi fs.FileInfo, read time.Time, r *loadRecord) {
+// writeRecord records that the file fi describes (read at the time
+// read, before it was checked) loaded with the pluginpath and fingerprints
+// of r. opened is the identity of the file plugin.Open mapped. It writes
+// nothing for a file whose times were too recent then or are too coarse
+// to tell a change, for a file that is not, by its identity, the one
+// opened (changed or replaced since it was checked), or when there is no
+// record directory; it reports nothing either way: a record only saves
+// time.
+func writeRecord(fi fs.FileInfo, read time.Time, opened fileID, r *loadRecord) {
 	path, id := recordPath(fi)
-	if path == "" || !id.settled(read) {
-		return
-	}
-	if now, err := os.Stat(real); err != nil {
-		return
-	} else if nowID, ok := identity(now); !ok || nowID != id {
+	if path == "" || r.pluginpath == "" || !id.settled(read) || opened != id {
 		return
 	}
 	dir := filepath.Dir(path)
@@ -245,7 +244,25 @@ func writeRecord(real string, fi fs.FileInfo, read time.Time, r *loadRecord) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) >= maxRecords {
 		prune(dir, entries)
 	}
+	if _, err := os.Lstat(path); err == nil && !private(path, false) {
+		os.Remove(path) // WriteFiles would keep it as it is, if its content is the same
+	}
 	_ = fsx.WriteFiles(fsx.File{Path: path, Data: formatRecord(r), Mode: 0o600})
+}
+
+// recordSuffix ends the name of every record; a record set aside while
+// its file is opened ends in recordSuffix+pendingSuffix.
+const (
+	recordSuffix  = ".plugink-record"
+	pendingSuffix = ".pending"
+)
+
+// isRecordName reports whether name is that of a record (or of one set
+// aside): 32 hex digits and the suffix. prune removes nothing else.
+func isRecordName(name string) bool {
+	name = strings.TrimSuffix(name, pendingSuffix)
+	hexName, ok := strings.CutSuffix(name, recordSuffix)
+	return ok && len(hexName) == 32 && isHex([]byte(hexName))
 }
 
 // prune removes the older half of the records in dir.
@@ -256,6 +273,9 @@ func prune(dir string, entries []fs.DirEntry) {
 	}
 	var all []aged
 	for _, e := range entries {
+		if !isRecordName(e.Name()) {
+			continue
+		}
 		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
 			all = append(all, aged{e.Name(), info.ModTime()})
 		}
@@ -266,10 +286,24 @@ func prune(dir string, entries []fs.DirEntry) {
 	}
 }
 
-// dropRecord removes the record of the file fi, if any: a file recorded
-// as loaded failed to load.
-func dropRecord(fi fs.FileInfo) {
-	if path, _ := recordPath(fi); path != "" {
-		os.Remove(path)
+// takeRecord sets the record of the file fi aside (renames it), and
+// returns the function that puts it back. A process that dies in between
+// leaves no record of the file.
+func takeRecord(fi fs.FileInfo) (restore func()) {
+	path, _ := recordPath(fi)
+	if path == "" || os.Rename(path, path+pendingSuffix) != nil {
+		return func() {}
 	}
+	return func() { _ = os.Rename(path+pendingSuffix, path) }
+}
+
+// sameIdentity reports whether a and b describe the same file with the
+// same contents, as far as their identities tell.
+func sameIdentity(a, b fs.FileInfo) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	ia, ok := identity(a)
+	ib, ok2 := identity(b)
+	return ok && ok2 && ia == ib
 }

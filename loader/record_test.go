@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,16 @@ func recordedCopy(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "client_echo.so")
 	copyFile(t, fixturePath(t, "echo"), path)
 	return path
+}
+
+// recordOf returns the record file for the file at path as it is now.
+func recordOf(t *testing.T, path string) string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	rec := loader.RecordFile(fi)
+	require.NotEmpty(t, rec)
+	return rec
 }
 
 func TestLoadRecords(t *testing.T) {
@@ -53,6 +64,7 @@ func TestLoadRecords(t *testing.T) {
 	t.Run("a changed file is checked", func(t *testing.T) {
 		path := recordedCopy(t)
 		loader.Record(path, nil, time.Now(), pp, fps)
+		require.FileExists(t, recordOf(t, path))
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		require.NoError(t, err)
 		_, err = f.Write([]byte{0})
@@ -68,6 +80,7 @@ func TestLoadRecords(t *testing.T) {
 		fi, err := os.Stat(path)
 		require.NoError(t, err)
 		loader.Record(path, nil, time.Now(), pp, fps)
+		require.FileExists(t, recordOf(t, path))
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(path, data, 0o644))
@@ -79,6 +92,7 @@ func TestLoadRecords(t *testing.T) {
 		// Replaced by a copy of itself.
 		path = recordedCopy(t)
 		loader.Record(path, nil, time.Now(), pp, fps)
+		require.FileExists(t, recordOf(t, path))
 		copyFile(t, path, path+".new")
 		require.NoError(t, os.Rename(path+".new", path))
 		recorded, _, err = loader.Prepared(noPreflight(), path)
@@ -90,8 +104,7 @@ func TestLoadRecords(t *testing.T) {
 		defer loader.SetRecordSettle(time.Hour)()
 		path := recordedCopy(t)
 		loader.Record(path, nil, time.Now(), pp, fps)
-		_, err := os.Stat(loader.RecordFile(path))
-		assert.ErrorIs(t, err, os.ErrNotExist)
+		assert.NoFileExists(t, recordOf(t, path))
 	})
 
 	t.Run("a file changed after it was read is not recorded", func(t *testing.T) {
@@ -102,19 +115,21 @@ func TestLoadRecords(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		require.NoError(t, os.Chmod(path, 0o600)) // a new change time
 		loader.Record(path, fi, read, pp, fps)
-		recorded, _, err := loader.Prepared(noPreflight(), path)
-		require.NoError(t, err)
-		assert.False(t, recorded)
-		_, err = os.Stat(loader.RecordFile(path))
-		assert.ErrorIs(t, err, os.ErrNotExist)
+		old := loader.RecordFile(fi)
+		require.NotEmpty(t, old)
+		assert.NoFileExists(t, old, "not under the identity read before the change")
+		assert.NoFileExists(t, recordOf(t, path), "nor under the file's now")
 	})
 
 	t.Run("records others could write are ignored", func(t *testing.T) {
 		path := recordedCopy(t)
 		loader.Record(path, nil, time.Now(), pp, fps)
-		rec := loader.RecordFile(path)
-		require.NoError(t, os.Chmod(rec, 0o666))
+		rec := recordOf(t, path)
 		recorded, _, err := loader.Prepared(noPreflight(), path)
+		require.NoError(t, err)
+		require.True(t, recorded, "as written")
+		require.NoError(t, os.Chmod(rec, 0o666))
+		recorded, _, err = loader.Prepared(noPreflight(), path)
 		require.NoError(t, err)
 		assert.False(t, recorded, "a record others can write")
 		require.NoError(t, os.Chmod(rec, 0o600))
@@ -126,8 +141,9 @@ func TestLoadRecords(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, recorded, "a directory others can write")
 
-		require.NoError(t, os.Remove(rec))
-		require.NoError(t, os.Symlink(filepath.Join(t.TempDir(), "elsewhere"), rec))
+		elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+		require.NoError(t, os.Rename(rec, elsewhere)) // a good record, 0600
+		require.NoError(t, os.Symlink(elsewhere, rec))
 		recorded, _, err = loader.Prepared(noPreflight(), path)
 		require.NoError(t, err)
 		assert.False(t, recorded, "a symbolic link")
@@ -137,7 +153,7 @@ func TestLoadRecords(t *testing.T) {
 	t.Run("a damaged record is no record", func(t *testing.T) {
 		path := recordedCopy(t)
 		loader.Record(path, nil, time.Now(), pp, fps)
-		rec := loader.RecordFile(path)
+		rec := recordOf(t, path)
 		good, err := os.ReadFile(rec)
 		require.NoError(t, err)
 		for name, data := range map[string]string{
@@ -177,7 +193,7 @@ func TestLoadRecords(t *testing.T) {
 		assert.False(t, recorded)
 		assert.Equal(t, pp, pluginpath)
 		loader.Record(path, nil, time.Now(), pp, map[string]string{"runtime": "00ff"})
-		rec := loader.RecordFile(path)
+		rec := recordOf(t, path)
 		good, err := os.ReadFile(rec)
 		require.NoError(t, err)
 		for _, bad := range []string{strings.Replace(string(good), "00ff", "zz", 1), string(good) + "trust me\n"} {
@@ -189,13 +205,50 @@ func TestLoadRecords(t *testing.T) {
 	})
 }
 
+// TestLoadRecordsPrune: past 1,024 entries, writing a record removes the
+// older half of the records, and nothing else in the directory.
+func TestLoadRecordsPrune(t *testing.T) {
+	defer loader.SetRecordSettle(0)()
+	path := recordedCopy(t)
+	rec := recordOf(t, path)
+	dir := filepath.Dir(rec)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	old := time.Now().Add(-time.Hour)
+	var others, records []string
+	for i := range 600 {
+		other := filepath.Join(dir, fmt.Sprintf("photo-%d.jpg", i))
+		record := filepath.Join(dir, fmt.Sprintf("%032x.plugink-record", i))
+		for _, f := range []string{other, record} {
+			require.NoError(t, os.WriteFile(f, nil, 0o600))
+			require.NoError(t, os.Chtimes(f, old, old))
+		}
+		others, records = append(others, other), append(records, record)
+	}
+	defer func() {
+		for _, f := range append(others, records...) {
+			os.Remove(f)
+		}
+	}()
+	loader.Record(path, nil, time.Now(), "example.com/p", nil)
+	assert.FileExists(t, rec)
+	for _, f := range others {
+		require.FileExists(t, f, "not a record: kept")
+	}
+	left := 0
+	for _, f := range records {
+		if _, err := os.Stat(f); err == nil {
+			left++
+		}
+	}
+	assert.Less(t, left, 600, "records pruned")
+}
+
 // TestLoadRecordsAcrossProcesses loads one file in two fresh processes of
 // this test binary: the first records it, the second finds the record.
 func TestLoadRecordsAcrossProcesses(t *testing.T) {
 	path := recordedCopy(t)
 	time.Sleep(2100 * time.Millisecond) // the settling time: a new file is not recorded
-	rec := loader.RecordFile(path)
-	require.NotEmpty(t, rec)
+	rec := recordOf(t, path)
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	for i, want := range []string{"recorded=false", "recorded=true"} {

@@ -195,8 +195,8 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 	}
 
-	opensSeen := pluginOpens.Load()
-	pluginpath, fps, err := l.check(path, copyPath, verified)
+	opensSeen := opensDone.Load()
+	pluginpath, fps, _, err := l.check(path, copyPath, verified)
 	if err != nil {
 		return nil, err
 	}

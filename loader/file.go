@@ -41,7 +41,7 @@ func readPluginFile(f io.ReaderAt, size int64) (pf *pluginFile, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pf, err = nil, fmt.Errorf("%w: malformed file (%v)", ErrNotPlugin, r)
-			if _, fault := r.(interface{ Addr() uintptr }); fault {
+			if isFault(r) {
 				err = errFault
 			}
 		}

@@ -205,7 +205,7 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	// The record is set aside while the file is opened: if the open kills
 	// the process, the next start finds none, and checks the file, trial
 	// included.
-	restore := takeRecord(c.fi)
+	restore := takeRecord(c.rec)
 	cfg, err := openOnce(c, false)
 	if err == nil {
 		restore()

@@ -84,6 +84,13 @@ var testHookMapped, testHookChecking func(path string)
 // errFault reports a read of a mapped file that faulted.
 var errFault = fmt.Errorf("%w: the file changed (it was truncated) while it was read", ErrNotPlugin)
 
+// isFault reports whether the panic value r is a memory fault that
+// debug.SetPanicOnFault turned into a panic.
+func isFault(r any) bool {
+	_, ok := r.(interface{ Addr() uintptr })
+	return ok
+}
+
 // catchFault, deferred, turns a memory fault (with debug.SetPanicOnFault
 // set) into errFault in *err, and another run-time error (an index out of
 // range: the mapping shows a file as it is now, so a file rewritten while
@@ -94,7 +101,7 @@ func catchFault(err *error) {
 	if r == nil {
 		return
 	}
-	if _, ok := r.(interface{ Addr() uintptr }); ok {
+	if isFault(r) {
 		*err = errFault
 		return
 	}

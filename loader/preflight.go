@@ -216,12 +216,11 @@ func recheck(c *candidate) error {
 	if len(fps) == 0 {
 		return nil
 	}
-	path := c.path
 	host, err := thisHost()
 	if err != nil {
 		return err
 	}
-	return byLoadedPlugins(path, compareFingerprints(fps, host))
+	return byLoadedPlugins(c.path, compareFingerprints(fps, host))
 }
 
 // byLoadedPlugins returns the differences, found after the plugin's

@@ -62,6 +62,7 @@ const recordMagic = "plugink load record 1\n"
 
 // loadRecord is what a record says of a file.
 type loadRecord struct {
+	file       string // the record's file, as read
 	pluginpath string
 	fps        map[string]string // to write: the packages' fingerprints; nil if the load compared none
 	fpsText    []byte            // as read: the fingerprint lines; nil if none
@@ -166,6 +167,7 @@ func readRecord(fi fs.FileInfo) *loadRecord {
 	if err != nil {
 		return nil
 	}
+	r.file = path
 	return r
 }
 
@@ -286,11 +288,11 @@ func prune(dir string, entries []fs.DirEntry) {
 	}
 }
 
-// takeRecord sets the record of the file fi aside (renames it), and
-// returns the function that puts it back. A process that dies in between
-// leaves no record of the file.
-func takeRecord(fi fs.FileInfo) (restore func()) {
-	path, _ := recordPath(fi)
+// takeRecord sets the record r, as read, aside (renames it), and returns
+// the function that puts it back. A process that dies in between leaves
+// no record of the file.
+func takeRecord(r *loadRecord) (restore func()) {
+	path := r.file
 	if path == "" || os.Rename(path, path+pendingSuffix) != nil {
 		return func() {}
 	}

@@ -20,6 +20,10 @@ import (
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/layout"
+	"github.com/plugink/plugink/internal/pluginbuild"
+	"github.com/plugink/plugink/internal/self"
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 )
 
@@ -106,8 +110,10 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if o.Host != nil && !o.Host.CanLoadPlugins() {
-		return nil, fmt.Errorf("%s: %w", o.Host.Path, loader.ErrNoPlugins)
+	if o.Host != nil {
+		if err := o.Host.CheckCanLoad(); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Host.Path, err)
+		}
 	}
 	pin, err := o.pin(ctx, m)
 	if err != nil {
@@ -122,7 +128,13 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 		return nil, fmt.Errorf("plugin directory: %w", err)
 	}
 	bo := o.loaderOptions(m, dir, pin)
-	plans, err := planBuilds(ctx, m, o.Host, bo, plugins)
+	var mod *pluginbuild.Module
+	if len(plugins) > 0 {
+		if mod, err = bo.FindModule(ctx); err != nil { // once for every plugin
+			return nil, err
+		}
+	}
+	plans, err := planBuilds(ctx, m, o.Host, bo, mod, plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +189,7 @@ func (o Options) pin(ctx context.Context, m *gen.Manifest) (*pinning, error) {
 func (o Options) loaderOptions(m *gen.Manifest, dir string, pin *pinning) loader.BuildOptions {
 	bo := o.Loader
 	bo.Dir = filepath.Dir(m.File)
-	bo.SumFile = filepath.Join(dir, loader.SumFile)
+	bo.SumFile = filepath.Join(dir, sums.FileName)
 	if pin != nil {
 		bo.Flags = append(slices.Clone(bo.Flags), pin.flags...)
 		bo.Env = append(slices.Clone(bo.Env), pin.env...)
@@ -292,7 +304,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 			return r
 		}
 		c := p.Config
-		if err := loader.NewPlugin(loader.WithBuildOptions(bo)).BuildContext(ctx, file, &c); err != nil {
+		if _, _, err := bo.Build(ctx, file, &c, pl.module); err != nil {
 			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 			return r
 		}
@@ -321,11 +333,11 @@ func upToDate(file, keyFile, key, sumFile string) bool {
 	if err != nil || strings.TrimSpace(string(old)) != key {
 		return false
 	}
-	sums, err := loader.ReadSums(sumFile)
+	s, err := sums.Read(sumFile)
 	if err != nil {
 		return false
 	}
-	return sums.Verify(file) == nil
+	return s.Verify(file) == nil
 }
 
 // listedPackage is what planBuilds reads from go list.
@@ -365,7 +377,7 @@ func (p *listedPackage) otherFiles() []string {
 // module and workspace files, the Config, the plugin's packages, and which
 // of them its generation copies, which depends on what the host links
 // (host, or the manifest's host package; see hostLinks).
-func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo loader.BuildOptions, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]*plan, error) {
+func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo loader.BuildOptions, mod *pluginbuild.Module, plugins []*gen.PluginDecl) (map[*gen.PluginDecl]*plan, error) {
 	if len(plugins) == 0 {
 		return nil, nil
 	}
@@ -406,7 +418,7 @@ func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo load
 		return nil, err
 	}
 	common := sha256.New()
-	fmt.Fprintf(common, "plugink %s\n%s\n", loader.Version(), settings)
+	fmt.Fprintf(common, "plugink %s\n%s\n", self.PluginkVersion(), settings)
 	for _, f := range flags {
 		if mod, ok := strings.CutPrefix(f, "-modfile="); ok { // a pinning's go.mod and go.sum
 			err = errors.Join(err, hashFile(common, mod), hashFile(common, strings.TrimSuffix(mod, ".mod")+".sum"))
@@ -424,14 +436,13 @@ func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo load
 		return nil, fmt.Errorf("cache key: %w", err)
 	}
 	base := common.Sum(nil)
-	mod := findMainModule(pkgs, where.GOMOD)
 	plans := map[*gen.PluginDecl]*plan{}
 	for _, p := range plugins {
 		pl := &plan{module: mod, renamed: renamed(p.Path, pkgs, mod, links)}
 		if pl.key, err = pluginKey(base, p, pkgs, where.GOMODCACHE, pl.renamed); err != nil {
 			return nil, err
 		}
-		pl.generation = generation(pl.key)
+		pl.generation = layout.Generation(pl.key)
 		plans[p] = pl
 	}
 	return plans, nil

@@ -10,6 +10,8 @@ import (
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/layout"
+	"github.com/plugink/plugink/internal/pluginbuild"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
@@ -22,33 +24,12 @@ import (
 // <package>/_plugink/<generation> (see renamed), so that a changed package
 // never meets the fingerprint of its earlier build in a process.
 
-// copiesDir is the element, under a package's directory, of the
-// directories of its copies, one per generation.
-const copiesDir = "_plugink"
-
-// generationLen is how many hex digits of the cache key a generation
-// takes, after its "g".
-const generationLen = 15
-
-// generation returns the loader.BuildOptions.Generation of a build whose
-// cache key is key: the same inputs give the same generation, and so the
-// same file.
-func generation(key string) string {
-	return "g" + key[:generationLen]
-}
-
-// mainModule is the module the plugins are built in: go list's main
-// module whose directory holds the go.mod the go command uses.
-type mainModule struct {
-	path, dir string
-}
-
 // plan is how one plugin is built: its cache key, its generation, and the
 // packages its generation compiles as copies of their own.
 type plan struct {
 	key        string
 	generation string
-	module     mainModule
+	module     *pluginbuild.Module // the module the plugins are built in
 	// renamed are the packages copied, sorted by import path: the
 	// plugin's package and those it depends on from the main module that
 	// the host does not link.
@@ -57,7 +38,7 @@ type plan struct {
 
 // genPath returns the import path of the generation's main package.
 func (pl *plan) genPath(p *gen.PluginDecl) string {
-	return loader.MainPackage(pl.module.path, &p.Config, pl.generation)
+	return layout.MainPackage(pl.module.Path, &p.Config, pl.generation)
 }
 
 // copyPath returns the import path of the generation's copy of pkg, a
@@ -65,13 +46,13 @@ func (pl *plan) genPath(p *gen.PluginDecl) string {
 // original's own directory, the copy may import every internal package
 // the original may, the host's (which are not copied) included.
 func (pl *plan) copyPath(pkg string) string {
-	return pkg + "/" + copiesDir + "/" + pl.generation
+	return layout.CopyPath(pkg, pl.generation)
 }
 
 // copyDir returns the directory the go command sees the copy of pkg in.
 func (pl *plan) copyDir(pkg string) string {
-	rel := strings.TrimPrefix(pl.copyPath(pkg), pl.module.path+"/")
-	return filepath.Join(pl.module.dir, filepath.FromSlash(rel))
+	rel := strings.TrimPrefix(pl.copyPath(pkg), pl.module.Path+"/")
+	return filepath.Join(pl.module.Dir, filepath.FromSlash(rel))
 }
 
 // renamed returns the packages that each generation of the plugin at path
@@ -82,7 +63,7 @@ func (pl *plan) copyDir(pkg string) string {
 // the plugin shares those types with it (the kind's constructor type).
 // What another module provides is not copied either: one version of it is
 // what every generation links.
-func renamed(path string, pkgs map[string]*listedPackage, mod mainModule, hostLinks map[string]bool) []*listedPackage {
+func renamed(path string, pkgs map[string]*listedPackage, mod *pluginbuild.Module, hostLinks map[string]bool) []*listedPackage {
 	root := pkgs[path]
 	if root == nil {
 		return nil
@@ -100,7 +81,7 @@ func renamed(path string, pkgs map[string]*listedPackage, mod mainModule, hostLi
 	var out []*listedPackage
 	for _, dep := range closure {
 		p := pkgs[dep]
-		if p == nil || p.Standard || hostLinks[dep] || keep[dep] || !mod.has(p) {
+		if p == nil || p.Standard || hostLinks[dep] || keep[dep] || !inModule(mod, p) {
 			continue
 		}
 		out = append(out, p)
@@ -123,22 +104,10 @@ func (p *listedPackage) copyable() bool {
 	return true
 }
 
-// has reports whether p belongs to the module m.
-func (m mainModule) has(p *listedPackage) bool {
-	return p.Module != nil && p.Module.Main && m.dir != "" && filepath.Clean(p.Module.Dir) == m.dir &&
-		(p.ImportPath == m.path || strings.HasPrefix(p.ImportPath, m.path+"/"))
-}
-
-// findMainModule returns the module of pkgs whose go.mod is goMod (go env
-// GOMOD), or the zero mainModule.
-func findMainModule(pkgs map[string]*listedPackage, goMod string) mainModule {
-	dir := filepath.Dir(goMod)
-	for _, p := range pkgs {
-		if m := p.Module; m != nil && m.Main && filepath.Clean(m.Dir) == dir {
-			return mainModule{path: m.Path, dir: dir}
-		}
-	}
-	return mainModule{}
+// inModule reports whether p belongs to the main module m (nil: none).
+func inModule(m *pluginbuild.Module, p *listedPackage) bool {
+	return m != nil && p.Module != nil && p.Module.Main && filepath.Clean(p.Module.Dir) == filepath.Clean(m.Dir) &&
+		(p.ImportPath == m.Path || strings.HasPrefix(p.ImportPath, m.Path+"/"))
 }
 
 // checkCopies reports a package whose copy's directory exists on disk: the

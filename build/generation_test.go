@@ -15,6 +15,7 @@ import (
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/pluginbuild"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
@@ -25,8 +26,8 @@ import (
 // package and what it depends on; each copy goes under its original's
 // directory.
 func TestRenamed(t *testing.T) {
-	mod := mainModule{path: "example.com/svc", dir: filepath.FromSlash("/src/svc")}
-	main := &packageModule{Path: mod.path, Dir: mod.dir, Main: true}
+	mod := &pluginbuild.Module{Path: "example.com/svc", Dir: filepath.FromSlash("/src/svc")}
+	main := &packageModule{Path: mod.Path, Dir: mod.Dir, Main: true}
 	other := &packageModule{Path: "example.com/lib", Dir: filepath.FromSlash("/mod/lib"), Version: "v1.0.0"}
 	work := &packageModule{Path: "example.com/svc/tools", Dir: filepath.FromSlash("/src/svc/tools"), Main: true} // another module of the workspace
 	pkgs := map[string]*listedPackage{}
@@ -60,14 +61,14 @@ func TestRenamed(t *testing.T) {
 	require.NoError(t, pl.checkCopies())
 
 	real := t.TempDir()
-	pl.module.dir = real
+	pl.module.Dir = real
 	require.NoError(t, os.MkdirAll(filepath.Join(real, "helper", "_plugink", "g1"), 0o755))
 	assert.EqualError(t, pl.checkCopies(), "package example.com/svc/helper: the directory "+filepath.Join(real, "helper", "_plugink", "g1")+
 		" exists, where the build compiles a copy of the package (through -overlay): remove it")
 
 	assert.Empty(t, renamed("example.com/svc/loud", pkgs, mod, map[string]bool{"example.com/svc/loud": true,
 		"example.com/svc": true, "example.com/svc/helper": true, "example.com/svc/client": true}), "all linked by the host")
-	assert.Empty(t, renamed("example.com/svc/loud", pkgs, mainModule{}, host), "no main module found")
+	assert.Empty(t, renamed("example.com/svc/loud", pkgs, nil, host), "no main module found")
 }
 
 // genModule is a throwaway module example.com/svc: the client kind, a

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
-	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -26,9 +26,9 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 	for _, p := range m.Enabled() {
 		want[p.FileName()] = true
 	}
-	sums, err := loader.ReadSums(sumFile)
+	recorded, err := sums.Read(sumFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		sums, err = loader.Sums{}, nil
+		recorded, err = sums.Sums{}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 		return nil, err
 	}
 	candidates := map[string]bool{}
-	for path := range sums {
+	for path := range recorded {
 		if filepath.Dir(path) == dir {
 			candidates[filepath.Base(path)] = true
 		}
@@ -60,11 +60,11 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 				errs = append(errs, err)
 			}
 		}
-		delete(sums, file)
+		delete(recorded, file)
 		removed = append(removed, Result{File: file, Removed: true})
 	}
 	if len(removed) > 0 {
-		errs = append(errs, loader.WriteSums(sumFile, sums))
+		errs = append(errs, sums.Write(sumFile, recorded))
 	}
 	return removed, errors.Join(errs...)
 }

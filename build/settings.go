@@ -6,23 +6,20 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/plugink/plugink/runtime"
+	"github.com/plugink/plugink/internal/settings"
 )
 
-// boolFlags are the go build flags that take no value.
-var boolFlags = []string{"-race", "-trimpath", "-msan", "-asan", "-cover", "-a", "-linkshared"}
-
 // envSettings are the environment variables that change what go build
-// makes, as planBuilds asks go env for them.
-var envSettings = []string{"GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GO386", "GOARM", "CGO_ENABLED", "GOFLAGS",
-	"GOEXPERIMENT", "GOFIPS140", "CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOMOD", "GOWORK",
-	"GOMODCACHE"} // not a setting: where module versions are; see hashPackage
+// makes, as planBuilds asks go env for them: every setting of the table
+// that is one (package settings), and the go command's own.
+var envSettings = append(slices.Clone(settings.EnvVars), "GOVERSION", "GOFLAGS", "CC", "GOMOD", "GOWORK",
+	"GOMODCACHE") // not a setting: where module versions are; see hashPackage
 
 // effectiveSettings returns the settings a build gets, in a form where
 // equal settings compare equal however they were given: goEnv (what go
 // env says, in JSON) overridden by env (KEY=value, later winning), then
 // the flags of GOFLAGS overridden by flags; a boolean flag as true or
-// false, false left out; -tags as a sorted set without plugink_dynamic.
+// false, false left out; -tags as settings.NormalTags writes it.
 func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 	vars := map[string]string{}
 	if err := json.Unmarshal(goEnv, &vars); err != nil {
@@ -40,14 +37,14 @@ func effectiveSettings(goEnv []byte, flags, env []string) (string, error) {
 		if name == "-modfile" || name == "-mod" {
 			continue // a pinning's temporary go.mod: planBuilds hashes its contents
 		}
-		if slices.Contains(boolFlags, name) && !hasValue {
+		if slices.Contains(settings.BoolFlags, name) && !hasValue {
 			value = "true"
 		}
 		set[name] = value
 	}
 	delete(vars, "GOFLAGS")
 	delete(vars, "GOMODCACHE")
-	set["-tags"] = normalTags(set["-tags"])
+	set["-tags"] = settings.NormalTags(set["-tags"])
 	var lines []string
 	for name, value := range set {
 		if value != "false" && value != "" {
@@ -70,18 +67,4 @@ func settingOf(settings, name string) string {
 		}
 	}
 	return ""
-}
-
-// normalTags returns a comma-separated tag list sorted, without repeats
-// and without runtime.DynamicTag (which only selects the host's generated
-// file).
-func normalTags(tags string) string {
-	var out []string
-	for _, t := range strings.Split(tags, ",") {
-		if t = strings.TrimSpace(t); t != "" && t != runtime.DynamicTag {
-			out = append(out, t)
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(slices.Compact(out), ",")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 )
 
@@ -83,11 +84,15 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	sums, err := loader.ReadSums(bo.SumFile)
+	recorded, err := sums.Read(bo.SumFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	plans, err := planBuilds(ctx, m, o.Host, bo, resolvable(m.Enabled(), resolved))
+	mod, err := bo.Module(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := planBuilds(ctx, m, o.Host, bo, mod, resolvable(m.Enabled(), resolved))
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +103,7 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 		if pl := plans[p]; pl != nil {
 			key = pl.key
 		}
-		ps.state(sums, key, o.Host)
+		ps.state(recorded, key, o.Host)
 		st.Plugins = append(st.Plugins, ps)
 	}
 	return st, nil
@@ -116,12 +121,12 @@ func resolvable(plugins []*gen.PluginDecl, resolved map[string]string) []*gen.Pl
 }
 
 // state fills in what ps's file says: built, checksum, inputs, fit.
-func (ps *PluginStatus) state(sums loader.Sums, key string, host *loader.Host) {
+func (ps *PluginStatus) state(s sums.Sums, key string, host *loader.Host) {
 	if _, err := os.Stat(ps.File); err != nil {
 		return
 	}
 	ps.Built = true
-	ps.Checksum = sums.Status(ps.File)
+	ps.Checksum = s.Status(ps.File)
 	if old, err := fsx.ReadFile(keyFileOf(ps.File), 1024); err == nil && key != "" {
 		ps.Inputs = "changed"
 		if strings.TrimSpace(string(old)) == key {

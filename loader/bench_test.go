@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -178,7 +179,7 @@ func benchLoad(mode string, paths []string, reg *runtime.Registry) error {
 	case modePreflight:
 		opts = append(opts, loader.WithoutTrial())
 	case modeChecksum:
-		sums, err := loader.ReadSums(filepath.Join(filepath.Dir(paths[0])+"-sums", loader.SumFile))
+		sums, err := sumfile.Read(filepath.Join(filepath.Dir(paths[0])+"-sums", sumfile.FileName))
 		if err != nil {
 			return err
 		}
@@ -242,7 +243,7 @@ var benchPlugin = sync.OnceValues(func() (string, error) {
 	if err := os.MkdirAll(dir+"-sums", 0o755); err != nil {
 		return "", err
 	}
-	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir+"-sums", loader.SumFile)}))
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir+"-sums", sumfile.FileName)}))
 	return out, l.Build(out, &runtime.Config{Name: "bench", Type: "client", Path: echoPkg, NewFunc: "NewClient"})
 })
 
@@ -323,7 +324,7 @@ func loadInChild(b *testing.B, exe, mode string, paths []string) time.Duration {
 // loads.
 var tenPlugins = sync.OnceValues(func() ([]string, error) {
 	dir := filepath.Join(fixtureDir, "ten")
-	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir, loader.SumFile)}))
+	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{SumFile: filepath.Join(dir, sumfile.FileName)}))
 	paths := make([]string, 10)
 	errs := make([]error, 10)
 	var wg sync.WaitGroup
@@ -387,7 +388,7 @@ func BenchmarkFileSum(b *testing.B) {
 	}
 	b.SetBytes(fi.Size())
 	for b.Loop() {
-		if _, err := loader.FileSum(path); err != nil {
+		if _, err := sumfile.File(path); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,128 +1,16 @@
 package loader
 
 import (
-	"cmp"
 	"context"
-	"debug/buildinfo"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
-	"strings"
 
-	"github.com/plugink/plugink/internal/fsx"
-	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/pluginbuild"
 	"github.com/plugink/plugink/runtime"
 )
 
 // BuildOptions says how [Loader.Build] builds a plugin. The zero value
-// builds in the current directory's module with this program's settings.
-type BuildOptions struct {
-	// Dir is a directory inside the module (or go.work workspace) to build
-	// in; "" means the current directory. The plugin is compiled inside
-	// this module's graph, so it links the same versions of shared
-	// packages as a host built from it.
-	Dir string
-	// Go is the go command to run; "" means "go" found in $PATH.
-	Go string
-	// Host is the build information of the program the plugin is for; its
-	// Go version must be the go command's, and its build settings
-	// (-trimpath, -race, -msan, -asan, -cover, -tags, -gcflags, -asmflags,
-	// -pgo, CGO_ENABLED and the CGO_* flags, GOOS, GOARCH, GOAMD64 and the
-	// other architecture variables, GOEXPERIMENT, GOFIPS140) are passed to
-	// go build. nil means this program's own (runtime/debug.ReadBuildInfo);
-	// [ReadBuildInfo] reads another binary's.
-	Host *debug.BuildInfo
-	// IgnoreHost builds with the go command's defaults instead of Host's
-	// settings, and skips the Go version check.
-	IgnoreHost bool
-	// Flags are extra go build flags. They come after the flags taken from
-	// Host, so they override them: "-trimpath=false", "-tags=a,b".
-	Flags []string
-	// Env holds extra KEY=value environment variables for the go command;
-	// they override the inherited environment and Host's settings.
-	Env []string
-	// SumFile, if set, is a sha256sum-format file (conventionally
-	// plugink.sum, next to the plugins) in which Build records the new
-	// file's SHA-256.
-	SumFile string
-
-	// Generation, if set, makes the build one generation of the plugin:
-	// its main package, and so its pluginpath, is
-	// <module>/_plugink/<type>/<name>/<Generation>, so that a process that
-	// holds another generation of the plugin can load this one beside it
-	// ([Loader.Upgrade]). It is 1 to 32 lower-case letters and digits;
-	// plugink build derives it from the build's inputs, so that the same
-	// inputs give the same file.
-	Generation string
-	// Import, if set, is the import path from which the generated main
-	// package takes the constructor, in place of the Config's Path (which
-	// the plugin still reports): a copy of the plugin's package under
-	// another path, whose files are in Overlay.
-	Import string
-	// Overlay adds files that the go command sees as if they were on
-	// disk, by absolute path; see Import.
-	Overlay map[string][]byte
-}
-
-// MainPackage returns the import path of the main package that Build
-// generates for c in the module modulePath, for the generation gen ("" for
-// none): <module>/_plugink/<type>/<name>[/<gen>]. It is the plugin's
-// pluginpath.
-func MainPackage(modulePath string, c *runtime.Config, gen string) string {
-	return modulePath + "/" + mainPackageDir(c, gen)
-}
-
-// mainPackageDir is MainPackage relative to the module root.
-func mainPackageDir(c *runtime.Config, gen string) string {
-	rel := pluginDir + "/" + c.Type + "/" + c.Name
-	if gen != "" {
-		rel += "/" + gen
-	}
-	return rel
-}
-
-// MaxGenerationLen is the length limit of [BuildOptions.Generation].
-const MaxGenerationLen = 32
-
-// checkGeneration reports whether g may be a BuildOptions.Generation.
-func checkGeneration(g string) error {
-	if len(g) > MaxGenerationLen {
-		return fmt.Errorf("generation %s is %d bytes long, over %d", runtime.Quote(g), len(g), MaxGenerationLen)
-	}
-	for i := 0; i < len(g); i++ {
-		if c := g[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return fmt.Errorf("generation %s has %q: want lower-case letters and digits", runtime.Quote(g), c)
-		}
-	}
-	return nil
-}
-
-// ReadBuildInfo returns the Go build information of the binary at path, for
-// [BuildOptions.Host] or [Preflight], so that plugins can be built for and
-// checked against a program other than the one running.
-func ReadBuildInfo(path string) (*debug.BuildInfo, error) {
-	f, _, err := fsx.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read build info: %w", err)
-	}
-	defer f.Close()
-	bi, err := buildinfo.Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("read build info of %s: %w", path, err)
-	}
-	return bi, nil
-}
-
-// pluginDir is the directory, relative to the module root, under which
-// Build places the generated main package of each plugin — only in the go
-// command's view, through -overlay: nothing is written there.
-const pluginDir = "_plugink"
+// builds in the current directory's module with this program's settings;
+// set Host to build for another program (see [ReadHost]).
+type BuildOptions = pluginbuild.Options
 
 // Build compiles a plugin for c into path, appending ".so" if path lacks
 // it. c.NewFunc must be the name of the constructor (a string such as
@@ -133,20 +21,20 @@ const pluginDir = "_plugink"
 // Build writes the plugin's small main package (it declares
 // var Plugin = runtime.Config{...} and the metadata that [Inspect] reads)
 // and runs go build -buildmode=plugin inside the module of
-// [BuildOptions.Dir], as the package [MainPackage]:
-// <module>/_plugink/<type>/<name>, plus /<generation> with
-// [BuildOptions.Generation]. The package exists only in the go command's
-// view (-overlay), so nothing is written into the module; its import path
-// is the plugin's pluginpath, which is therefore the same for every build
-// of one (type, name, generation) in a module, and different for different
-// ones: a process can load a second generation of a plugin beside the
-// first ([Loader.Upgrade]), never a second build of one. The output is written to a
-// temporary file next to path and renamed over it, so that builds may run
-// in parallel, even of the same plugin into the same file.
+// [BuildOptions].Dir, as the package <module>/_plugink/<type>/<name>,
+// plus /<generation> with [BuildOptions].Generation. The package exists
+// only in the go command's view (-overlay), so nothing is written into
+// the module; its import path is the plugin's pluginpath, which is
+// therefore the same for every build of one (type, name, generation) in a
+// module, and different for different ones: a process can load a second
+// generation of a plugin beside the first ([Loader.Upgrade]), never a
+// second build of one. The output is written to a temporary file next to
+// path and renamed over it, so that builds may run in parallel, even of
+// the same plugin into the same file.
 //
 // By default the plugin is built with this program's settings, so that
-// this program can load it. Errors are *[BuildError]s; a failed compilation
-// carries the compiler's output.
+// this program can load it. Errors are *[BuildError]s; a failed
+// compilation carries the compiler's output.
 func (l *Loader) Build(path string, c *runtime.Config) error {
 	return l.BuildContext(context.Background(), path, c)
 }
@@ -155,327 +43,20 @@ func (l *Loader) Build(path string, c *runtime.Config) error {
 // go command (and its compilers) and fails the build, leaving the file at
 // path as it was.
 func (l *Loader) BuildContext(ctx context.Context, path string, c *runtime.Config) error {
-	out, sum, err := l.build.run(ctx, path, c)
+	out, sum, err := l.build.Build(ctx, path, c, nil)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	if l.sums != nil { // copy on write: Load reads l.sums without the lock
-		sums := Sums{out: sum}
+		s := Sums{out: sum}
 		for k, v := range l.sums {
 			if k != out {
-				sums[k] = v
+				s[k] = v
 			}
 		}
-		l.sums = sums
+		l.sums = s
 	}
 	l.mu.Unlock()
 	return nil
-}
-
-// run builds the plugin and returns the output's absolute path and
-// checksum.
-func (o BuildOptions) run(ctx context.Context, path string, c *runtime.Config) (out, sum string, err error) {
-	be := &BuildError{Plugin: c.String(), Path: path}
-	fail := func(err error) (string, string, error) {
-		be.Err = err
-		var h interface{ ErrorHint() string }
-		if errors.As(err, &h) {
-			be.Hint = h.ErrorHint()
-		}
-		return "", "", be
-	}
-	newFunc, err := checkBuildConfig(c)
-	if err != nil {
-		return fail(err)
-	}
-	if err := o.checkGenerationOptions(); err != nil {
-		return fail(err)
-	}
-	if out, err = outputPath(path); err != nil {
-		return fail(err)
-	}
-	be.Path = out
-	host, err := o.host()
-	if err != nil {
-		return fail(err)
-	}
-	flags, env, err := o.Settings()
-	if err != nil {
-		return fail(err)
-	}
-	goCmd := gocmd.Cmd{Go: o.Go, Dir: o.Dir, Env: append(os.Environ(), env...)}
-	mod, err := o.module(ctx, goCmd, host)
-	if err != nil {
-		return fail(err)
-	}
-	goCmd.Dir = mod.dir
-	src := pluginMain(c, newFunc, cmp.Or(o.Import, c.Path), Version())
-	args, output, err := mod.compile(ctx, goCmd, c, src, out, flags, o)
-	if err != nil {
-		be.Args, be.Output, be.Source = args, output, src
-		return fail(err)
-	}
-	if sum, err = FileSum(out); err != nil {
-		return fail(err)
-	}
-	if o.SumFile != "" {
-		if err := recordSum(o.SumFile, out, sum); err != nil {
-			return fail(fmt.Errorf("record checksum in %s: %w", o.SumFile, err))
-		}
-	}
-	return out, sum, nil
-}
-
-// checkGenerationOptions checks Generation, Import and Overlay.
-func (o BuildOptions) checkGenerationOptions() error {
-	if err := checkGeneration(o.Generation); err != nil {
-		return fmt.Errorf("%w: %w", runtime.ErrInvalid, err)
-	}
-	if o.Import != "" {
-		if err := runtime.CheckImportPath(o.Import); err != nil {
-			return fmt.Errorf("%w: Import %s %w", runtime.ErrInvalid, runtime.Quote(o.Import), err)
-		}
-	}
-	for path := range o.Overlay {
-		if !filepath.IsAbs(path) {
-			return fmt.Errorf("%w: overlay file %s is not an absolute path", runtime.ErrInvalid, runtime.Quote(path))
-		}
-	}
-	return nil
-}
-
-// outputPath returns the absolute output file, with ".so".
-func outputPath(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("empty output path")
-	}
-	if !strings.HasSuffix(path, ".so") {
-		path += ".so"
-	}
-	return filepath.Abs(path)
-}
-
-func (o BuildOptions) host() (*debug.BuildInfo, error) {
-	switch {
-	case o.IgnoreHost:
-		return nil, nil
-	case o.Host != nil:
-		return o.Host, nil
-	}
-	bi, err := hostBuildInfo()
-	if err != nil {
-		return nil, runtime.WithHint(err, "set BuildOptions.Host, or IgnoreHost")
-	}
-	return bi, nil
-}
-
-// Settings returns the go build flags and the environment variables (over
-// the inherited environment, later entries winning) with which Build
-// builds: Host's settings, then Flags and Env.
-func (o BuildOptions) Settings() (flags, env []string, err error) {
-	host, err := o.host()
-	if err != nil {
-		return nil, nil, err
-	}
-	if host != nil {
-		flags, env = hostSettings(host)
-	}
-	return append(flags, o.Flags...), append(env, o.Env...), nil
-}
-
-// hostSettings turns the build settings recorded in bi into go build flags
-// and environment variables that reproduce them.
-func hostSettings(bi *debug.BuildInfo) (flags, env []string) {
-	for _, key := range []string{"-trimpath", "-race", "-msan", "-asan", "-cover"} {
-		flags = append(flags, key+"="+settingValue(bi, key))
-	}
-	flags = append(flags, "-tags="+Setting(bi, "-tags"))
-	for _, key := range []string{"-gcflags", "-asmflags"} {
-		if v := Setting(bi, key); v != "" {
-			flags = append(flags, key+"="+v)
-		}
-	}
-	if v := Setting(bi, "-pgo"); v != "" {
-		if _, err := os.Stat(v); err == nil {
-			flags = append(flags, "-pgo="+v)
-		}
-	}
-	keys := append([]string{"CGO_ENABLED", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOOS", "GOARCH", "GOFIPS140"}, archSettings...)
-	for _, key := range keys {
-		if v := Setting(bi, key); v != "" {
-			env = append(env, key+"="+v)
-		}
-	}
-	env = append(env, "GOEXPERIMENT="+Setting(bi, "GOEXPERIMENT"))
-	return flags, env
-}
-
-// module is the main module a plugin is built in.
-type module struct {
-	dir  string // root directory
-	path string // module path
-}
-
-// goEnv is what Build needs from `go env`.
-type goEnv struct {
-	GOMOD, GOVERSION, CGO_ENABLED, CC string
-}
-
-// module finds the main module of o.Dir and checks that the go command can
-// build plugins for host.
-func (o BuildOptions) module(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInfo) (*module, error) {
-	if _, err := goCmd.Path(); err != nil {
-		return nil, runtime.WithHint(fmt.Errorf("%w: %w", ErrNoToolchain, err), "install Go, or set BuildOptions.Go")
-	}
-	out, err := goCmd.Output(ctx, "env", "-json", "GOMOD", "GOVERSION", "CGO_ENABLED", "CC")
-	if err != nil {
-		return nil, err
-	}
-	var ge goEnv
-	if err := json.Unmarshal(out, &ge); err != nil {
-		return nil, fmt.Errorf("parse go env output: %w", err)
-	}
-	if err := ge.check(o.Dir, host); err != nil {
-		return nil, err
-	}
-	m := &module{dir: filepath.Dir(ge.GOMOD)}
-	goCmd.Dir = m.dir
-	edit, err := goCmd.Output(ctx, "mod", "edit", "-json")
-	if err != nil {
-		return nil, err
-	}
-	var gomod struct{ Module struct{ Path string } }
-	if err := json.Unmarshal(edit, &gomod); err != nil || gomod.Module.Path == "" {
-		return nil, fmt.Errorf("%w: no module path in %s", ErrNotModule, ge.GOMOD)
-	}
-	m.path = gomod.Module.Path
-	return m, nil
-}
-
-// check reports why the go command of ge cannot build, in dir, a plugin
-// for host.
-func (ge goEnv) check(dir string, host *debug.BuildInfo) error {
-	if dir == "" {
-		dir = "the current directory"
-	}
-	switch {
-	case ge.GOMOD == "":
-		return runtime.WithHint(fmt.Errorf("%w: go env GOMOD is empty in %s", ErrNotModule, dir), "is GO111MODULE=off set?")
-	case ge.GOMOD == os.DevNull:
-		return runtime.WithHint(fmt.Errorf("%w: no go.mod in %s or above it", ErrNotModule, dir), "build in a directory of the module that imports the plugin (BuildOptions.Dir)")
-	case ge.CGO_ENABLED != "1":
-		return fmt.Errorf("%w: CGO_ENABLED=%s, and -buildmode=plugin needs cgo", ErrNoCgo, ge.CGO_ENABLED)
-	}
-	cc := strings.Fields(ge.CC)
-	if len(cc) == 0 {
-		return fmt.Errorf("%w: go env CC is empty", ErrNoCgo)
-	}
-	if _, err := exec.LookPath(cc[0]); err != nil {
-		return runtime.WithHint(fmt.Errorf("%w: C compiler %q not found: %w", ErrNoCgo, cc[0], err), "-buildmode=plugin needs one: install gcc or clang, or set CC")
-	}
-	if host != nil && goVersion(host.GoVersion) != goVersion(ge.GOVERSION) {
-		return runtime.WithHint(fmt.Errorf("%w: the go command is %s but the host was built with %s", ErrGoVersion, ge.GOVERSION, host.GoVersion),
-			fmt.Sprintf("a plugin loads only into a host built by the same Go: set GOTOOLCHAIN=%s (or BuildOptions.Go)", goVersion(host.GoVersion)))
-	}
-	return nil
-}
-
-// goVersion returns the version in a go version string, without the
-// experiments ("go1.26.8 X:foo" -> "go1.26.8").
-func goVersion(v string) string {
-	if f := strings.Fields(v); len(f) > 0 {
-		return f[0]
-	}
-	return v
-}
-
-// compile writes src as the main package of the plugin into an overlay and
-// builds it to out, with goCmd, which runs in the module's directory.
-func (m *module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config, src []byte, out string, flags []string, o BuildOptions) (args []string, output string, err error) {
-	rel := mainPackageDir(c, o.Generation)
-	pkgDir := filepath.Join(m.dir, filepath.FromSlash(rel))
-	if _, err := os.Stat(pkgDir); err == nil {
-		return nil, "", runtime.WithHint(fmt.Errorf("%s exists", pkgDir), "Build compiles the plugin's generated main package as this directory (through -overlay), so it must not exist on disk")
-	}
-	tmp, err := os.MkdirTemp("", "plugink-build-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(tmp)
-	mainFile := filepath.Join(tmp, "main.go")
-	replace := map[string]string{filepath.Join(pkgDir, "main.go"): mainFile}
-	files := []fsx.File{{Path: mainFile, Data: src}}
-	for i, path := range slices.Sorted(maps.Keys(o.Overlay)) {
-		file := filepath.Join(tmp, fmt.Sprintf("overlay%d%s", i, filepath.Ext(path)))
-		replace[path] = file
-		files = append(files, fsx.File{Path: file, Data: o.Overlay[path]})
-	}
-	overlay, _ := json.Marshal(map[string]map[string]string{"Replace": replace}) // strings only: cannot fail
-	overlayFile := filepath.Join(tmp, "overlay.json")
-	if err := fsx.WriteFiles(append(files, fsx.File{Path: overlayFile, Data: overlay})...); err != nil {
-		return nil, "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return nil, "", err
-	}
-	// go build will not write over a file that is not an object file, so
-	// the temporary output is a new name in a temporary directory next to
-	// out (the same file system, for the rename).
-	tmpOut, err := os.MkdirTemp(filepath.Dir(out), ".plugink-build-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(tmpOut)
-	built := filepath.Join(tmpOut, filepath.Base(out))
-	args = append([]string{"build", "-buildmode=plugin", "-overlay=" + overlayFile, "-o", built}, flags...)
-	args = append(args, "./"+rel)
-	combined, err := goCmd.Combined(ctx, args...)
-	output = nameGenerated(string(combined), mainFile, m.dir, filepath.FromSlash(rel+"/main.go"))
-	if err != nil && ctx.Err() != nil {
-		return args, output, fmt.Errorf("go build stopped: %w", ctx.Err())
-	}
-	if err != nil {
-		return args, output, fmt.Errorf("%w (%w) in module %s (%s); %s is the plugin's main package, generated from the Config",
-			ErrCompile, err, m.path, m.dir, rel)
-	}
-	if err := os.Rename(built, out); err != nil {
-		return args, output, err
-	}
-	return args, output, nil
-}
-
-// nameGenerated replaces, in the go command's output, the temporary file
-// that stands in for the generated main package (and is gone when Build
-// returns) by the name the go command compiles it under. The go command
-// prints the file's path absolute, or relative to dir when that is
-// shorter.
-func nameGenerated(output, tmpFile, dir, name string) string {
-	olds := []string{tmpFile}
-	if rel, err := filepath.Rel(dir, tmpFile); err == nil {
-		olds = append(olds, rel)
-	}
-	for _, old := range olds {
-		output = strings.ReplaceAll(output, old, name)
-	}
-	return output
-}
-
-// Version returns the version of plugink linked into this program,
-// recorded in the plugins Build makes.
-func Version() string {
-	const path = "github.com/plugink/plugink"
-	bi, err := hostBuildInfo()
-	if err != nil {
-		return ""
-	}
-	for _, m := range modules(bi) {
-		if m.Path == path {
-			if m.Replace != nil && m.Replace.Version != "" {
-				return m.Replace.Version
-			}
-			return m.Version
-		}
-	}
-	return ""
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plugink/plugink/internal/pluginbuild"
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
@@ -83,34 +85,34 @@ func TestBuildEnvironmentErrors(t *testing.T) {
 	}
 	t.Run("no go command", func(t *testing.T) {
 		err := build(loader.BuildOptions{Go: filepath.Join(t.TempDir(), "go")})
-		require.ErrorIs(t, err, loader.ErrNoToolchain)
+		require.ErrorIs(t, err, pluginbuild.ErrNoToolchain)
 		assert.Equal(t, []string{"install Go, or set BuildOptions.Go"}, runtime.Hints(err))
 	})
 	t.Run("no go command in PATH", func(t *testing.T) {
 		err := build(loader.BuildOptions{Go: "go-not-installed"})
-		require.ErrorIs(t, err, loader.ErrNoToolchain)
+		require.ErrorIs(t, err, pluginbuild.ErrNoToolchain)
 		assert.Contains(t, err.Error(), `exec: "go-not-installed": executable file not found in $PATH`)
 	})
 	t.Run("cgo disabled", func(t *testing.T) {
 		err := build(loader.BuildOptions{Env: []string{"CGO_ENABLED=0"}})
-		require.ErrorIs(t, err, loader.ErrNoCgo)
+		require.ErrorIs(t, err, pluginbuild.ErrNoCgo)
 		assert.Contains(t, err.Error(), "cgo is not available: CGO_ENABLED=0, and -buildmode=plugin needs cgo")
 	})
 	t.Run("no C compiler", func(t *testing.T) {
 		cc := filepath.Join(t.TempDir(), "no-such-cc")
 		err := build(loader.BuildOptions{Env: []string{"CC=" + cc}})
-		require.ErrorIs(t, err, loader.ErrNoCgo)
+		require.ErrorIs(t, err, pluginbuild.ErrNoCgo)
 		assert.Contains(t, err.Error(), `C compiler "`+cc+`" not found`)
 	})
 	t.Run("not in a module", func(t *testing.T) {
 		err := build(loader.BuildOptions{Dir: t.TempDir(), Env: []string{"GOWORK=off"}})
-		require.ErrorIs(t, err, loader.ErrNotModule)
+		require.ErrorIs(t, err, pluginbuild.ErrNotModule)
 		assert.Contains(t, err.Error(), "no go.mod in ")
 	})
 	t.Run("go version differs from the host's", func(t *testing.T) {
 		host := &debug.BuildInfo{GoVersion: "go1.21.0"}
 		err := build(loader.BuildOptions{Host: host})
-		require.ErrorIs(t, err, loader.ErrGoVersion)
+		require.ErrorIs(t, err, pluginbuild.ErrGoVersion)
 		assert.Contains(t, err.Error(), "the go command is go1.26")
 		assert.Contains(t, err.Error(), "but the host was built with go1.21.0")
 		assert.Equal(t, []string{"a plugin loads only into a host built by the same Go: set GOTOOLCHAIN=go1.21.0 (or BuildOptions.Go)"}, runtime.Hints(err))
@@ -131,7 +133,7 @@ func TestBuildCompileErrors(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "broken.so")
 	t.Run("no such constructor", func(t *testing.T) {
 		err := loader.Build(out, &runtime.Config{Name: "broken", Type: "client", Path: echoPkg, NewFunc: "DoesNotExist"})
-		require.ErrorIs(t, err, loader.ErrCompile)
+		require.ErrorIs(t, err, pluginbuild.ErrCompile)
 		var be *loader.BuildError
 		require.ErrorAs(t, err, &be)
 		assert.Contains(t, be.Output, "_plugink/client/broken/main.go")
@@ -143,7 +145,7 @@ func TestBuildCompileErrors(t *testing.T) {
 	})
 	t.Run("no such package", func(t *testing.T) {
 		err := loader.Build(out, &runtime.Config{Name: "broken", Type: "client", Path: testdataPkg + "/plugins/nosuch", NewFunc: "NewClient"})
-		require.ErrorIs(t, err, loader.ErrCompile)
+		require.ErrorIs(t, err, pluginbuild.ErrCompile)
 		assert.Contains(t, err.Error(), "plugins/nosuch")
 	})
 	entries, err := os.ReadDir(filepath.Dir(out))
@@ -164,7 +166,7 @@ func TestBuildInParallel(t *testing.T) {
 	name := fmt.Sprintf("par%d", parRuns.Add(1))
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a", name), filepath.Join(dir, "b", name)
-	sumFile := filepath.Join(dir, loader.SumFile)
+	sumFile := filepath.Join(dir, sumfile.FileName)
 	l := loader.NewPlugin(loader.WithSums(loader.Sums{}), loader.WithSumsRequired(),
 		loader.WithBuildOptions(loader.BuildOptions{SumFile: sumFile}))
 	cfg := &runtime.Config{Name: name, Type: "client", Path: echoPkg, NewFunc: "NewClient"}
@@ -179,12 +181,12 @@ func TestBuildInParallel(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	sumA, err := loader.FileSum(a + ".so")
+	sumA, err := sumfile.File(a + ".so")
 	require.NoError(t, err)
-	sumB, err := loader.FileSum(b + ".so")
+	sumB, err := sumfile.File(b + ".so")
 	require.NoError(t, err)
 	assert.Equal(t, sumA, sumB, "builds are reproducible")
-	sums, err := loader.ReadSums(sumFile)
+	sums, err := sumfile.Read(sumFile)
 	require.NoError(t, err)
 	assert.Equal(t, loader.Sums{a + ".so": sumA, b + ".so": sumB}, sums)
 	for _, sub := range []string{"a", "b"} {
@@ -228,15 +230,15 @@ func TestBuildContextCancelled(t *testing.T) {
 	}
 }
 
-func TestReadBuildInfo(t *testing.T) {
+func TestReadHostBuildInfo(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	bi, err := loader.ReadBuildInfo(exe)
+	h, err := loader.ReadHost(exe)
 	require.NoError(t, err)
-	assert.Equal(t, "github.com/plugink/plugink/loader.test", bi.Path)
+	assert.Equal(t, "github.com/plugink/plugink/loader.test", h.BuildInfo.Path)
 
 	text := filepath.Join(t.TempDir(), "text")
 	require.NoError(t, os.WriteFile(text, []byte("text"), 0o644))
-	_, err = loader.ReadBuildInfo(text)
+	_, err = loader.ReadHost(text)
 	assert.ErrorContains(t, err, "read build info of "+text+": ")
 }

@@ -53,5 +53,5 @@
 // the caller's build settings (-trimpath, -race, tags, CGO flags, GOAMD64,
 // ...) taken from its build information, so that the result links the same
 // version of every package the host shares with it. [BuildOptions] points
-// it at another module or another host binary ([ReadBuildInfo]).
+// it at another module or another host binary ([ReadHost]).
 package loader

@@ -3,25 +3,31 @@ package loader
 import (
 	"os"
 	"time"
+
+	"github.com/plugink/plugink/internal/settings"
+	"github.com/plugink/plugink/loader/internal/mapped"
+	"github.com/plugink/plugink/loader/internal/opened"
+	"github.com/plugink/plugink/loader/internal/records"
 )
 
-// HostSettings exposes hostSettings to the tests, which build hand-written
-// plugin main packages with the flags and environment Build would use.
-var HostSettings = hostSettings
+// HostSettings exposes settings.Build to the tests, which build
+// hand-written plugin main packages with the flags and environment Build
+// would use.
+var HostSettings = settings.Build
 
 // SetBeforeOpen makes f run right before each plugin.Open, for a test
 // that changes the file there, and returns the function that undoes it.
 func SetBeforeOpen(f func()) (undo func()) {
-	testHookBeforeOpen = f
-	return func() { testHookBeforeOpen = nil }
+	opened.TestHookBeforeOpen = f
+	return func() { opened.TestHookBeforeOpen = nil }
 }
 
 // SetMapped makes f run each time the loader has mapped a file it is
 // about to check, before it reads any of it, and returns the function that
 // undoes it.
 func SetMapped(f func(path string)) (undo func()) {
-	testHookMapped = f
-	return func() { testHookMapped = nil }
+	mapped.TestHook = f
+	return func() { mapped.TestHook = nil }
 }
 
 // SetChecking makes f run each time Load has read a file's headers,
@@ -52,21 +58,24 @@ func Record(path string, fi os.FileInfo, read time.Time, pluginpath string, fps 
 	if fi == nil {
 		fi = now
 	}
-	opened, _ := identity(now)
-	writeRecord(fi, read, opened, &loadRecord{pluginpath: pluginpath, fps: fps})
+	id, _ := records.Identity(now)
+	records.Write(fi, read, id, &records.Record{PluginPath: pluginpath, FPs: fps})
 }
 
 // RecordFile returns the file of the record for the file fi describes (""
 // if there can be none).
 func RecordFile(fi os.FileInfo) string {
-	p, _ := recordPath(fi)
+	p, _ := records.Path(fi)
 	return p
 }
 
 // SetRecordSettle sets how old a file's times must be for it to be
 // recorded, and returns the function that undoes it.
 func SetRecordSettle(d time.Duration) (undo func()) {
-	old := recordSettle
-	recordSettle = d
-	return func() { recordSettle = old }
+	old := records.Settle
+	records.Settle = d
+	return func() { records.Settle = old }
 }
+
+// EnvPaths exposes envPaths to the tests.
+var EnvPaths = envPaths

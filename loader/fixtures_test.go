@@ -18,6 +18,7 @@ import (
 
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/records"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
 )
@@ -121,7 +122,7 @@ func TestMain(m *testing.M) {
 	}
 	fixtureDir = dir
 	// Load records go with the fixtures, not into the user's cache.
-	os.Setenv(loader.EnvLoadRecords, filepath.Join(dir, "records"))
+	os.Setenv(records.Env, filepath.Join(dir, "records"))
 	wait := func() {}
 	if flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		// The whole suite runs: build every fixture ahead of the tests.
@@ -209,8 +210,11 @@ func yamlHostInfo() (string, *debug.BuildInfo, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	bi, err := loader.ReadBuildInfo(path)
-	return path, bi, err
+	h, err := loader.ReadHost(path)
+	if err != nil {
+		return "", nil, err
+	}
+	return path, h.BuildInfo, nil
 }
 
 // buildYAMLPluginForHost builds testdata/yamlmod in this module, for the

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/internal/fsx"
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
@@ -123,20 +124,19 @@ func TestFIFOsDoNotHang(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "client_echo.so")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, loader.SumFile), 0o644))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, sumfile.FileName), 0o644))
 	calls := map[string]func() error{
-		"Inspect":       func() error { _, err := loader.Inspect(fifo); return err },
-		"Preflight":     func() error { return loader.Preflight(fifo, nil) },
-		"ReadBuildInfo": func() error { _, err := loader.ReadBuildInfo(fifo); return err },
-		"ReadHost":      func() error { _, err := loader.ReadHost(fifo); return err },
-		"ReadSums":      func() error { _, err := loader.ReadSums(filepath.Join(dir, loader.SumFile)); return err },
-		"FileSum":       func() error { _, err := loader.FileSum(fifo); return err },
-		"Load":          func() error { _, err := loader.Load(fifo); return err },
+		"Inspect":   func() error { _, err := loader.Inspect(fifo); return err },
+		"Preflight": func() error { return loader.Preflight(fifo, nil) },
+		"ReadHost":  func() error { _, err := loader.ReadHost(fifo); return err },
+		"ReadSums":  func() error { _, err := sumfile.Read(filepath.Join(dir, sumfile.FileName)); return err },
+		"FileSum":   func() error { _, err := sumfile.File(fifo); return err },
+		"Load":      func() error { _, err := loader.Load(fifo); return err },
 	}
 	if !testing.Short() { // a real plugin file, beside a plugink.sum that is a FIFO
 		other := t.TempDir()
 		require.NoError(t, os.Link(fixturePath(t, "echo"), filepath.Join(other, "client_echo.so")))
-		require.NoError(t, syscall.Mkfifo(filepath.Join(other, loader.SumFile), 0o644))
+		require.NoError(t, syscall.Mkfifo(filepath.Join(other, sumfile.FileName), 0o644))
 		calls["Manifest.Load"] = func() error {
 			m := &loader.Manifest{File: "plugink.yaml", Dir: other,
 				Plugins: []runtime.Config{{Name: "echo", Type: "client", Path: echoPkg, NewFunc: "NewClient"}}}
@@ -174,13 +174,12 @@ func TestPreflightSeesAChangedMainModule(t *testing.T) {
 	testmod.Go(t, dir, "mod", "tidy")
 	host := filepath.Join(dir, "host.bin")
 	testmod.Go(t, dir, "build", "-o", host, "./host")
-	bi, err := loader.ReadBuildInfo(host)
+	h, err := loader.ReadHost(host)
 	require.NoError(t, err)
+	bi := h.BuildInfo
 	plugin := filepath.Join(dir, "plug.so")
 	l := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Dir: dir, Host: bi}))
 	require.NoError(t, l.Build(plugin, &runtime.Config{Name: "plug", Type: "greeter", Path: "example.com/svc/plug", NewFunc: "New"}))
-	h, err := loader.ReadHost(host)
-	require.NoError(t, err)
 	require.NoError(t, loader.Preflight(plugin, h))
 
 	// Change the host's own package lib, and rebuild the host only.
@@ -230,9 +229,9 @@ func TestSumBesideTheFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "client_tamper.so")
 	copyFile(t, fixturePath(t, "tamper"), path)
-	sum, err := loader.FileSum(path)
+	sum, err := sumfile.File(path)
 	require.NoError(t, err)
-	require.NoError(t, loader.WriteSums(filepath.Join(dir, loader.SumFile), loader.Sums{path: strings.Repeat("0", 64)}))
+	require.NoError(t, sumfile.Write(filepath.Join(dir, sumfile.FileName), loader.Sums{path: strings.Repeat("0", 64)}))
 	_, err = loader.Load(path)
 	var ce *loader.ChecksumError
 	require.ErrorAs(t, err, &ce)

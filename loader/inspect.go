@@ -7,6 +7,9 @@ import (
 	"runtime/debug"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/pluginbuild"
+	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/loader/internal/pluginfile"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -27,15 +30,12 @@ type Info struct {
 	// Plugink is the version of plugink that generated the plugin's main
 	// package; "" when Config is nil.
 	Plugink string
-	// SHA256 is the file's checksum, as [FileSum] computes it.
+	// SHA256 is the file's checksum (SHA-256, lower-case hex).
 	SHA256 string
 }
 
 // maxMetadata bounds the size of a plugin's metadata symbol.
 const maxMetadata = 64 << 10
-
-// thisPluginPath is the linker's symbol holding a plugin's pluginpath.
-const thisPluginPath = "go:link.thispluginpath"
 
 // Inspect reads a plugin file without opening it: it checks that the file is
 // a Go plugin, and returns its build information, pluginpath, checksum and
@@ -58,33 +58,33 @@ func inspect(path string, withSum bool) (*Info, error) {
 		return nil, err
 	}
 	defer f.Close()
-	pf, err := readPluginFile(f, fi.Size())
+	pf, err := pluginfile.Read(f, fi.Size())
 	if err != nil {
 		return nil, err
 	}
-	info := &Info{File: path, PluginPath: pf.pluginpath, BuildInfo: pf.bi}
-	suffix := []byte("." + metadataVar)
-	syms, err := readSymbols(f, pf, symbolQuery{max: 64, size: maxMetadata, match: func(name []byte) bool {
-		return bytes.HasSuffix(name, suffix) || string(name) == thisPluginPath
+	info := &Info{File: path, PluginPath: pf.PluginPath, BuildInfo: pf.BuildInfo}
+	suffix := []byte("." + pluginbuild.MetadataVar)
+	syms, err := pf.Symbols(pluginfile.Query{Max: 64, Size: maxMetadata, Match: func(name []byte) bool {
+		return bytes.HasSuffix(name, suffix) || string(name) == pluginfile.ThisPluginPath
 	}})
 	if err != nil {
 		return nil, err
 	}
-	var metas []symbol
+	var metas []pluginfile.Symbol
 	for _, s := range syms {
-		if s.name == thisPluginPath {
-			info.PluginPath = string(s.data)
+		if s.Name == pluginfile.ThisPluginPath {
+			info.PluginPath = string(s.Data)
 		} else {
 			metas = append(metas, s)
 		}
 	}
 	if meta := pickMetadata(metas, info.PluginPath); meta != nil {
-		if err := decodeMetadata(info, meta.data); err != nil {
+		if err := decodeMetadata(info, meta.Data); err != nil {
 			return nil, err
 		}
 	}
 	if withSum {
-		if info.SHA256, err = FileSum(path); err != nil {
+		if info.SHA256, err = sums.File(path); err != nil {
 			return nil, err
 		}
 	}
@@ -94,10 +94,10 @@ func inspect(path string, withSum bool) (*Info, error) {
 // pickMetadata returns the metadata symbol of the plugin's main package:
 // the one named <pluginpath>.PluginkMetadata (Mach-O prefixes names with
 // '_'), or the only candidate when the pluginpath is unknown.
-func pickMetadata(syms []symbol, pluginpath string) *symbol {
-	want := pluginpath + "." + metadataVar
+func pickMetadata(syms []pluginfile.Symbol, pluginpath string) *pluginfile.Symbol {
+	want := pluginpath + "." + pluginbuild.MetadataVar
 	for i, s := range syms {
-		if s.name == want || s.name == "_"+want {
+		if s.Name == want || s.Name == "_"+want {
 			return &syms[i]
 		}
 	}
@@ -108,11 +108,11 @@ func pickMetadata(syms []symbol, pluginpath string) *symbol {
 }
 
 func decodeMetadata(info *Info, data []byte) error {
-	var m metadata
+	var m pluginbuild.Metadata
 	// The data may run past the JSON value (Mach-O records no symbol
 	// sizes): decode the first value only.
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
-		return fmt.Errorf("%w: malformed %s metadata: %w", ErrNotPlugin, metadataVar, err)
+		return fmt.Errorf("%w: malformed %s metadata: %w", ErrNotPlugin, pluginbuild.MetadataVar, err)
 	}
 	info.Config = &runtime.Config{Name: m.Name, Type: m.Type, Path: m.Path, NewFunc: m.NewFunc}
 	info.Plugink = m.Plugink

@@ -3,7 +3,6 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -13,6 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugink/plugink/internal/self"
+	"github.com/plugink/plugink/internal/settings"
+	"github.com/plugink/plugink/loader/internal/hostcmp"
+	"github.com/plugink/plugink/loader/internal/opened"
+	"github.com/plugink/plugink/loader/internal/pluginfile"
+	"github.com/plugink/plugink/loader/internal/records"
+	"github.com/plugink/plugink/loader/internal/trial"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -61,23 +67,36 @@ func (l *Loader) Load(path string) (*runtime.Config, error) {
 	return l.open(c)
 }
 
-// candidate is a file that passed the checks made before opening it.
+// candidate is one file on its way into the process. Its life, all in
+// this file:
+//
+//   - prepared (prepare): resolved, its checksum verified if one is
+//     recorded; then either found in the table of files opened before
+//     (entry), or vouched for by a load record (recorded), or checked
+//     (check: format, platform, structure, preflight);
+//   - opened (open): compared again with the packages of plugins opened
+//     since it was checked (recheck), tried in a child process unless
+//     verified or recorded, then handed to plugin.Open (package opened);
+//   - recorded: after a successful open, a load record is written for it,
+//     if its identity was settled and is that of the file opened.
 type candidate struct {
-	path, real  string
-	fi          os.FileInfo
-	pluginpath  string
-	verified    bool              // its checksum matched a recorded one
-	entry       *openEntry        // set if this process handed it to plugin.Open before
-	fps         map[string]string // its packages' fingerprints, if preflight ran (see fingerprints)
-	rec         *loadRecord       // the load record that vouches for it, if any
-	opensSeen   uint64            // opensDone when the fingerprints were compared
-	resolved    time.Time         // when fi was read
-	openedID    fileID            // the identity of the file plugin.Open mapped, if openedKnown
-	openedKnown bool
-	recordable  bool   // a successful open is recorded (see record.go)
-	recorded    bool   // a load record vouches for the file: no checks, no trial
-	sum         string // its checksum, if known (an upgrade's copy)
-	mapped      bool   // set by openOnce: the dynamic linker mapped the file, whatever came after
+	path, real string      // as the caller named it; resolved
+	fi         os.FileInfo // the file, when resolved
+	resolved   time.Time   // when fi was read
+
+	// Set by prepare.
+	verified   bool              // its checksum matched a recorded one
+	entry      *opened.Entry     // set if this process handed it to plugin.Open before
+	pluginpath string            // its pluginpath, if known
+	fps        map[string]string // its packages' fingerprints, if preflight ran (see fingerprints)
+	opensSeen  uint64            // opened.Done() when the fingerprints were compared
+	rec        *records.Record   // the load record that vouches for it, if any
+	recorded   bool              // a load record vouches for the file: no checks, no trial
+	recordable bool              // a successful open is recorded
+	sum        string            // its checksum, if known (an upgrade's copy)
+
+	// Set by open.
+	mapped bool // the dynamic linker mapped the file, whatever came after
 }
 
 // prepare makes every check Load makes before opening path, except the
@@ -86,18 +105,10 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 	return l.prepareFile(path, !l.noRecords)
 }
 
-// prepareFile is prepare; records says whether a load record may vouch for
-// the file.
-func (l *Loader) prepareFile(path string, records bool) (*candidate, error) {
-	fail := func(err error) (*candidate, error) {
-		var le *LoadError
-		var me *MismatchError
-		var ce *ChecksumError
-		if errors.As(err, &le) || errors.As(err, &me) || errors.As(err, &ce) {
-			return nil, err // it names the file already
-		}
-		return nil, &LoadError{Op: "load", Path: path, Err: err}
-	}
+// prepareFile is prepare; withRecord says whether a load record may vouch
+// for the file.
+func (l *Loader) prepareFile(path string, withRecord bool) (*candidate, error) {
+	fail := func(err error) (*candidate, error) { return nil, namingFile("load", path, err) }
 	if err := supported(); err != nil {
 		return fail(err)
 	}
@@ -106,31 +117,39 @@ func (l *Loader) prepareFile(path string, records bool) (*candidate, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: records}
+	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: withRecord}
 	if c.verified, err = l.verify(path, real); err != nil {
 		return fail(err)
 	}
-	if c.entry = lookupOpened(real); c.entry != nil {
+	if c.entry = opened.Lookup(real); c.entry != nil {
 		return c, nil
 	}
-	c.opensSeen = opensDone.Load()
-	if c.recordable {
-		if r := readRecord(fi); r != nil {
-			if ok, err := l.useRecord(c, r); ok || err != nil {
-				if err != nil {
-					return fail(err)
-				}
-				return c, nil
-			}
+	c.opensSeen = opened.Done()
+	if ok, err := l.useRecord(c); ok || err != nil {
+		if err != nil {
+			return fail(err)
 		}
+		return c, nil
 	}
 	var checked fs.FileInfo
 	if c.pluginpath, c.fps, checked, err = l.check(path, real, c.verified); err != nil {
 		return fail(err)
 	}
 	// Recorded only if the file checked is the one fi describes.
-	c.recordable = c.recordable && sameIdentity(checked, fi)
+	c.recordable = c.recordable && records.SameIdentity(checked, fi)
 	return c, nil
+}
+
+// namingFile returns err as a *LoadError of op on the file path, unless it
+// names the file already.
+func namingFile(op, path string, err error) error {
+	var le *LoadError
+	var me *MismatchError
+	var ce *ChecksumError
+	if errors.As(err, &le) || errors.As(err, &me) || errors.As(err, &ce) {
+		return err
+	}
+	return &LoadError{Op: op, Path: path, Err: err}
 }
 
 // check reads the file at real (named path) and makes the checks on its
@@ -138,55 +157,87 @@ func (l *Loader) prepareFile(path string, records bool) (*candidate, error) {
 // returns the file's pluginpath and, if preflight ran, the fingerprints of
 // the packages it links.
 func (l *Loader) check(path, real string, verified bool) (pluginpath string, fps map[string]string, checked fs.FileInfo, err error) {
-	err = readMapped(real, func(r io.ReaderAt, fi fs.FileInfo) error {
+	err = readPlugin(real, func(pf *pluginfile.File, fi fs.FileInfo) error {
 		checked = fi
-		pf, err := readPluginFile(r, fi.Size())
-		if err != nil {
-			return err
-		}
-		if err := checkPlatform(pf); err != nil {
+		if err := pf.CheckPlatform(); err != nil {
 			return err
 		}
 		if testHookChecking != nil {
 			testHookChecking(real)
 		}
-		if !verified && pf.elf != nil {
-			if err := pf.elf.checkLoadable(); err != nil {
+		if !verified {
+			if err := pf.CheckLoadable(); err != nil {
 				return err
 			}
 		}
 		if !l.noPreflight {
-			host, err := thisHost()
+			host, err := hostcmp.This()
 			if err != nil {
 				return err
 			}
-			if fps, err = fits(path, pf, host); err != nil {
+			if fps, err = hostcmp.Fits(path, pf, host); err != nil {
 				return err
 			}
 		}
-		if pluginpath = pf.pluginpath; pluginpath == "" {
-			pluginpath, err = readPluginPath(r, pf)
-		}
+		pluginpath, err = pf.ReadPluginPath()
 		return err
 	})
 	return pluginpath, fps, checked, err
 }
 
+// testHookChecking, if set (by a test), runs in Load's checks once the
+// headers are read, before the structure check.
+var testHookChecking func(path string)
+
+// useRecord takes what the load record of the file c, if there is one,
+// says instead of checking it, and reports whether it could: the
+// fingerprints the record holds are compared with this program's when the
+// loader has opened plugins since it started (which may link packages the
+// host does not); without them, the file is checked.
+func (l *Loader) useRecord(c *candidate) (bool, error) {
+	if !c.recordable {
+		return false, nil
+	}
+	r := records.Read(c.fi)
+	if r == nil {
+		return false, nil
+	}
+	if !l.noPreflight && c.opensSeen > 0 {
+		fps, err := r.Fingerprints()
+		if err != nil || fps == nil {
+			return false, nil
+		}
+		host, err := hostcmp.This()
+		if err != nil {
+			return false, err
+		}
+		// The record says they matched this program's own.
+		if err := hostcmp.ByLoadedPlugins(c.path, hostcmp.CompareFingerprints(fps, host)); err != nil {
+			return false, err
+		}
+		c.fps = fps
+	}
+	c.pluginpath, c.rec, c.recorded = r.PluginPath, r, true
+	return true, nil
+}
+
 // open opens a prepared file: the fingerprints are compared again (see
-// recheck), the trial runs if the file is not verified, then plugin.Open.
+// recheck), the trial runs if the file is neither verified nor recorded,
+// then plugin.Open; a successful open of a file no record vouched for is
+// recorded.
 func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	if c.entry != nil {
-		return c.entry.result(c.path, c.fi)
+		return c.again()
 	}
 	if c.recorded {
-		if now, err := os.Stat(c.real); err != nil || !sameIdentity(now, c.fi) {
+		if now, err := os.Stat(c.real); err != nil || !records.SameIdentity(now, c.fi) {
 			// Changed since its record was found: check it after all.
 			var err error
 			if c, err = l.prepareFile(c.path, false); err != nil {
 				return nil, err
 			}
 			if c.entry != nil {
-				return c.entry.result(c.path, c.fi)
+				return c.again()
 			}
 		}
 	}
@@ -195,47 +246,57 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 			return nil, err
 		}
 	}
-	if !c.recorded {
-		cfg, err := openOnce(c, !c.verified && !l.noTrial)
-		if err == nil && c.recordable && c.openedKnown {
-			writeRecord(c.fi, c.resolved, c.openedID, &loadRecord{pluginpath: c.pluginpath, fps: c.fps})
+	if c.recorded {
+		// The record is set aside while the file is opened: if the open
+		// kills the process, the next start finds none, and checks the
+		// file, trial included.
+		restore := c.rec.Take()
+		cfg, _, err := c.openFile(nil)
+		if err == nil {
+			restore()
 		}
 		return cfg, err
 	}
-	// The record is set aside while the file is opened: if the open kills
-	// the process, the next start finds none, and checks the file, trial
-	// included.
-	restore := takeRecord(c.rec)
-	cfg, err := openOnce(c, false)
-	if err == nil {
-		restore()
+	var before func(string) error
+	if !c.verified && !l.noTrial {
+		before = tryFirst
+	}
+	cfg, mappedFile, err := c.openFile(before)
+	if err == nil && c.recordable && mappedFile != nil {
+		if id, ok := records.Identity(mappedFile); ok {
+			records.Write(c.fi, c.resolved, id, &records.Record{PluginPath: c.pluginpath, FPs: c.fps})
+		}
 	}
 	return cfg, err
 }
 
-// useRecord takes what the load record r says of the file c instead of
-// checking it, and reports whether it could: the fingerprints the record
-// holds are compared with this program's when the loader has opened
-// plugins since it started (which may link packages the host does not);
-// without them, the file is checked.
-func (l *Loader) useRecord(c *candidate, r *loadRecord) (bool, error) {
-	if !l.noPreflight && c.opensSeen > 0 {
-		fps, err := r.fingerprints()
-		if err != nil || fps == nil {
-			return false, nil
-		}
-		host, err := thisHost()
-		if err != nil {
-			return false, err
-		}
-		// The record says they matched this program's own.
-		if err := byLoadedPlugins(c.path, compareFingerprints(fps, host)); err != nil {
-			return false, err
-		}
-		c.fps = fps
+// again is what loading c returns when this process handed its path to
+// plugin.Open before.
+func (c *candidate) again() (*runtime.Config, error) {
+	cfg, err := c.entry.Result(c.fi)
+	if err != nil {
+		return nil, &LoadError{Op: "load", Path: c.path, Err: err}
 	}
-	c.pluginpath, c.rec, c.recorded = r.pluginpath, r, true
-	return true, nil
+	return cfg, nil
+}
+
+// openFile hands c to plugin.Open (package opened), running before first,
+// and returns what the dynamic linker mapped, if known.
+func (c *candidate) openFile(before func(string) error) (*runtime.Config, os.FileInfo, error) {
+	cfg, out, err := opened.Open(opened.Request{Path: c.path, Real: c.real, File: c.fi, PluginPath: c.pluginpath, Sum: c.sum, Before: before})
+	c.mapped = out.Mapped
+	if err != nil {
+		return nil, nil, &LoadError{Op: "load", Path: c.path, Err: err}
+	}
+	return cfg, out.Opened, nil
+}
+
+// tryFirst opens the file real in a trial process (package trial).
+func tryFirst(real string) error {
+	if err := trial.Run(real); err != nil {
+		return runtime.WithHint(err, "the file may be damaged, or not a plugin for this program: rebuild it (plugink build), or verify it with a plugink.sum")
+	}
+	return nil
 }
 
 // fingerprints returns the fingerprints of the packages the file links, as
@@ -247,7 +308,7 @@ func (c *candidate) fingerprints() (map[string]string, error) {
 	if c.fps != nil || c.rec == nil {
 		return c.fps, nil
 	}
-	fps, err := c.rec.fingerprints()
+	fps, err := c.rec.Fingerprints()
 	if err != nil || fps == nil {
 		return fileFingerprints(c.real)
 	}
@@ -262,8 +323,8 @@ func supported() error {
 	default:
 		return fmt.Errorf("%w: Go supports plugins on linux, darwin and freebsd, not %s", ErrUnsupported, goruntime.GOOS)
 	}
-	if bi, err := hostBuildInfo(); err == nil && Setting(bi, "CGO_ENABLED") == "0" {
-		return fmt.Errorf("%w: it was built with CGO_ENABLED=0, and package plugin needs cgo", ErrUnsupported)
+	if bi, err := self.BuildInfo(); err == nil && settings.Get(bi, "CGO_ENABLED") == "0" {
+		return fmt.Errorf("%w: this program was built with CGO_ENABLED=0, and package plugin needs cgo", ErrUnsupported)
 	}
 	return nil
 }
@@ -292,17 +353,6 @@ func resolve(path string) (string, os.FileInfo, error) {
 		return "", nil, fmt.Errorf("%w: not a regular file (%s)", ErrNotPlugin, fi.Mode().Type())
 	}
 	return real, fi, nil
-}
-
-// readPluginPath reads the pluginpath the linker recorded, for plugins
-// built from a list of files, whose build information does not name it.
-func readPluginPath(f io.ReaderAt, pf *pluginFile) (string, error) {
-	syms, err := readSymbols(f, pf, symbolQuery{prefix: thisPluginPath, max: 1, size: runtime.MaxImportPathLen,
-		match: func(name []byte) bool { return string(name) == thisPluginPath }})
-	if err != nil || len(syms) == 0 {
-		return "", err
-	}
-	return string(syms[0].data), nil
 }
 
 // LoadAll loads every file in paths and registers the plugins, all or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -50,7 +51,7 @@ type Loader struct {
 	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
-	maxGens     int // 0: DefaultMaxGenerations
+	maxGens     int // 0: defaultMaxGenerations
 
 	mu      sync.Mutex
 	sums    Sums                     // nil: checksums are not verified
@@ -161,6 +162,11 @@ func WithInitOptions(opts ...runtime.InitOption) Option {
 // WithBuildOptions sets how [Loader.Build] builds.
 func WithBuildOptions(o BuildOptions) Option { return func(l *Loader) { l.build = o } }
 
+// Sums maps plugin files to their expected SHA-256 checksums, for
+// [WithSums]. Keys are absolute, cleaned paths; values are lower-case hex.
+// On disk (plugink.sum) it is kept in the format of sha256sum.
+type Sums = sums.Sums
+
 // std is the Loader behind the package-level functions.
 var std = NewPlugin()
 
@@ -262,10 +268,10 @@ func fileErrors(err error, files map[string][]string) error {
 }
 
 // LoadEnv loads and registers, as [Loader.LoadAll] does, the files listed
-// in the environment variable MICRO_PLUGIN (see [EnvPaths]). It returns
+// in the environment variable MICRO_PLUGIN (comma-separated, entries trimmed of spaces, empty ones skipped). It returns
 // nil, nil when the variable is unset or empty.
 func (l *Loader) LoadEnv() ([]*runtime.Config, error) {
-	paths := EnvPaths()
+	paths := envPaths()
 	if len(paths) == 0 {
 		return nil, nil
 	}
@@ -276,9 +282,9 @@ func (l *Loader) LoadEnv() ([]*runtime.Config, error) {
 	return cfgs, nil
 }
 
-// EnvPaths returns the plugin files listed in MICRO_PLUGIN: the
+// envPaths returns the plugin files listed in MICRO_PLUGIN: the
 // comma-separated entries, trimmed of spaces, empty entries skipped.
-func EnvPaths() []string {
+func envPaths() []string {
 	var paths []string
 	for _, p := range strings.Split(os.Getenv(EnvPlugins), ",") {
 		if p = strings.TrimSpace(p); p != "" {

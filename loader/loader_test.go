@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +22,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/loader/internal/hostcmp"
+	"github.com/plugink/plugink/loader/internal/records"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
 )
@@ -79,7 +83,7 @@ func TestInspectReadsMetadataWithoutOpening(t *testing.T) {
 	want, err := buildinfo.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, want, info.BuildInfo, "the loader reads the build information as debug/buildinfo does")
-	sum, err := loader.FileSum(path)
+	sum, err := sumfile.File(path)
 	require.NoError(t, err)
 	assert.Equal(t, sum, info.SHA256)
 
@@ -419,18 +423,18 @@ func TestSumsFile(t *testing.T) {
 	require.NoError(t, err)
 	sumB, err := sums.Add(b)
 	require.NoError(t, err)
-	file := filepath.Join(dir, loader.SumFile)
-	require.NoError(t, loader.WriteSums(file, sums))
+	file := filepath.Join(dir, sumfile.FileName)
+	require.NoError(t, sumfile.Write(file, sums))
 
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Equal(t, sumA+"  a.so\n"+sumB+"  sub/b c.so\n", string(data))
-	if out, err := runIn(dir, "sha256sum", "-c", loader.SumFile); err == nil || !strings.Contains(err.Error(), "executable file not found") {
+	if out, err := runIn(dir, "sha256sum", "-c", sumfile.FileName); err == nil || !strings.Contains(err.Error(), "executable file not found") {
 		require.NoError(t, err, "sha256sum -c: %s", out)
 		assert.Equal(t, "a.so: OK\nsub/b c.so: OK\n", out)
 	}
 
-	read, err := loader.ReadSums(file)
+	read, err := sumfile.Read(file)
 	require.NoError(t, err)
 	assert.Equal(t, sums, read)
 	require.NoError(t, read.Verify(a))
@@ -442,21 +446,21 @@ func TestSumsFile(t *testing.T) {
 		f := filepath.Join(dir, "escaped.sum")
 		h := strings.Repeat("ab", 32)
 		require.NoError(t, os.WriteFile(f, []byte(h+" *bin.so\n\n\\"+h+"  back\\\\slash.so\n"), 0o644))
-		s, err := loader.ReadSums(f)
+		s, err := sumfile.Read(f)
 		require.NoError(t, err)
 		assert.Equal(t, loader.Sums{filepath.Join(dir, "bin.so"): h, filepath.Join(dir, `back\slash.so`): h}, s)
-		require.NoError(t, loader.WriteSums(f, s))
-		again, err := loader.ReadSums(f)
+		require.NoError(t, sumfile.Write(f, s))
+		again, err := sumfile.Read(f)
 		require.NoError(t, err)
 		assert.Equal(t, s, again)
 	})
 	t.Run("malformed", func(t *testing.T) {
 		f := filepath.Join(dir, "bad.sum")
 		require.NoError(t, os.WriteFile(f, []byte(sumA+"  a.so\nnot a checksum line\n"), 0o644))
-		_, err := loader.ReadSums(f)
+		_, err := sumfile.Read(f)
 		assert.EqualError(t, err, f+`:2: malformed line: want "<sha256 in hex>  <file name>"`)
 		require.NoError(t, os.WriteFile(f, []byte(strings.Repeat("zz", 32)+"  a.so\n"), 0o644))
-		_, err = loader.ReadSums(f)
+		_, err = sumfile.Read(f)
 		assert.EqualError(t, err, f+`:1: malformed checksum "`+strings.Repeat("zz", 32)+`"`)
 	})
 }
@@ -560,7 +564,7 @@ func TestLoadAllPackageFromAnEarlierPlugin(t *testing.T) {
 	host := fixturePath(t, "loadallhost")
 	ok, variant := fixturePath(t, "yamlok"), fixturePath(t, "yaml")
 	settle(t, ok, variant) // so that they are recorded once loaded
-	before := len(records(t))
+	before := len(recordNames(t))
 
 	out, err := runIn("", host, ok, variant)
 	require.Error(t, err, out)
@@ -574,16 +578,16 @@ func TestLoadAllPackageFromAnEarlierPlugin(t *testing.T) {
 
 	// Once both are recorded as loaded by this host, the second is refused
 	// the same way, by the fingerprints its record holds.
-	require.Len(t, records(t), before+2, "both are recorded")
+	require.Len(t, recordNames(t), before+2, "both are recorded")
 	out, err = runIn("", host, ok, variant)
 	require.Error(t, err, out)
 	assert.Regexp(t, `^preflight `+regexp.QuoteMeta(variant)+`: built differently from the host: package go.yaml.in/yaml/v3 \(as a plugin loaded before links it\): plugin [0-9a-f]+, host [0-9a-f]+\n$`, out)
 }
 
-// records returns the names of the load records of this test run.
-func records(t *testing.T) []string {
+// recordNames returns the names of the load records of this test run.
+func recordNames(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(os.Getenv(loader.EnvLoadRecords))
+	entries, err := os.ReadDir(os.Getenv(records.Env))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -681,4 +685,17 @@ func TestConcurrentLoadAndLookup(t *testing.T) {
 		_, err = f().Call("x")
 		assert.NoError(t, err)
 	}
+}
+
+func TestPreflightRejects(t *testing.T) {
+	text := filepath.Join(t.TempDir(), "text.so")
+	require.NoError(t, os.WriteFile(text, []byte("not a plugin"), 0o644))
+	err := loader.Preflight(text, nil)
+	assert.ErrorIs(t, err, loader.ErrNotPlugin)
+	assert.Contains(t, err.Error(), "preflight "+text+": not a Go plugin")
+
+	err = loader.Preflight(fixturePath(t, "echo"), hostcmp.NewHost(&debug.BuildInfo{GoVersion: "go1.26.8"}, nil))
+	var mm *loader.MismatchError
+	require.ErrorAs(t, err, &mm, "a host with other settings")
+	assert.Equal(t, "GOOS", mm.Diffs[0].What)
 }

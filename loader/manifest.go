@@ -17,11 +17,11 @@ import (
 // The flag and environment variable that choose a manifest's plugin
 // directory at run time.
 const (
-	// DirFlag is the flag that overrides the plugin directory.
-	DirFlag = "plugin_dir"
-	// DirEnv is the environment variable that overrides it when the flag
+	// dirFlag is the flag that overrides the plugin directory.
+	dirFlag = "plugin_dir"
+	// dirEnv is the environment variable that overrides it when the flag
 	// is not set.
-	DirEnv = "PLUGINK_DIR"
+	dirEnv = "PLUGINK_DIR"
 )
 
 // ErrNotListed reports a plugin file in the plugin directory that holds
@@ -71,7 +71,7 @@ type upgradeTarget struct {
 	want *runtime.Config
 }
 
-// RegisterFlag defines the flag -plugin_dir ([DirFlag]) on fs, or on
+// RegisterFlag defines the flag -plugin_dir on fs, or on
 // flag.CommandLine if fs is nil, unless fs already has it. Call it before
 // the flags are parsed (the generated file calls it from an init
 // function).
@@ -82,8 +82,8 @@ func (m *Manifest) RegisterFlag(fs *flag.FlagSet) {
 	m.mu.Lock()
 	m.flags = fs
 	m.mu.Unlock()
-	if fs.Lookup(DirFlag) == nil {
-		fs.String(DirFlag, "", fmt.Sprintf("directory of plugin .so files (default %q, or $%s)", m.Dir, DirEnv))
+	if fs.Lookup(dirFlag) == nil {
+		fs.String(dirFlag, "", fmt.Sprintf("directory of plugin .so files (default %q, or $%s)", m.Dir, dirEnv))
 	}
 }
 
@@ -96,10 +96,10 @@ func (m *Manifest) PluginDir() string {
 	if fs == nil {
 		fs = flag.CommandLine
 	}
-	if f := fs.Lookup(DirFlag); f != nil && f.Value.String() != "" {
+	if f := fs.Lookup(dirFlag); f != nil && f.Value.String() != "" {
 		return f.Value.String()
 	}
-	if dir := os.Getenv(DirEnv); dir != "" {
+	if dir := os.Getenv(dirEnv); dir != "" {
 		return dir
 	}
 	return m.Dir
@@ -132,7 +132,7 @@ func (m *Manifest) Load(opts ...Option) error {
 	}
 	l := NewPlugin(append(base, opts...)...)
 	b := batch{want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
-	env := EnvPaths()
+	env := envPaths()
 	var errs []error
 	for i := range m.Plugins {
 		c := &m.Plugins[i]
@@ -169,8 +169,8 @@ func (m *Manifest) Load(opts ...Option) error {
 	return nil
 }
 
-// ErrNotLoaded reports an upgrade asked of a Manifest that has not loaded.
-var ErrNotLoaded = errors.New("the manifest's plugins are not loaded: call Load first")
+// errNotLoaded reports an upgrade asked of a Manifest that has not loaded.
+var errNotLoaded = errors.New("the manifest's plugins are not loaded: call Load first")
 
 // Upgrade upgrades each plugin that Load loaded whose file changed since:
 // the manifest's plugins in the plugin directory, and the files
@@ -185,7 +185,7 @@ func (m *Manifest) Upgrade() ([]*Upgraded, error) {
 	l, targets := m.loader, m.loaded
 	m.mu.Unlock()
 	if l == nil {
-		return nil, ErrNotLoaded
+		return nil, errNotLoaded
 	}
 	var out []*Upgraded
 	var errs []error
@@ -235,7 +235,7 @@ func (m *Manifest) missingHint(dir string) string {
 		where = fmt.Sprintf("%s, relative to the working directory %s", dir, wd)
 	}
 	return fmt.Sprintf("the plugin directory is %s: build the plugins with plugink build (it writes them beside %s, in dynamic.dir), point -%s or $%s at the directory that holds them, or name the files in $%s",
-		where, m.File, DirFlag, DirEnv, EnvPlugins)
+		where, m.File, dirFlag, dirEnv, EnvPlugins)
 }
 
 // upgradeSignal returns the signal m.UpgradeSignal names.

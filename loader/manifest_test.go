@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -78,8 +79,8 @@ func TestManifestLoad(t *testing.T) {
 		t.Setenv(loader.EnvPlugins, "")
 		_, err := load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})
 		require.ErrorIs(t, err, loader.ErrNoChecksum, "the directory has no plugink.sum")
-		require.NoError(t, loader.WriteSums(filepath.Join(dir, loader.SumFile), sumsOf(t, filepath.Join(dir, "client_echo.so"))))
-		t.Cleanup(func() { os.Remove(filepath.Join(dir, loader.SumFile)) })
+		require.NoError(t, sumfile.Write(filepath.Join(dir, sumfile.FileName), sumsOf(t, filepath.Join(dir, "client_echo.so"))))
+		t.Cleanup(func() { os.Remove(filepath.Join(dir, sumfile.FileName)) })
 		_, err = load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})
 		require.NoError(t, err)
 	})
@@ -106,15 +107,15 @@ func TestManifestPluginDir(t *testing.T) {
 	fs := flag.NewFlagSet("svc", flag.ContinueOnError)
 	m.RegisterFlag(fs)
 	m.RegisterFlag(fs) // twice: no "flag redefined" panic
-	t.Setenv(loader.DirEnv, "")
+	t.Setenv("PLUGINK_DIR", "")
 	assert.Equal(t, "plugins", m.PluginDir())
-	t.Setenv(loader.DirEnv, "/env/dir")
+	t.Setenv("PLUGINK_DIR", "/env/dir")
 	assert.Equal(t, "/env/dir", m.PluginDir())
 	require.NoError(t, fs.Parse([]string{"-plugin_dir", "/flag/dir"}))
 	assert.Equal(t, "/flag/dir", m.PluginDir())
 
 	own := flag.NewFlagSet("svc", flag.ContinueOnError)
-	own.String(loader.DirFlag, "/host/default", "the host's own flag")
+	own.String("plugin_dir", "/host/default", "the host's own flag")
 	m2 := &loader.Manifest{Dir: "plugins"}
 	m2.RegisterFlag(own)
 	assert.Equal(t, "/host/default", m2.PluginDir())

@@ -9,17 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/layout"
+	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/loader/internal/opened"
+	"github.com/plugink/plugink/loader/internal/pluginfile"
 	"github.com/plugink/plugink/runtime"
 )
 
-// DefaultMaxGenerations is how many files of one plugin a Loader opens,
+// defaultMaxGenerations is how many files of one plugin a Loader opens,
 // the first included, unless [WithMaxGenerations] says otherwise.
-const DefaultMaxGenerations = 8
+const defaultMaxGenerations = 8
 
 // ErrGenerations reports an upgrade past the Loader's limit of generations
 // of one plugin ([WithMaxGenerations]).
@@ -36,7 +39,7 @@ var ErrNoGeneration = errors.New("same pluginpath as the generation loaded, othe
 // the first included: a process can never unload a plugin, so each stays
 // in memory until the process ends (a file refused after it was opened
 // included), and an upgrade past n is refused ([ErrGenerations]). n below
-// 1 counts as 1: no upgrades.
+// 1 counts as 1: no upgrades. The default is 8.
 func WithMaxGenerations(n int) Option {
 	return func(l *Loader) { l.maxGens = max(n, 1) }
 }
@@ -180,9 +183,9 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			}
 			// The process holds a module with this pluginpath: only the
 			// same bytes can be that generation.
-			if entrySum(g.cfg) != sum {
+			if opened.Sum(g.cfg) != sum {
 				hint := "give each build its own generation: plugink build derives it from the build's inputs (BuildOptions.Generation)"
-				if !isGeneration(info.PluginPath, want) {
+				if !layout.IsGeneration(info.PluginPath, want) {
 					hint = "rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)"
 				}
 				return nil, runtime.WithHint(fmt.Errorf("%w: %s, generation %d, pluginpath %q", ErrNoGeneration, key, i+1, info.PluginPath), hint)
@@ -195,7 +198,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 	}
 
-	opensSeen := opensDone.Load()
+	opensSeen := opened.Done()
 	pluginpath, fps, _, err := l.check(path, copyPath, verified)
 	if err != nil {
 		return nil, err
@@ -262,24 +265,10 @@ func (l *Loader) switchTo(u *Upgraded, lin *lineage, i int) (*Upgraded, error) {
 	return u, nil
 }
 
-// isGeneration reports whether pluginpath is that of a build with a
-// generation: .../_plugink/<type>/<name>/<generation>.
-func isGeneration(pluginpath string, c *runtime.Config) bool {
-	dir, last, _ := cutLast(pluginpath, "/")
-	return strings.HasSuffix(dir, "/"+pluginDir+"/"+c.Type+"/"+c.Name) && checkGeneration(last) == nil && last != ""
-}
-
-func cutLast(s, sep string) (before, after string, found bool) {
-	if i := strings.LastIndex(s, sep); i >= 0 {
-		return s[:i], s[i+len(sep):], true
-	}
-	return s, "", false
-}
-
 // maxGenerations returns the Loader's limit.
 func (l *Loader) maxGenerations() int {
 	if l.maxGens == 0 {
-		return DefaultMaxGenerations
+		return defaultMaxGenerations
 	}
 	return l.maxGens
 }
@@ -302,7 +291,7 @@ func (l *Loader) recordFirst(cfgs []*runtime.Config) {
 	}
 	for _, c := range cfgs {
 		if _, ok := l.gens[c.String()]; !ok {
-			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: pluginpathOf(c)}}}
+			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: opened.PluginPath(c)}}}
 			l.countFile(c.String())
 		}
 	}
@@ -328,7 +317,7 @@ func (l *Loader) snapshot(real string) (copyPath, sum string, cleanup func(), er
 	if fi.Size() > maxUpgradeFile {
 		return "", "", nil, fmt.Errorf("%w: %d bytes, over the %d an upgrade copies", fsx.ErrTooLarge, fi.Size(), maxUpgradeFile)
 	}
-	if _, err := readPluginFile(src, fi.Size()); err != nil {
+	if _, err := pluginfile.Read(src, fi.Size()); err != nil {
 		return "", "", nil, err
 	}
 	dir, err := os.MkdirTemp(filepath.Dir(real), ".plugink-upgrade-")
@@ -369,7 +358,7 @@ var copies atomic.Uint64
 // whether a recorded checksum verified it.
 func (l *Loader) verifySum(path, real, sum string) (bool, error) {
 	sums, key, err := l.recorded(path, real, func(dir string) (Sums, error) {
-		s, err := ReadSums(filepath.Join(dir, SumFile))
+		s, err := sums.Read(filepath.Join(dir, sums.FileName))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/internal/fsx"
+	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
 	"github.com/plugink/plugink/runtime"
@@ -115,7 +116,7 @@ func TestUpgrade(t *testing.T) {
 		}, loader.ErrNotPlugin},
 		{"checksum", func() {
 			install("up3")
-			require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(file), loader.SumFile), []byte(zeroSum+"  client_up.so\n"), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(file), sumfile.FileName), []byte(zeroSum+"  client_up.so\n"), 0o644))
 		}, loader.ErrChecksum},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +131,7 @@ func TestUpgrade(t *testing.T) {
 			assert.Empty(t, drain(changed))
 		})
 	}
-	os.Remove(filepath.Join(filepath.Dir(file), loader.SumFile))
+	os.Remove(filepath.Join(filepath.Dir(file), sumfile.FileName))
 
 	// Back to generation 1, loaded before: nothing is opened.
 	install("up1")
@@ -334,7 +335,7 @@ func TestManifestUpgrade(t *testing.T) {
 	m.RegisterFlag(flag.NewFlagSet("svc", flag.ContinueOnError))
 
 	_, err := m.Upgrade()
-	require.ErrorIs(t, err, loader.ErrNotLoaded)
+	require.ErrorContains(t, err, "not loaded: call Load first")
 	reg, kind := newRegistry(t)
 	require.NoError(t, m.Load(loader.WithRegistry(reg)))
 	assert.Equal(t, "v1: hi", reply(t, kind))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+
+	"github.com/plugink/plugink/internal/sums"
 )
 
 // verify checks the file, named path and resolved to real, against a
@@ -73,7 +75,7 @@ func (l *Loader) sumsIn(dir string) (Sums, error) {
 	if done {
 		return s, nil
 	}
-	s, err := ReadSums(filepath.Join(dir, SumFile))
+	s, err := sums.Read(filepath.Join(dir, sums.FileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		s, err = nil, nil
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/plugink/plugink/build"
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/self"
+	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
@@ -173,7 +175,7 @@ func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) e
 		return err
 	}
 	o.HostSource = h.hostSrc
-	hostTags := loader.Setting(o.Host.BuildInfo, "-tags")
+	hostTags := settings.Get(o.Host.BuildInfo, "-tags")
 	if tags != "" && !sameTags(tags, hostTags) {
 		fmt.Fprintf(fs.Output(), "%s%s: -tags %s: the plugins are built with the host's build tags (%s), as a plugin built with others does not load into it\n", prefix, cmd, runtime.Quote(tags), runtime.Quote(hostTags))
 		return errUsage
@@ -287,7 +289,7 @@ func runVersion(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	v := loader.Version()
+	v := self.PluginkVersion()
 	if v == "" {
 		v = "(devel)"
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 )
 
@@ -80,7 +81,7 @@ func inspect(file, host string) (*inspectView, error) {
 		return nil, err
 	}
 	v := &inspectView{File: info.File, PluginPath: info.PluginPath, SHA256: info.SHA256, Plugink: info.Plugink, host: host}
-	sums, err := loader.ReadSums(filepath.Join(filepath.Dir(file), loader.SumFile))
+	sums, err := sums.Read(filepath.Join(filepath.Dir(file), sums.FileName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

@@ -1,12 +1,20 @@
-// Package archtest guards the direction of plugink's imports: the packages
-// a host links (runtime, loader, and a dynamic host's own code) import
-// nothing of the generator, and the generator does not import the loader.
+// Package archtest guards plugink's shape: the packages a host links
+// (runtime, loader, and a dynamic host's own code) import nothing of the
+// generator, imports run one way, the generator does not import the
+// loader, no package is over 2,000 lines, and the loader's exported
+// surface stays small.
 package archtest
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -81,29 +89,53 @@ func TestHostsLinkNoGenerator(t *testing.T) {
 	}
 }
 
-// TestImportDirection: runtime imports only the standard library; the
-// loader only runtime, plugink's std-only internal packages and the
-// standard library; gen never imports the loader.
+// layers says what each package a host links may import besides the
+// standard library: imports run one way, down this table, and every
+// package of plugink's own that a dynamic host links is in it.
+var layers = map[string][]string{
+	"runtime":                    {},
+	"internal/fsx":               {},
+	"internal/gocmd":             {},
+	"internal/safetext":          {},
+	"internal/self":              {"runtime"},
+	"internal/settings":          {"runtime"},
+	"internal/layout":            {"runtime"},
+	"internal/sums":              {"internal/fsx"},
+	"internal/pluginbuild":       {"runtime", "internal/fsx", "internal/gocmd", "internal/layout", "internal/self", "internal/settings", "internal/sums"},
+	"loader/internal/mapped":     {"internal/fsx"},
+	"loader/internal/pluginfile": {"runtime", "internal/settings", "loader/internal/mapped"},
+	"loader/internal/hostcmp":    {"internal/fsx", "internal/safetext", "internal/self", "internal/settings", "loader/internal/pluginfile"},
+	"loader/internal/records":    {"runtime", "internal/fsx", "internal/self", "loader/internal/pluginfile"},
+	"loader/internal/opened":     {"runtime", "internal/fsx", "internal/sums"},
+	"loader/internal/trial":      {"internal/self", "loader/internal/opened"},
+	"loader": {"runtime", "internal/fsx", "internal/layout", "internal/pluginbuild", "internal/self", "internal/settings", "internal/sums",
+		"loader/internal/hostcmp", "loader/internal/mapped", "loader/internal/opened", "loader/internal/pluginfile", "loader/internal/records", "loader/internal/trial"},
+}
+
+// TestImportDirection: each package of the layers imports only what its
+// row allows (so runtime only the standard library, and no package under
+// loader/internal the loader); every plugink package the loader links
+// has a row; gen never imports the loader or build.
 func TestImportDirection(t *testing.T) {
 	pkgs := list(t, module+"/...")
-	allowed := map[string][]string{
-		module + "/runtime":           {},
-		module + "/loader":            {module + "/runtime", module + "/internal/fsx", module + "/internal/gocmd", module + "/internal/safetext"},
-		module + "/internal/fsx":      {},
-		module + "/internal/safetext": {},
-	}
-	for pkg, ok := range allowed {
-		if pkgs[pkg] == nil {
+	for pkg, ok := range layers {
+		p := pkgs[module+"/"+pkg]
+		if p == nil {
 			t.Errorf("no package %s", pkg)
 			continue
 		}
-		for _, imp := range pkgs[pkg].Imports {
+		for _, imp := range p.Imports {
 			if imp == "C" { // cgo
 				continue
 			}
-			if p := pkgs[imp]; p == nil || !p.Standard && !slices.Contains(ok, imp) {
+			if q := pkgs[imp]; q == nil || !q.Standard && !slices.Contains(ok, strings.TrimPrefix(imp, module+"/")) {
 				t.Errorf("%s imports %s", pkg, imp)
 			}
+		}
+	}
+	for _, d := range pkgs[module+"/loader"].Deps {
+		if rel, ok := strings.CutPrefix(d, module+"/"); ok && layers[rel] == nil {
+			t.Errorf("the loader links %s, which has no row in layers", d)
 		}
 	}
 	for path, p := range pkgs {
@@ -114,5 +146,105 @@ func TestImportDirection(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// maxPackageLines bounds a package's size: non-blank, non-test lines.
+const maxPackageLines = 2000
+
+// TestPackageSizes: no package of the module is over maxPackageLines
+// lines of Go (blank lines aside, tests and testdata not counted).
+func TestPackageSizes(t *testing.T) {
+	root := filepath.Join("..", "..")
+	sizes := map[string]int{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "examples" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for line := range strings.Lines(string(data)) {
+			if strings.TrimSpace(line) != "" {
+				sizes[filepath.Dir(path)]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, n := range sizes {
+		if n > maxPackageLines {
+			t.Errorf("%s: %d lines, over %d", dir, n, maxPackageLines)
+		}
+	}
+}
+
+// maxLoaderSurface bounds the loader's exported identifiers (methods and
+// fields not counted): what a user of the dynamic path needs, and no more.
+const maxLoaderSurface = 50
+
+// TestLoaderSurface: the loader exports at most maxLoaderSurface
+// identifiers, each with a doc comment.
+func TestLoaderSurface(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join("..", "..", "loader", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.IsExported() {
+					names = append(names, d.Name.Name)
+					if d.Doc == nil {
+						t.Errorf("%s: no doc comment", d.Name.Name)
+					}
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch s := spec.(type) {
+					case *ast.TypeSpec:
+						if s.Name.IsExported() {
+							names = append(names, s.Name.Name)
+							if s.Doc == nil && d.Doc == nil {
+								t.Errorf("%s: no doc comment", s.Name.Name)
+							}
+						}
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							if n.IsExported() {
+								names = append(names, n.Name)
+								if s.Doc == nil && d.Doc == nil {
+									t.Errorf("%s: no doc comment", n.Name)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	t.Logf("%d exported identifiers: %s", len(names), strings.Join(names, " "))
+	if len(names) > maxLoaderSurface {
+		t.Errorf("the loader exports %d identifiers, over %d", len(names), maxLoaderSurface)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/gen/emit"
+	"github.com/plugink/plugink/internal/pluginbuild"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
@@ -171,7 +172,7 @@ func verdicts(t *testing.T, what string, valid bool, c runtime.Config, kind stri
 	check("emit.Dynamic", err)
 	// With no go command, a valid Config gets as far as looking for it.
 	err = loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Go: "/nonexistent/go", IgnoreHost: true})).Build(t.TempDir()+"/p", &c)
-	if !errors.Is(err, loader.ErrNoToolchain) && !errors.Is(err, runtime.ErrInvalid) {
+	if !errors.Is(err, pluginbuild.ErrNoToolchain) && !errors.Is(err, runtime.ErrInvalid) {
 		t.Fatalf("%s: loader.Build: unexpected error %v", what, err)
 	}
 	check("loader.Build", func() error {

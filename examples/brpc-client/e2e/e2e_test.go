@@ -59,12 +59,12 @@ func buildFixtures(dir string) error {
 		return err
 	}
 	wg.Go(func() {
-		host, err := loader.ReadBuildInfo(fixtures.dynamic)
+		host, err := loader.ReadHost(fixtures.dynamic)
 		if err != nil {
 			pluginErr = err
 			return
 		}
-		b := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Dir: "..", Host: host, SumFile: filepath.Join(dir, "plugins", loader.SumFile)}))
+		b := loader.NewPlugin(loader.WithBuildOptions(loader.BuildOptions{Dir: "..", Host: host.BuildInfo, SumFile: filepath.Join(dir, "plugins", "plugink.sum")}))
 		pluginErr = b.Build(fixtures.plugin, &runtime.Config{Name: "brpc", Type: "client",
 			Path: "github.com/plugink/plugink/examples/brpc-client/plugins/brpc", NewFunc: "NewClient"})
 	})

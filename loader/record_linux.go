@@ -1,9 +1,0 @@
-package loader
-
-import "syscall"
-
-// statTimes returns a file's modification and change times, in
-// nanoseconds.
-func statTimes(st *syscall.Stat_t) (mtime, ctime int64) {
-	return st.Mtim.Nano(), st.Ctim.Nano()
-}

@@ -1,8 +1,0 @@
-//go:build linux
-
-package loader
-
-import "syscall"
-
-// setParentDeath has the kernel kill the trial process if this one dies.
-func setParentDeath(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }

@@ -1,8 +1,0 @@
-//go:build unix && !linux
-
-package loader
-
-import "syscall"
-
-// setParentDeath does nothing where the kernel has no parent-death signal.
-func setParentDeath(*syscall.SysProcAttr) {}

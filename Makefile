@@ -7,8 +7,8 @@ FUZZTIME ?= 3s
 # The root module's fuzz targets, with their packages (the example's are in
 # examples/brpc-client/Makefile).
 FUZZ := \
-	FuzzPluginHeaders:./loader \
-	FuzzPluginMain:./loader \
+	FuzzPluginHeaders:./loader/internal/pluginfile \
+	FuzzPluginMain:./internal/pluginbuild \
 	FuzzImportPathMatchesGo:./internal/ruletest \
 	FuzzFuncNameMatchesGo:./internal/ruletest \
 	FuzzNamesMakeImportPaths:./internal/ruletest \
@@ -42,7 +42,7 @@ test: vet
 ## mutation: Inspect, Preflight and Load over 10,000 one-byte variants of a
 ## real plugin's headers: none may crash, panic or hang (PLUGINK_MUTATIONS=n).
 mutation:
-	$(GO) test -count=1 -timeout 30m -run 'TestMutatedPluginsNeverCrash' -v ./loader
+	PLUGINK_MUTATIONS=$${PLUGINK_MUTATIONS:-10000} $(GO) test -count=1 -timeout 30m -run 'TestMutatedPluginsNeverCrash' -v ./loader
 
 ## fuzz: each fuzz target for FUZZTIME (their seed corpora also run in every `go test`).
 fuzz:

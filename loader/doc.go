@@ -1,8 +1,11 @@
 // Package loader is plugink's dynamic path: it builds plugins as Go .so
 // files, checks them, loads them with the standard plugin package, and
 // registers them into their kinds (package runtime). It imports only
-// runtime, two standard-library-only helpers of plugink, and the standard
-// library, so that a host linking it links no generator code.
+// runtime, plugink's small standard-library-only internal packages (each
+// with one job: reading plugin files, comparing them with the host, the
+// trial, load records, the table of opened files, checksums, the build),
+// and the standard library, so that a host linking it links no generator
+// code.
 //
 // A host that declared its kinds loads the plugins listed in MICRO_PLUGIN
 // at start-up:

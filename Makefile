@@ -15,7 +15,7 @@ FUZZ := \
 	FuzzEscape:./internal/safetext \
 	FuzzRewriteImports:./build
 
-.PHONY: demo demo-upgrade demo-loader test test-short mutation fuzz vet bench
+.PHONY: demo demo-upgrade demo-loader test test-short mutation fuzz vet bench stress
 
 ## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so,
 ## then upgrades the plugin under load (demo-upgrade).
@@ -55,6 +55,11 @@ fuzz:
 ## test-short: every test that builds no program and no plugin, in seconds.
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+## stress: the example's tests 20 times in a row while two CPU-burning
+## processes run beside them (STRESS_RUNS=n): no test may depend on timing.
+stress:
+	bash scripts/stress.sh
 
 ## vet: go vet over every module in the workspace.
 vet:

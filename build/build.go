@@ -417,8 +417,29 @@ func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo load
 	if err = errors.Join(err, linksErr); err != nil {
 		return nil, err
 	}
+	base, err := commonKey(settings, flags)
+	if err != nil {
+		return nil, err
+	}
+	plans := map[*gen.PluginDecl]*plan{}
+	for _, p := range plugins {
+		pl := &plan{module: mod, renamed: renamed(p.Path, pkgs, mod, links)}
+		if pl.key, err = pluginKey(base, p, pkgs, where.GOMODCACHE, pl.renamed); err != nil {
+			return nil, err
+		}
+		pl.generation = layout.Generation(pl.key)
+		plans[p] = pl
+	}
+	return plans, nil
+}
+
+// commonKey is what every plugin's cache key starts from: plugink's
+// version, the effective settings, and the module and workspace files (a
+// pinning's go.mod and go.sum among the flags, GOMOD's and GOWORK's).
+func commonKey(settings string, flags []string) ([]byte, error) {
 	common := sha256.New()
 	fmt.Fprintf(common, "plugink %s\n%s\n", self.PluginkVersion(), settings)
+	var err error
 	for _, f := range flags {
 		if mod, ok := strings.CutPrefix(f, "-modfile="); ok { // a pinning's go.mod and go.sum
 			err = errors.Join(err, hashFile(common, mod), hashFile(common, strings.TrimSuffix(mod, ".mod")+".sum"))
@@ -435,17 +456,7 @@ func planBuilds(ctx context.Context, m *gen.Manifest, host *loader.Host, bo load
 	if err != nil {
 		return nil, fmt.Errorf("cache key: %w", err)
 	}
-	base := common.Sum(nil)
-	plans := map[*gen.PluginDecl]*plan{}
-	for _, p := range plugins {
-		pl := &plan{module: mod, renamed: renamed(p.Path, pkgs, mod, links)}
-		if pl.key, err = pluginKey(base, p, pkgs, where.GOMODCACHE, pl.renamed); err != nil {
-			return nil, err
-		}
-		pl.generation = layout.Generation(pl.key)
-		plans[p] = pl
-	}
-	return plans, nil
+	return common.Sum(nil), nil
 }
 
 // listDeps runs go list -deps -json with args (flags, then packages) and

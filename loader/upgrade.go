@@ -141,73 +141,120 @@ func (l *Loader) upgradeListed(path string, want *runtime.Config) (*Upgraded, er
 }
 
 func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, error) {
-	if err := supported(); err != nil {
-		return nil, err
-	}
-	real, _, err := resolve(path)
-	if err != nil {
-		return nil, err
-	}
-	copyPath, sum, cleanup, err := l.snapshot(real)
+	up, cleanup, err := l.upgradeCandidate(path, listedAs)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	verified, err := l.verifySum(path, real, sum)
-	if err != nil {
-		return nil, err
-	}
-	info, err := inspect(copyPath, false)
-	if err != nil {
-		return nil, err
-	}
-	want := info.Config
-	if want == nil {
-		return nil, runtime.WithHint(fmt.Errorf("%w: it records no plugink metadata, which names the plugin before the file is opened", ErrNotPlugin),
-			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)")
-	}
-	if err := listed(path, want, listedAs); err != nil {
-		return nil, err
-	}
-	key := want.String()
-	u := &Upgraded{Plugin: key, File: path, SHA256: sum}
-
+	key := up.want.String()
+	u := &Upgraded{Plugin: key, File: path, SHA256: up.c.sum}
 	l.mu.Lock()
 	lin := l.gens[key] // Upgrade alone changes a lineage, under upgradeMu
 	files := l.files[key]
 	l.mu.Unlock()
-	if lin != nil {
-		for i, g := range lin.gens {
-			if g.pluginpath != info.PluginPath {
-				continue
-			}
-			// The process holds a module with this pluginpath: only the
-			// same bytes can be that generation.
-			if opened.Sum(g.cfg) != sum {
-				hint := "give each build its own generation: plugink build derives it from the build's inputs (BuildOptions.Generation)"
-				if !layout.IsGeneration(info.PluginPath, want) {
-					hint = "rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)"
-				}
-				return nil, runtime.WithHint(fmt.Errorf("%w: %s, generation %d, pluginpath %q", ErrNoGeneration, key, i+1, info.PluginPath), hint)
-			}
-			return l.switchTo(u, lin, i)
+	if i, err := lin.find(up); i >= 0 || err != nil {
+		if err != nil {
+			return nil, err
 		}
+		return l.switchTo(u, lin, i)
 	}
 	if files >= l.maxGenerations() {
 		return nil, runtime.WithHint(fmt.Errorf("%w: %d files of %s opened, the limit (the process cannot unload any)", ErrGenerations, files, key),
 			"restart the process to drop the old generations, or raise the limit (loader.WithMaxGenerations)")
 	}
-
-	opensSeen := opened.Done()
-	pluginpath, fps, _, err := l.check(path, copyPath, verified)
+	cfg, err := l.openGeneration(up)
 	if err != nil {
 		return nil, err
+	}
+	return l.registerGeneration(u, lin, cfg, up.c.pluginpath)
+}
+
+// upgradeFile is a file an upgrade is asked for: its private copy, as a
+// candidate not yet checked, and the plugin its metadata names.
+type upgradeFile struct {
+	c          *candidate
+	want       *runtime.Config // from the file's metadata
+	pluginpath string          // as the metadata's symbols say
+}
+
+// upgradeCandidate copies the file at path (see snapshot), verifies the
+// copy's checksum if one is recorded, and reads the plugin it holds from
+// its metadata, refusing a file that does not hold listedAs, if set. The
+// function it returns removes the copy.
+func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgradeFile, func(), error) {
+	if err := supported(); err != nil {
+		return nil, nil, err
+	}
+	real, _, err := resolve(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	copyPath, sum, cleanup, err := l.snapshot(real)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*upgradeFile, func(), error) {
+		cleanup()
+		return nil, nil, err
+	}
+	verified, err := l.verifySum(path, real, sum)
+	if err != nil {
+		return fail(err)
+	}
+	info, err := inspect(copyPath, false)
+	if err != nil {
+		return fail(err)
+	}
+	if info.Config == nil {
+		return fail(runtime.WithHint(fmt.Errorf("%w: it records no plugink metadata, which names the plugin before the file is opened", ErrNotPlugin),
+			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)"))
+	}
+	if err := listed(path, info.Config, listedAs); err != nil {
+		return fail(err)
 	}
 	fi, err := os.Stat(copyPath)
 	if err != nil {
+		return fail(err)
+	}
+	c := &candidate{path: path, real: copyPath, fi: fi, verified: verified, sum: sum}
+	return &upgradeFile{c: c, want: info.Config, pluginpath: info.PluginPath}, cleanup, nil
+}
+
+// find returns the index of the generation of lin that up is, -1 if none;
+// an error if up has the pluginpath of a generation loaded and other
+// bytes. A nil lineage has no generations.
+func (lin *lineage) find(up *upgradeFile) (int, error) {
+	if lin == nil {
+		return -1, nil
+	}
+	for i, g := range lin.gens {
+		if g.pluginpath != up.pluginpath {
+			continue
+		}
+		// The process holds a module with this pluginpath: only the same
+		// bytes can be that generation.
+		if opened.Sum(g.cfg) != up.c.sum {
+			hint := "give each build its own generation: plugink build derives it from the build's inputs (BuildOptions.Generation)"
+			if !layout.IsGeneration(up.pluginpath, up.want) {
+				hint = "rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)"
+			}
+			return -1, runtime.WithHint(fmt.Errorf("%w: %s, generation %d, pluginpath %q", ErrNoGeneration, up.want, i+1, up.pluginpath), hint)
+		}
+		return i, nil
+	}
+	return -1, nil
+}
+
+// openGeneration checks and opens up's copy as a new generation, and
+// checks that it holds the plugin its metadata names. A file the dynamic
+// linker mapped counts toward the limit, whatever comes after.
+func (l *Loader) openGeneration(up *upgradeFile) (*runtime.Config, error) {
+	c := up.c
+	c.opensSeen = opened.Done()
+	var err error
+	if c.pluginpath, c.fps, _, err = l.check(c.path, c.real, c.verified); err != nil {
 		return nil, err
 	}
-	c := &candidate{path: path, real: copyPath, fi: fi, pluginpath: pluginpath, verified: verified, fps: fps, sum: sum, opensSeen: opensSeen}
 	cfg, err := l.open(c)
 	if c.mapped || err == nil {
 		// Counted whatever comes after: a file refused once the dynamic
@@ -215,18 +262,25 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 		// constructor's type) stays mapped too. (A file this process
 		// mapped for another Loader counts for this one as well.)
 		l.mu.Lock()
-		l.countFile(key)
+		l.countFile(up.want.String())
 		l.mu.Unlock()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Type != want.Type || cfg.Name != want.Name {
-		return nil, fmt.Errorf("%w: the file's metadata names %s, its Plugin variable %s", ErrNotPlugin, key, cfg.String())
+	if cfg.Type != up.want.Type || cfg.Name != up.want.Name {
+		return nil, fmt.Errorf("%w: the file's metadata names %s, its Plugin variable %s", ErrNotPlugin, up.want, cfg.String())
 	}
+	return cfg, nil
+}
+
+// registerGeneration registers cfg, opened from a file with the given
+// pluginpath, as the newest generation of lin (nil: the plugin's first for
+// this Loader), in place of the one registered.
+func (l *Loader) registerGeneration(u *Upgraded, lin *lineage, cfg *runtime.Config, pluginpath string) (*Upgraded, error) {
 	opts := l.initOpts
 	if lin != nil {
-		opts = append(append([]runtime.InitOption(nil), opts...), runtime.ReplaceOnly(key))
+		opts = append(append([]runtime.InitOption(nil), opts...), runtime.ReplaceOnly(u.Plugin))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -239,7 +293,7 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 			l.gens = map[string]*lineage{}
 		}
 		lin = &lineage{}
-		l.gens[key] = lin
+		l.gens[u.Plugin] = lin
 	}
 	lin.gens = append(lin.gens, generation{cfg: cfg, pluginpath: pluginpath})
 	lin.current = len(lin.gens) - 1

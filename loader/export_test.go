@@ -4,16 +4,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader/internal/mapped"
 	"github.com/plugink/plugink/loader/internal/opened"
 	"github.com/plugink/plugink/loader/internal/records"
 )
-
-// HostSettings exposes settings.Build to the tests, which build
-// hand-written plugin main packages with the flags and environment Build
-// would use.
-var HostSettings = settings.Build
 
 // SetBeforeOpen makes f run right before each plugin.Open, for a test
 // that changes the file there, and returns the function that undoes it.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/module"
 
+	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/records"
@@ -168,7 +169,10 @@ func buildMain(name string) func(string) error {
 // goBuild runs go build -o out with this test binary's settings.
 func goBuild(out string, args ...string) error {
 	bi, _ := debug.ReadBuildInfo()
-	flags, env := loader.HostSettings(bi)
+	flags, env, err := settings.Build(bi)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {

@@ -194,7 +194,9 @@ func (o Options) Settings() (flags, env []string, err error) {
 		return nil, nil, err
 	}
 	if host != nil {
-		flags, env = settings.Build(host)
+		if flags, env, err = settings.Build(host); err != nil {
+			return nil, nil, runtime.WithHint(err, "plugink passes a host's settings to go build only from an allowlist: rebuild the host without the setting, or, if you trust it, give it yourself (GOFLAGS, CGO_CFLAGS, ... in the environment of plugink build)")
+		}
 	}
 	return append(flags, o.Flags...), append(env, o.Env...), nil
 }

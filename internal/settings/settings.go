@@ -7,9 +7,12 @@
 package settings
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/plugink/plugink/runtime"
@@ -144,7 +147,16 @@ func NormalTags(tags string) string {
 // Build returns the go build flags and environment variables that
 // reproduce the settings bi records, for building a plugin that fits the
 // program bi describes.
-func Build(bi *debug.BuildInfo) (flags, env []string) {
+//
+// A program's build information is data from a file plugink did not
+// write: each value must pass its setting's allowlist (see check) before
+// it reaches go build, so that a crafted binary cannot make the build run
+// a program (a C compiler's -wrapper), write a file (a compiler's
+// -cpuprofile) or hang (a -pgo profile that is a device). A value that
+// does not pass is an error wrapping [ErrUntrusted] that names the
+// setting; nothing is built.
+func Build(bi *debug.BuildInfo) (flags, env []string, err error) {
+	var errs []error
 	for _, s := range All {
 		v := Get(bi, s.Key)
 		switch s.FromHost {
@@ -159,9 +171,21 @@ func Build(bi *debug.BuildInfo) (flags, env []string) {
 				continue
 			}
 		case ifFile:
-			if _, err := os.Stat(v); v == "" || err != nil {
+			if v == "" {
 				continue
 			}
+			fi, err := os.Stat(v)
+			if err != nil {
+				continue // the profile is not on this machine: the plugin is built without, and preflight says so
+			}
+			if !fi.Mode().IsRegular() {
+				errs = append(errs, fmt.Errorf("%w: %s=%s: not a regular file", ErrUntrusted, s.Key, strconv.Quote(v)))
+				continue
+			}
+		}
+		if err := check(s, v); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s=%s: %w", ErrUntrusted, s.Key, strconv.Quote(v), err))
+			continue
 		}
 		if s.Flag {
 			flags = append(flags, s.Key+"="+v)
@@ -169,5 +193,8 @@ func Build(bi *debug.BuildInfo) (flags, env []string) {
 			env = append(env, s.Key+"="+v)
 		}
 	}
-	return flags, env
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return flags, env, nil
 }

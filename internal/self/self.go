@@ -17,13 +17,42 @@ const Module = "github.com/plugink/plugink"
 
 // Executable returns the file of the running program, for what cannot be
 // asked of the dynamic linker: /proc/self/exe where it exists, else what
-// os.Executable says.
+// os.Executable says. A program started by running the dynamic linker
+// (ld-linux-x86-64.so.2 ./prog, as on noexec mounts) is the file the
+// dynamic linker mapped as the program, not the dynamic linker.
 func Executable() string {
-	if _, err := os.Stat("/proc/self/exe"); err == nil {
-		return "/proc/self/exe"
+	path, _ := start()
+	if path == procExe {
+		if prog := viaDynamicLinker(); prog != "" {
+			return prog
+		}
 	}
-	exe, _ := os.Executable()
-	return exe
+	return path
+}
+
+// Command returns how to start this program again: the file to execute
+// and the arguments that come before the program's own. It is the
+// program's file, with none; for a program started by running the
+// dynamic linker, the dynamic linker, with the program's file.
+func Command() (path string, args []string) {
+	path, _ = start()
+	if path == procExe {
+		if prog := viaDynamicLinker(); prog != "" {
+			return path, []string{prog}
+		}
+	}
+	return path, nil
+}
+
+// procExe is Linux's link to the running program's file.
+const procExe = "/proc/self/exe"
+
+// start returns the file the kernel executed to start this process.
+func start() (string, error) {
+	if _, err := os.Stat(procExe); err == nil {
+		return procExe, nil
+	}
+	return os.Executable()
 }
 
 // BuildInfo returns this program's Go build information, read once.

@@ -87,6 +87,10 @@ var fixtures = []*fixture{
 	{name: "conc1", build: buildConfig(runtime.Config{Name: "conc1", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "conc2", build: buildConfig(runtime.Config{Name: "conc2", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
 	{name: "conc3", build: buildConfig(runtime.Config{Name: "conc3", Type: "client", Path: greetPkg, NewFunc: "NewClient"})},
+	{name: "initlog", build: buildMain("initlog")},
+	{name: "signedenv", build: buildConfig(runtime.Config{Name: "signedenv", Type: "client", Path: echoPkg, NewFunc: "NewClient"})},
+	{name: "sig1", build: buildGeneration("g6", "NewClient", "s1")},
+	{name: "sig2", build: buildGeneration("g7", "NewClient", "s2")},
 }
 
 // yamlHost is the host program testdata/hosts/yamlhost.
@@ -114,6 +118,9 @@ func TestMain(m *testing.M) {
 	}
 	if spec := os.Getenv(mutationChildEnv); spec != "" {
 		os.Exit(mutationChild(spec))
+	}
+	if spec := os.Getenv(ldsoChildEnv); spec != "" {
+		os.Exit(ldsoChild(spec))
 	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "plugink-loader-test-")

@@ -1,6 +1,7 @@
 package pluginfile
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/hex"
 	"io"
@@ -25,6 +26,13 @@ const MaxPackages = 1 << 16
 // Fingerprints returns the fingerprints of the packages the plugin links,
 // by import path, but its main package (a clash there is the pluginpath
 // check's); nil for a Mach-O file, whose fingerprints are not read.
+//
+// They are the ones plugin.Open compares with the host's: the link-time
+// table (go:link.pkgname.N and go:link.pkglinkhash.N, in the symbol
+// table), checked against the fingerprints the file exports to the
+// dynamic linker (go:link.pkghashbytes.*); a file where the two disagree
+// is refused. A stripped file has no symbol table: its exported
+// fingerprints are what can be read.
 func (pf *File) Fingerprints() (map[string]string, error) {
 	if pf.elf == nil {
 		return nil, nil
@@ -32,6 +40,18 @@ func (pf *File) Fingerprints() (map[string]string, error) {
 	fps, err := pf.elf.fingerprints()
 	if err != nil {
 		return nil, err
+	}
+	linked, err := pf.elf.linkTimeFingerprints()
+	if err != nil {
+		return nil, err
+	}
+	for pkg, fp := range linked {
+		if exported, ok := fps[pkg]; ok && exported != fp {
+			return nil, errELF("package %s: the fingerprint the file exports (%s) is not the one plugin.Open compares (%s)", runtime.Quote(pkg), exported, fp)
+		}
+	}
+	if linked != nil {
+		fps = linked
 	}
 	for pkg := range fps {
 		if pkg == pf.PluginPath || strings.HasPrefix(pkg, "plugin/unnamed-") {
@@ -91,6 +111,56 @@ func (f *elfFile) fingerprints() (map[string]string, error) {
 	fps := make(map[string]string, len(syms))
 	for _, s := range syms {
 		fps[strings.TrimPrefix(s.Name, fingerprintPrefix)] = hex.EncodeToString(s.Data)
+	}
+	return fps, nil
+}
+
+// Symbols of the link-time table of a plugin's packages.
+const (
+	pkgNamePrefix     = "go:link.pkgname."
+	pkgLinkHashPrefix = "go:link.pkglinkhash."
+)
+
+// linkTimeFingerprints reads the table the runtime compares at
+// plugin.Open, from the symbol table: nil if there is none (a stripped
+// file). Each entry N is a package's import path (go:link.pkgname.N) and
+// its fingerprint (go:link.pkglinkhash.N).
+func (f *elfFile) linkTimeFingerprints() (map[string]string, error) {
+	tab := f.sectionOfType(elf.SHT_SYMTAB)
+	if tab == nil {
+		return nil, nil
+	}
+	syms, err := f.symbols(tab, Query{Prefix: "go:link.pkg", Max: 2 * MaxPackages, Size: runtime.MaxImportPathLen,
+		Match: func(name []byte) bool {
+			return bytes.HasPrefix(name, []byte(pkgNamePrefix)) || bytes.HasPrefix(name, []byte(pkgLinkHashPrefix))
+		}})
+	if err != nil {
+		return nil, err
+	}
+	names, hashes := map[string]string{}, map[string]string{}
+	for _, s := range syms {
+		if n, ok := strings.CutPrefix(s.Name, pkgNamePrefix); ok {
+			names[n] = string(s.Data)
+		} else if n, ok := strings.CutPrefix(s.Name, pkgLinkHashPrefix); ok {
+			hashes[n] = hex.EncodeToString(s.Data)
+		}
+	}
+	if len(names) == 0 && len(hashes) == 0 {
+		return nil, nil
+	}
+	fps := make(map[string]string, len(names))
+	for n, pkg := range names {
+		fp, ok := hashes[n]
+		if !ok {
+			return nil, errELF("link-time table: package %s (entry %s) has no fingerprint", runtime.Quote(pkg), n)
+		}
+		if _, dup := fps[pkg]; dup {
+			return nil, errELF("link-time table: package %s is listed twice", runtime.Quote(pkg))
+		}
+		fps[pkg] = fp
+	}
+	if len(hashes) != len(names) {
+		return nil, errELF("link-time table: %d fingerprints for %d packages", len(hashes), len(names))
 	}
 	return fps, nil
 }

@@ -1,7 +1,9 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +13,15 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"unicode"
 
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -43,6 +49,34 @@ func (e *PinError) Unwrap() error { return ErrPin }
 
 // ErrorHint returns e.Hint.
 func (e *PinError) ErrorHint() string { return e.Hint }
+
+// HostInfoError reports a host whose build information holds a module
+// entry that no go build writes: a path, version, checksum or replacement
+// that an out-of-module build would otherwise pass to the go command or
+// write into go.sum. Nothing is built for such a host.
+type HostInfoError struct {
+	// Module is the module's path as the host records it.
+	Module string
+	// Field names the bad field: "path", "version", "checksum",
+	// "replacement path", "replacement version", "replacement checksum"
+	// or "replacement directory".
+	Field string
+	// Value is the field's value.
+	Value string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error implements error. The host's values are quoted.
+func (e *HostInfoError) Error() string {
+	return fmt.Sprintf("the host's build information: module %s: %s %s: %s",
+		runtime.Quote(e.Module), e.Field, runtime.Quote(e.Value), e.Reason)
+}
+
+// ErrorHint says how to see what the host records.
+func (e *HostInfoError) ErrorHint() string {
+	return "the host binary is damaged or was not built by the go command; see what it records: go version -m <host binary>"
+}
 
 // pinning is how an out-of-module build runs the go command: with a
 // go.mod of its own (-modfile) that requires every module the host links
@@ -81,14 +115,21 @@ const maxPinRounds = 8
 // when that module is not the host's main module (a third party's plugin):
 // a go.mod that pins, for this build only, every module of the plugin's
 // graph that the host links to the host's version and checksum, or to the
-// directory hostSrc for modules the host built from source. It returns nil
-// for a module that is the host's own. It fails before anything is
+// directory hostSrc for modules the host built from source; plugink's own
+// module even if the plugin's graph does not hold it (see pin). It returns
+// nil for a module that is the host's own. It fails before anything is
 // compiled, naming each module and both versions, when the plugin needs a
-// newer version than the host links, or a module's source is not at hand.
+// newer version than the host links (and which modules require it), or a
+// module's source is not at hand; and, naming the module and the field,
+// when the host's build information holds a module entry that no go build
+// writes (see checkHostModule).
 func pinToHost(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInfo, hostSrc string) (*pinning, error) {
 	goCmd.Env = append(goCmd.Env, "GOWORK=off")
 	gomodPath, mod, err := readGoMod(ctx, goCmd)
 	if err != nil || mod.Module.Path == host.Main.Path {
+		return nil, err
+	}
+	if err := checkHost(host, hostSrc); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "plugink-pin-")
@@ -152,18 +193,28 @@ func (p *pinning) start(gomod string) error {
 // pin adds the host's versions of the modules in the plugin's graph, round
 // after round until the graph holds no module of the host's that is not
 // pinned, then checks that each one is at the host's version.
+//
+// plugink's own module is pinned whether or not the graph holds it yet, and
+// may be lowered: plugink/runtime enters every plugin through the main
+// package that the build generates, so a module that does not require
+// plugink would otherwise get the newest one, and a module that requires a
+// newer plugink than the host's may do so only for its go tool plugink.
+// Every other module is pinned only if the graph holds it, and never
+// lowered.
 func (p *pinning) pin(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInfo, hostSrc string) error {
-	hostMods := map[string]*debug.Module{host.Main.Path: &host.Main}
-	for _, d := range host.Deps {
-		hostMods[d.Path] = d
-	}
+	hostMods := hostModules(host)
 	pinned := map[string]bool{}
-	for range maxPinRounds {
+	for round := range maxPinRounds {
 		graph, err := p.graph(ctx, goCmd)
 		if err != nil {
 			return err
 		}
 		var todo []*debug.Module
+		absent := map[string]bool{}
+		if hm := hostMods[self.Module]; round == 0 && hm != nil && !slices.ContainsFunc(graph, func(m listedModule) bool { return m.Path == self.Module }) {
+			pinned[self.Module], absent[self.Module] = true, true
+			todo = append(todo, hm)
+		}
 		for _, m := range graph {
 			hm := hostMods[m.Path]
 			if hm == nil || m.Main || pinned[m.Path] {
@@ -171,19 +222,223 @@ func (p *pinning) pin(ctx context.Context, goCmd gocmd.Cmd, host *debug.BuildInf
 			}
 			pinned[m.Path] = true
 			_, fromSource := sourceDir(hm, host, hostSrc)
-			if !fromSource && hm.Replace == nil && semver.Compare(m.Version, hm.Version) > 0 {
+			if !fromSource && hm.Replace == nil && m.Path != self.Module && semver.Compare(m.Version, hm.Version) > 0 {
 				continue // the plugin needs a newer version: checkPins says so, nothing is lowered
 			}
 			todo = append(todo, hm)
 		}
 		if len(todo) == 0 {
-			return checkPins(graph, hostMods, host, hostSrc)
+			if hostMods[self.Module] != nil && !slices.ContainsFunc(graph, func(m listedModule) bool { return m.Path == self.Module }) {
+				// Still absent: the host built plugink from a directory not
+				// at hand, which checkPins reports.
+				graph = append(graph, listedModule{Path: self.Module})
+			}
+			err := checkPins(graph, hostMods, host, hostSrc, nil)
+			var pe *PinError
+			if errors.As(err, &pe) {
+				if reqs, gerr := p.requirers(ctx, goCmd); gerr == nil { // only to say more
+					err = checkPins(graph, hostMods, host, hostSrc, reqs)
+				}
+			}
+			return err
 		}
-		if err := p.add(ctx, goCmd, todo, host, hostSrc); err != nil {
+		if err := p.add(ctx, goCmd, todo, absent, host, hostSrc); err != nil {
 			return err
 		}
 	}
 	return fmt.Errorf("pinning the plugin's modules to the host's did not settle in %d rounds", maxPinRounds)
+}
+
+// hostModules returns the host's modules by path.
+func hostModules(host *debug.BuildInfo) map[string]*debug.Module {
+	mods := map[string]*debug.Module{host.Main.Path: &host.Main}
+	for _, d := range host.Deps {
+		if d != nil {
+			mods[d.Path] = d
+		}
+	}
+	return mods
+}
+
+// checkHost refuses build information that no go build writes, naming the
+// first module entry and field at fault (see checkHostModule). Every
+// module is checked, used or not: a host whose build information was
+// tampered with is not one to build for.
+func checkHost(host *debug.BuildInfo, hostSrc string) error {
+	if host.Main.Path != "" || host.Main.Version != "" { // empty: built outside a module
+		if err := checkHostModule(&host.Main, host, hostSrc); err != nil {
+			return err
+		}
+	}
+	for _, d := range host.Deps {
+		if d == nil {
+			continue
+		}
+		if err := checkHostModule(d, host, hostSrc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// develVersion is the version the go command records for a module built
+// from a directory: a main module without VCS stamping, a module of a
+// workspace, a directory replacement.
+const develVersion = "(devel)"
+
+// checkHostModule checks each field of the host's module m that an
+// out-of-module build uses, as sourceDir classifies m:
+//
+//   - by version (required, or replaced by another module at a version):
+//     each path a module path (module.CheckPath; a main module's or a
+//     replaced module's, an import path) at a canonical semantic version
+//     that fits its major version (module.Check), each checksum empty or
+//     h1: and the base64 of 32 bytes;
+//   - from a directory: the path an import path (a replaced module's or a
+//     main module's path need not be fetchable), the version "(devel)" or
+//     a semantic version, a replacement's directory a directory path as in
+//     go.mod (absolute, or ./ or ../), its version "(devel)" or empty, and
+//     the directory the build would use without control characters or
+//     surrounding space.
+func checkHostModule(m *debug.Module, host *debug.BuildInfo, hostSrc string) error {
+	bad := func(field, value string, err error) error {
+		return &HostInfoError{Module: m.Path, Field: field, Value: value, Reason: reason(err)}
+	}
+	dir, fromSource := sourceDir(m, host, hostSrc)
+	switch {
+	case !fromSource && m == &host.Main: // a main module's path need not be fetchable
+		if err := module.CheckImportPath(m.Path); err != nil {
+			return bad("path", m.Path, err)
+		}
+		if err := checkRequireVersion(m.Version); err != nil {
+			return bad("version", m.Version, err)
+		}
+	case !fromSource && m.Replace == nil:
+		if err := module.CheckPath(m.Path); err != nil {
+			return bad("path", m.Path, err)
+		}
+		if err := checkVersion(m.Path, m.Version); err != nil {
+			return bad("version", m.Version, err)
+		}
+	case !fromSource: // replaced by a module at a version
+		if err := module.CheckImportPath(m.Path); err != nil {
+			return bad("path", m.Path, err)
+		}
+		if err := checkRequireVersion(m.Version); err != nil {
+			return bad("version", m.Version, err)
+		}
+		if err := module.CheckPath(m.Replace.Path); err != nil {
+			return bad("replacement path", m.Replace.Path, err)
+		}
+		if err := checkVersion(m.Replace.Path, m.Replace.Version); err != nil {
+			return bad("replacement version", m.Replace.Version, err)
+		}
+	default:
+		if err := module.CheckImportPath(m.Path); err != nil {
+			return bad("path", m.Path, err)
+		}
+		if m.Version != develVersion && !semver.IsValid(m.Version) {
+			return bad("version", m.Version, errors.New(`neither a semantic version nor "(devel)"`))
+		}
+		if m.Replace == nil {
+			break
+		}
+		if m != &host.Main {
+			if err := checkRequireVersion(m.Version); err != nil { // required at it, see editArgs
+				return bad("version", m.Version, err)
+			}
+		}
+		if v := m.Replace.Version; v != "" && v != develVersion {
+			return bad("replacement version", v, errors.New(`neither a canonical semantic version nor "(devel)"`))
+		}
+		if err := checkDir(m.Replace.Path); err != nil || !modfile.IsDirectoryPath(m.Replace.Path) {
+			if err == nil {
+				err = errors.New("a replacement without a version must be a directory: absolute, or starting with ./ or ../")
+			}
+			return bad("replacement path", m.Replace.Path, err)
+		}
+		if err := checkDir(dir); err != nil {
+			return bad("replacement directory", dir, err)
+		}
+	}
+	if err := checkSum(m.Sum); err != nil {
+		return bad("checksum", m.Sum, err)
+	}
+	if m.Replace != nil {
+		if err := checkSum(m.Replace.Sum); err != nil {
+			return bad("replacement checksum", m.Replace.Sum, err)
+		}
+	}
+	return nil
+}
+
+// checkVersion checks that a module at path can be required at version v:
+// a canonical semantic version that fits the path's major version.
+func checkVersion(path, v string) error {
+	if err := module.Check(path, v); err != nil {
+		return err
+	}
+	return checkRequireVersion(v)
+}
+
+// checkRequireVersion checks that v is a semantic version in its canonical
+// form, as go.mod's require lines hold them ("+incompatible" kept, no
+// other build metadata).
+func checkRequireVersion(v string) error {
+	if !semver.IsValid(v) {
+		return errors.New("not a semantic version")
+	}
+	if module.CanonicalVersion(v) != v {
+		return fmt.Errorf("not a canonical version (%s)", module.CanonicalVersion(v))
+	}
+	return nil
+}
+
+// checkDir checks a directory the build would pass to go mod edit -replace
+// (which trims space), and that the go.mod it writes would hold on one
+// line.
+func checkDir(dir string) error {
+	switch {
+	case strings.ContainsFunc(dir, unicode.IsControl):
+		return errors.New("a control character (a newline?) in a directory")
+	case strings.TrimSpace(dir) != dir:
+		return errors.New("space around a directory")
+	}
+	return nil
+}
+
+// checkSum checks a module checksum of the host: empty (a vendored build
+// records none), or "h1:" and the standard base64 of 32 bytes, as go.sum
+// holds it (the decoder skips newlines, hence the comparison).
+func checkSum(sum string) error {
+	if sum == "" {
+		return nil
+	}
+	b64, ok := strings.CutPrefix(sum, "h1:")
+	if !ok {
+		return errors.New(`not an "h1:" checksum`)
+	}
+	hash, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(hash) != 32 || base64.StdEncoding.EncodeToString(hash) != b64 {
+		return errors.New(`not "h1:" and the base64 of a SHA-256`)
+	}
+	return nil
+}
+
+// reason returns what is wrong, without x/mod's repetition of the value.
+func reason(err error) string {
+	for {
+		switch e := err.(type) {
+		case *module.ModuleError:
+			err = e.Err
+		case *module.InvalidVersionError:
+			err = e.Err
+		case *module.InvalidPathError:
+			err = e.Err
+		default:
+			return err.Error()
+		}
+	}
 }
 
 // graph lists the modules of the plugin's build list under p's go.mod.
@@ -200,31 +455,57 @@ func (p *pinning) graph(ctx context.Context, goCmd gocmd.Cmd) ([]listedModule, e
 }
 
 // add requires (or replaces, as the host did) each module of mods at the
-// host's version, with the host's checksum in go.sum.
-func (p *pinning) add(ctx context.Context, goCmd gocmd.Cmd, mods []*debug.Module, host *debug.BuildInfo, hostSrc string) error {
-	args := []string{"mod", "edit", "-modfile=" + filepath.Join(p.dir, "go.mod")}
-	var sums []string
+// host's version, with the host's checksum in go.sum; absent holds those
+// not in the plugin's graph.
+func (p *pinning) add(ctx context.Context, goCmd gocmd.Cmd, mods []*debug.Module, absent map[string]bool, host *debug.BuildInfo, hostSrc string) error {
+	edits, sums := editArgs(mods, absent, host, hostSrc)
+	args := append([]string{"mod", "edit", "-modfile=" + filepath.Join(p.dir, "go.mod")}, edits...)
+	if _, err := goCmd.Output(ctx, args...); err != nil {
+		return err
+	}
+	return p.appendSums(sums)
+}
+
+// editArgs returns the go mod edit flags and the go.sum lines that pin
+// mods (checked by checkHost) to the host's. A module replaced as the host
+// did is also required when the graph does not hold it yet (absent): at
+// the host's version, or for a main module that has none, at the zero
+// pseudo-version the go command gives a replaced module.
+func editArgs(mods []*debug.Module, absent map[string]bool, host *debug.BuildInfo, hostSrc string) (args, sums []string) {
 	for _, m := range mods {
 		switch dir, fromSource := sourceDir(m, host, hostSrc); {
 		case fromSource && dir == "":
 			continue // checkPins reports it
 		case fromSource:
 			args = append(args, "-replace="+m.Path+"="+dir)
-			if m != &host.Main {
+			switch {
+			case m != &host.Main:
 				args = append(args, "-require="+m.Path+"@"+m.Version)
+			case absent[m.Path]:
+				args = append(args, "-require="+m.Path+"@"+zeroVersion(m.Path))
 			}
 		case m.Replace != nil:
 			args = append(args, "-replace="+m.Path+"="+m.Replace.Path+"@"+m.Replace.Version)
+			if absent[m.Path] {
+				args = append(args, "-require="+m.Path+"@"+m.Version)
+			}
 			sums = append(sums, sumLine(m.Replace.Path, m.Replace.Version, m.Replace.Sum))
 		default:
 			args = append(args, "-require="+m.Path+"@"+m.Version)
 			sums = append(sums, sumLine(m.Path, m.Version, m.Sum))
 		}
 	}
-	if _, err := goCmd.Output(ctx, args...); err != nil {
-		return err
+	return args, sums
+}
+
+// zeroVersion is the zero pseudo-version of a module at path.
+func zeroVersion(path string) string {
+	_, pathMajor, _ := module.SplitPathVersion(path)
+	major := module.PathMajorPrefix(pathMajor)
+	if major == "" {
+		major = "v0"
 	}
-	return p.appendSums(sums)
+	return module.ZeroPseudoVersion(major)
 }
 
 // sourceDir reports whether the host built m from a directory, and then
@@ -291,10 +572,11 @@ func (p *pinning) appendSums(lines []string) error {
 }
 
 // checkPins reports every module of the plugin's graph that the host links
-// at another version than the one the graph selects.
-func checkPins(graph []listedModule, hostMods map[string]*debug.Module, host *debug.BuildInfo, hostSrc string) error {
-	var problems []string
-	hint := "build the plugin against the versions the host links: lower its requirements, or ask for a host built with the newer versions"
+// at another version than the one the graph selects; with reqs (see
+// requirers), it says which modules require that version.
+func checkPins(graph []listedModule, hostMods map[string]*debug.Module, host *debug.BuildInfo, hostSrc string, reqs map[module.Version][]string) error {
+	var problems, lower []string
+	var hint string
 	for _, m := range graph {
 		hm := hostMods[m.Path]
 		if hm == nil || m.Main {
@@ -322,13 +604,70 @@ func checkPins(graph []listedModule, hostMods map[string]*debug.Module, host *de
 			if semver.Compare(got, want) > 0 {
 				what = "a newer version"
 			}
-			problems = append(problems, fmt.Sprintf("module %s: the plugin needs %s, %s than the host links (%s)", m.Path, got, what, want))
+			problem := fmt.Sprintf("module %s: the plugin needs %s, %s than the host links (%s)", m.Path, got, what, want)
+			if by := reqs[module.Version{Path: m.Path, Version: got}]; len(by) > 0 {
+				problem += ", required by " + listSome(by, 3)
+			}
+			problems = append(problems, problem)
+			if hm.Replace == nil {
+				lower = append(lower, m.Path+"@"+want)
+			}
 		}
 	}
-	if len(problems) > 0 {
-		return &PinError{Problems: problems, Hint: hint}
+	if len(problems) == 0 {
+		return nil
 	}
-	return nil
+	if hint == "" {
+		hint = "ask for a host built with the newer versions, or build the plugin against the versions the host links"
+		if len(lower) > 0 {
+			hint += "; to lower the plugin's requirements to them, in its module: go get " + strings.Join(lower, " ")
+		}
+	}
+	return &PinError{Problems: problems, Hint: hint}
+}
+
+// requirers returns, from go mod graph under p's go.mod, the modules that
+// require each module version: those of the graph (path@version), or else
+// the main module (its path). The main module's requirement is left out
+// when another module requires the version too: the go command raises the
+// main module's requirements to what the graph selects, so that requirement
+// may be the host's version that pin set, and another module's is then the
+// one that forces the version anyway.
+func (p *pinning) requirers(ctx context.Context, goCmd gocmd.Cmd) (map[module.Version][]string, error) {
+	out, err := goCmd.Output(ctx, "mod", "graph", "-modfile="+filepath.Join(p.dir, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	return parseRequirers(out), nil
+}
+
+// parseRequirers reads go mod graph's output for requirers.
+func parseRequirers(out []byte) map[module.Version][]string {
+	reqs := map[module.Version][]string{}
+	for line := range bytes.Lines(out) {
+		from, to, ok := strings.Cut(strings.TrimSpace(string(line)), " ")
+		path, version, ok2 := strings.Cut(to, "@")
+		if ok && ok2 {
+			v := module.Version{Path: path, Version: version}
+			if !slices.Contains(reqs[v], from) {
+				reqs[v] = append(reqs[v], from)
+			}
+		}
+	}
+	for v, by := range reqs {
+		if deps := slices.DeleteFunc(slices.Clone(by), func(s string) bool { return !strings.Contains(s, "@") }); len(deps) > 0 {
+			reqs[v] = deps
+		}
+	}
+	return reqs
+}
+
+// listSome joins the first n of list, and says how many more there are.
+func listSome(list []string, n int) string {
+	if len(list) <= n {
+		return strings.Join(list, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(list[:n], ", "), len(list)-n)
 }
 
 // describeSource says how the host got a module from source.

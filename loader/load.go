@@ -31,19 +31,23 @@ import (
 // linker. So before opening the file, Load checks, in this order:
 //
 //   - that it is a regular file;
+//   - if the Loader pins keys ([WithTrustedKeys]), that one of them signed
+//     it (its <file>.sig), before anything else reads it;
 //   - its SHA-256, against the Loader's checksums ([WithSums]) or else the
 //     plugink.sum in the file's directory, if either lists it;
 //   - that it is a Go plugin for this OS and architecture;
-//   - unless the checksum verified it, that its ELF structure is what the
-//     dynamic linker needs (a damaged file is refused, not mapped);
+//   - unless a checksum or a signature verified it, that its ELF
+//     structure is what the dynamic linker needs (a damaged file is
+//     refused, not mapped);
 //   - unless [WithoutPreflight], that it fits this program ([Preflight]):
 //     build settings, module versions and the fingerprint of every package
 //     both link, so that plugin.Open will not refuse it; and, right before
 //     opening it, that no plugin the loader opened since links another
 //     version of a package it links;
 //   - that no other file with the same pluginpath is loaded;
-//   - unless the checksum verified it or [WithoutTrial], that it opens in a
-//     child process of this program (see [WithoutTrial]).
+//   - unless a checksum or a signature verified it, or [WithoutTrial],
+//     that it opens in a child process of this program (see
+//     [WithoutTrial]).
 //
 // A file that this program loaded before, in an earlier run, and that has
 // not changed since skips the format, structure and trial checks, and the
@@ -117,8 +121,12 @@ func (l *Loader) prepareFile(path string, withRecord bool) (*candidate, error) {
 	if err != nil {
 		return fail(err)
 	}
+	signedSum, err := l.verifySignature(path, real) // "" unless WithTrustedKeys
+	if err != nil {
+		return fail(err)
+	}
 	c := &candidate{path: path, real: real, fi: fi, resolved: resolved, recordable: withRecord}
-	if c.verified, err = l.verify(path, real); err != nil {
+	if c.verified, err = l.verify(path, real, signedSum); err != nil {
 		return fail(err)
 	}
 	if c.entry = opened.Lookup(real); c.entry != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
@@ -51,7 +52,8 @@ type Loader struct {
 	initOpts    []runtime.InitOption
 	requireSums bool
 	build       BuildOptions
-	maxGens     int // 0: defaultMaxGenerations
+	maxGens     int              // 0: defaultMaxGenerations
+	pinned      signature.Pinned // WithTrustedKeys: only files they signed load
 
 	mu      sync.Mutex
 	sums    Sums                     // nil: checksums are not verified

@@ -47,6 +47,9 @@ type Manifest struct {
 	// RequireSums (the manifest's dynamic.require_sums) refuses every file
 	// that no plugink.sum verifies ([WithSumsRequired]).
 	RequireSums bool
+	// TrustedKeys (the manifest's dynamic.trusted_keys): if any, every file
+	// loaded or upgraded must be signed by one of them ([WithTrustedKeys]).
+	TrustedKeys []string
 	// UpgradeSignal (the manifest's dynamic.upgrade_signal), if set, is
 	// the name of a signal ("SIGHUP"; see runtime.CheckUpgradeSignal) on
 	// which the host upgrades its plugins: once Load has succeeded, each
@@ -109,7 +112,8 @@ func (m *Manifest) PluginDir() string {
 // ([Manifest.PluginDir]), each from its file <type>_<name>.so, then the
 // files MICRO_PLUGIN names, and registers them all, or none. Every file is
 // verified against the plugink.sum of its own directory when that lists
-// it (see [Loader.Load]); opts come after Load's own options. A manifest
+// it (see [Loader.Load]), and signed by one of m.TrustedKeys if any
+// ([WithTrustedKeys]); opts come after Load's own options. A manifest
 // plugin whose file is missing is an error, unless a file MICRO_PLUGIN
 // names provides it; a file that holds another plugin than the one its
 // name says is an error ([ErrNotListed]). Only the plugins in m.Replace
@@ -126,11 +130,14 @@ func (m *Manifest) Load(opts ...Option) error {
 		}
 	}
 	dir := m.PluginDir()
-	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...))}
+	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...)), WithTrustedKeys(m.TrustedKeys...)}
 	if m.RequireSums {
 		base = append(base, WithSumsRequired())
 	}
 	l := NewPlugin(append(base, opts...)...)
+	if err := l.pinned.Err(); err != nil {
+		return fmt.Errorf("%s: dynamic.trusted_keys: %w", m.File, err)
+	}
 	b := batch{want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
 	env := envPaths()
 	var errs []error

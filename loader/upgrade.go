@@ -98,11 +98,14 @@ type generation struct {
 // the limit.
 //
 // The file gets every check of [Loader.Load], on a private copy of it that
-// is what is then opened (so the checksum covers the bytes opened): its
+// is what is then opened (so the checksum covers the bytes opened): if the
+// Loader pins keys ([WithTrustedKeys]), its signature, read before the
+// copy is made (once the original's headers show a plugin file) and
+// verified over the copy's bytes before any check reads them; its
 // checksum, against the Loader's sums or the plugink.sum beside path, read
-// afresh; its structure; the complete preflight, including against the
-// generations already loaded; the trial open unless verified; and its
-// constructor's type, against its kind. The file must come from
+// afresh; its structure unless signed or checksummed; the complete
+// preflight, including against the generations already loaded; the trial
+// open unless signed or checksummed; and its constructor's type, against its kind. The file must come from
 // [Loader.Build] (or plugink build) with a [BuildOptions.Generation]:
 // a plugin's generations need distinct pluginpaths, and the metadata that
 // Build embeds names the plugin before the file is opened.
@@ -189,6 +192,10 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 	if err != nil {
 		return nil, nil, err
 	}
+	sig, err := l.pinned.ReadFor(path, real) // nil unless WithTrustedKeys
+	if err != nil {
+		return nil, nil, err
+	}
 	copyPath, sum, cleanup, err := l.snapshot(real)
 	if err != nil {
 		return nil, nil, err
@@ -197,7 +204,10 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 		cleanup()
 		return nil, nil, err
 	}
-	verified, err := l.verifySum(path, real, sum)
+	if err := l.pinned.Check(sig, sum); err != nil {
+		return fail(err)
+	}
+	verified, err := l.verifySum(path, real, sum, sig != nil, freshSums)
 	if err != nil {
 		return fail(err)
 	}
@@ -406,23 +416,12 @@ func (l *Loader) snapshot(real string) (copyPath, sum string, cleanup func(), er
 // has seen is never used again.
 var copies atomic.Uint64
 
-// verifySum checks sum, the checksum of the file named path and resolved
-// to real, against the Loader's sums or else the plugink.sum beside it,
-// read afresh (a build since the last read updates it). It returns
-// whether a recorded checksum verified it.
-func (l *Loader) verifySum(path, real, sum string) (bool, error) {
-	sums, key, err := l.recorded(path, real, func(dir string) (Sums, error) {
-		s, err := sums.Read(filepath.Join(dir, sums.FileName))
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return s, err
-	})
-	if err != nil || key == "" {
-		return false, err
+// freshSums reads the plugink.sum in dir afresh (a build since the last
+// read updates it); nil if there is none. An upgrade verifies against it.
+func freshSums(dir string) (Sums, error) {
+	s, err := sums.Read(filepath.Join(dir, sums.FileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
 	}
-	if want, _ := sums.Lookup(key); want != sum {
-		return false, &ChecksumError{Path: path, Want: want, Got: sum}
-	}
-	return true, nil
+	return s, err
 }

@@ -100,7 +100,8 @@ var layers = map[string][]string{
 	"internal/self":              {"runtime"},
 	"internal/settings":          {"runtime"},
 	"internal/layout":            {"runtime"},
-	"internal/sums":              {"internal/fsx"},
+	"internal/sums":              {"internal/fsx", "internal/safetext"},
+	"internal/signature":         {"internal/fsx"},
 	"internal/pluginbuild":       {"runtime", "internal/fsx", "internal/gocmd", "internal/layout", "internal/self", "internal/settings", "internal/sums"},
 	"loader/internal/mapped":     {"internal/fsx"},
 	"loader/internal/pluginfile": {"runtime", "internal/settings", "loader/internal/mapped"},
@@ -108,7 +109,7 @@ var layers = map[string][]string{
 	"loader/internal/records":    {"runtime", "internal/fsx", "internal/self", "loader/internal/pluginfile"},
 	"loader/internal/opened":     {"runtime", "internal/fsx", "internal/sums"},
 	"loader/internal/trial":      {"internal/self", "loader/internal/opened"},
-	"loader": {"runtime", "internal/fsx", "internal/layout", "internal/pluginbuild", "internal/self", "internal/settings", "internal/sums",
+	"loader": {"runtime", "internal/fsx", "internal/layout", "internal/safetext", "internal/pluginbuild", "internal/self", "internal/settings", "internal/signature", "internal/sums",
 		"loader/internal/hostcmp", "loader/internal/mapped", "loader/internal/opened", "loader/internal/pluginfile", "loader/internal/records", "loader/internal/trial"},
 }
 

@@ -35,7 +35,6 @@
 package signature
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -43,6 +42,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
 
 	"github.com/plugink/plugink/internal/fsx"
@@ -306,7 +307,116 @@ func ReadSignature(path string) (Signature, error) {
 	return s, nil
 }
 
-// Equal reports whether a and b are the same signature.
-func (s Signature) Equal(o Signature) bool {
-	return s.KeyID == o.KeyID && bytes.Equal(s.Sig, o.Sig)
+// Pinned is the keys a program pins: it loads only plugin files one of
+// them signed. The zero value pins none and requires nothing.
+type Pinned struct {
+	keys []PublicKey
+	err  error // the first key that did not parse
+}
+
+// Add pins the keys in their text forms ([ParsePublicKey]). The first key
+// that does not parse is kept as an error, which every later use returns.
+func (p *Pinned) Add(texts ...string) {
+	for i, text := range texts {
+		k, err := ParsePublicKey(text)
+		if err != nil && p.err == nil {
+			p.err = fmt.Errorf("%w: trusted key %d of %d: %w", ErrSignature, i+1, len(texts), err)
+		}
+		if err == nil {
+			p.keys = append(p.keys, k)
+		}
+	}
+}
+
+// Active reports whether p requires signatures: a key was added to it,
+// valid or not.
+func (p *Pinned) Active() bool { return len(p.keys) > 0 || p.err != nil }
+
+// IDs lists p's keys by ID for a message: "pinned: a, b".
+func (p *Pinned) IDs() string { return IDs(p.keys) }
+
+// Err returns the error of the keys added that did not parse, or nil.
+func (p *Pinned) Err() error { return p.err }
+
+// ReadFor reads the signature of the plugin file named path and resolved
+// to real (symbolic links followed): path's signature file, else real's.
+// It returns nil if p is not active; an error wrapping [ErrSignature]
+// that names the signature file if none is there, or it does not parse,
+// with a hint (an ErrorHint method) that says how to sign the file.
+func (p *Pinned) ReadFor(path, real string) (*Signature, error) {
+	if !p.Active() {
+		return nil, nil
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	file := FileFor(path)
+	sig, err := ReadSignature(file)
+	if abs, aerr := filepath.Abs(path); errors.Is(err, fs.ErrNotExist) && aerr == nil && abs != real {
+		sig, err = ReadSignature(FileFor(real)) // beside the file a link leads to
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = fmt.Errorf("%w: no signature: %s does not exist, and this program loads only files that a key it pins signed (%s)", ErrSignature, file, p.IDs())
+	case err != nil:
+		err = fmt.Errorf("%w: %w", ErrSignature, err)
+	default:
+		return &sig, nil
+	}
+	return nil, hinted{err, p.hint("sign the plugins")}
+}
+
+// Check verifies sig over sum, a file's SHA-256 in hex, against p's keys
+// ([Verify]), with a hint if it fails; a nil sig (p is not active) is no
+// error.
+func (p *Pinned) Check(sig *Signature, sum string) error {
+	if sig == nil {
+		return nil
+	}
+	raw, err := hex.DecodeString(sum)
+	if err != nil || len(raw) != sha256.Size {
+		return fmt.Errorf("%w: %q is not a SHA-256 in hex", ErrSignature, sum)
+	}
+	if _, err := Verify(p.keys, [sha256.Size]byte(raw), *sig); err != nil {
+		return hinted{err, p.hint("the file changed since it was signed, or its .sig is another file's or another key's; build and sign it again")}
+	}
+	return nil
+}
+
+// hint says what to do about a file no pinned key signed: what, then the
+// command that signs plugins.
+func (p *Pinned) hint(what string) string {
+	return fmt.Sprintf("%s: plugink build -sign <the .key file of a key this program pins> (%s)", what, p.IDs())
+}
+
+// hinted is an error with a hint, which an ErrorHint method returns (as
+// the errors of plugink's runtime package have theirs).
+type hinted struct {
+	error
+	hint string
+}
+
+// Unwrap returns the error.
+func (h hinted) Unwrap() error { return h.error }
+
+// ErrorHint returns the hint.
+func (h hinted) ErrorHint() string { return h.hint }
+
+// HashFile returns the SHA-256, in hex, of the regular file at path,
+// read once through fsx, which must hold at most limit bytes.
+func HashFile(path string, limit int64) (string, error) {
+	f, fi, err := fsx.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, limit+1))
+	if err == nil && (fi.Size() > limit || n > limit) {
+		err = fmt.Errorf("%w: over %d bytes", fsx.ErrTooLarge, limit)
+	}
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -5,12 +5,15 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plugink/plugink/internal/fsx"
 )
 
 // seeded returns the key generated from a seed of 32 bytes b: the same key
@@ -305,4 +308,83 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("signature %q reads back as %q", s, sig.Marshal())
 		}
 	})
+}
+
+func TestPinned(t *testing.T) {
+	k, other := seeded(t, 10), seeded(t, 11)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "store", "client_x.so.v3")
+	link := filepath.Join(dir, "client_x.so")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("plugin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+
+	var none Pinned
+	if sig, err := none.ReadFor(link, real); sig != nil || err != nil || none.Active() {
+		t.Fatalf("no key pinned: %v, %v", sig, err)
+	}
+	if err := none.Check(nil, ""); err != nil {
+		t.Errorf("Check of no signature: %v", err)
+	}
+
+	var bad Pinned
+	bad.Add(k.Public().String(), "plugink-ed25519 AAAA", "nonsense")
+	if _, err := bad.ReadFor(link, real); !errors.Is(err, ErrSignature) || err.Error() != "signature check failed: trusted key 2 of 3: public key: decodes to 3 bytes; an Ed25519 public key has 32" {
+		t.Errorf("a bad key: %v", err)
+	}
+
+	var p Pinned
+	p.Add(other.Public().String(), k.Public().String())
+	_, err := p.ReadFor(link, real)
+	want := "signature check failed: no signature: " + link + ".sig does not exist, and this program loads only files that a key it pins signed (pinned: " + other.Public().ID() + ", " + k.Public().ID() + ")"
+	if !errors.Is(err, ErrSignature) || err.Error() != want {
+		t.Errorf("no .sig: %v, want %s", err, want)
+	}
+	if h, ok := err.(interface{ ErrorHint() string }); !ok || !strings.Contains(h.ErrorHint(), "plugink build -sign") {
+		t.Errorf("no .sig: no hint with the command to sign")
+	}
+
+	sum, err := HashFile(real, 100)
+	if err != nil || sum != hexSum("plugin") {
+		t.Fatalf("HashFile: %s, %v", sum, err)
+	}
+	// The .sig beside the file a link leads to counts too.
+	if err := os.WriteFile(FileFor(real), Sign(k, sha256.Sum256([]byte("plugin"))).Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := p.ReadFor(link, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Check(sig, sum); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	err = p.Check(sig, hexSum("other"))
+	if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "does not verify") {
+		t.Errorf("Check of other bytes: %v", err)
+	}
+	if h, ok := err.(interface{ ErrorHint() string }); !ok || !strings.Contains(h.ErrorHint(), "build and sign it again: plugink build -sign") {
+		t.Errorf("Check of other bytes: no hint")
+	}
+	if err := p.Check(sig, "xyz"); !errors.Is(err, ErrSignature) {
+		t.Errorf("Check of a malformed sum: %v", err)
+	}
+
+	if _, err := HashFile(real, 5); !errors.Is(err, fsx.ErrTooLarge) {
+		t.Errorf("HashFile over the limit: %v", err)
+	}
+	if _, err := HashFile(dir, 100); !errors.Is(err, fsx.ErrNotRegular) {
+		t.Errorf("HashFile of a directory: %v", err)
+	}
+}
+
+func hexSum(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

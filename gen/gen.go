@@ -177,7 +177,8 @@ func packageLevelNames(f *ast.File) []string {
 }
 
 func hostSpec(pkg string, ch *Checked) emit.Host {
-	h := emit.Host{Package: pkg, Manifest: filepath.Base(ch.Manifest.File), DynamicDir: ch.Manifest.DynamicDir, RequireSums: ch.Manifest.RequireSums, UpgradeSignal: ch.Manifest.UpgradeSignal}
+	h := emit.Host{Package: pkg, Manifest: filepath.Base(ch.Manifest.File), DynamicDir: ch.Manifest.DynamicDir, RequireSums: ch.Manifest.RequireSums, UpgradeSignal: ch.Manifest.UpgradeSignal,
+		TrustedKeys: ch.Manifest.TrustedKeys}
 	for _, k := range ch.Kinds {
 		h.Kinds = append(h.Kinds, emit.Kind{Name: k.Name, Pkg: k.Pkg, PkgName: k.PkgName, Var: k.Var, IsMap: k.IsMap})
 	}

@@ -135,8 +135,12 @@ func TestManifestParse(t *testing.T) {
 	assert.Len(t, m.Enabled(), 4)
 	assert.Equal(t, "client_beta.so", m.Plugins[0].FileName())
 	assert.True(t, m.Plugins[3].Replace)
-	assert.Equal(t, 10, m.Plugins[0].Pos.Line)
+	assert.Equal(t, 13, m.Plugins[0].Pos.Line)
 	assert.Equal(t, "SIGHUP", m.UpgradeSignal)
+	assert.Equal(t, []string{"plugink-ed25519 0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=", "plugink-ed25519 oJql9HpnWYAv+VX43C0qFKXJnSO+l/hkEn/5ODRVpPA="}, m.TrustedKeys)
+	nokeys, err := gen.ParseManifest("nokeys.yaml", []byte("kinds: {}\ndynamic:\n  trusted_keys:\n"))
+	require.NoError(t, err, "trusted_keys: with nothing after it is no keys")
+	assert.Empty(t, nokeys.TrustedKeys)
 
 	rs, err := gen.ParseManifest("rs.yaml", []byte("kinds: {}\ndynamic:\n  require_sums: true\n"))
 	require.NoError(t, err)

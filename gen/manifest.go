@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -44,6 +45,11 @@ type Manifest struct {
 	// UpgradeSignal (dynamic.upgrade_signal), if set, is the signal on
 	// which a dynamic host upgrades its plugins whose files changed.
 	UpgradeSignal string
+	// TrustedKeys (dynamic.trusted_keys) are public keys in their text
+	// form ("plugink-ed25519 <base64>", the line of a .pub file that
+	// plugink keygen writes), in file order: if any, a dynamic host loads
+	// only plugin files one of them signed.
+	TrustedKeys []string
 }
 
 // KindDecl binds a kind name to the Go variable that holds its default map
@@ -301,8 +307,11 @@ func (p *manifestParser) root(doc *yaml.Node) {
 }
 
 func (p *manifestParser) dynamic(n *yaml.Node) {
-	p.mapping(n, "dynamic", []string{"dir", "require_sums", "upgrade_signal"}, func(key string, k, v *yaml.Node) {
+	p.mapping(n, "dynamic", []string{"dir", "require_sums", "upgrade_signal", "trusted_keys"}, func(key string, k, v *yaml.Node) {
 		switch key {
+		case "trusted_keys":
+			p.trustedKeys(v)
+			return
 		case "require_sums":
 			p.m.RequireSums = p.boolean(v, "dynamic.require_sums")
 			return
@@ -322,6 +331,37 @@ func (p *manifestParser) dynamic(n *yaml.Node) {
 			p.m.DynamicDir, p.m.DynamicDirPos = filepath.ToSlash(filepath.Clean(s)), p.pos(v)
 		}
 	})
+}
+
+// trustedKeys parses dynamic.trusted_keys: a list of public keys in
+// their text form, each checked at its position. Nothing after the key
+// (null) is no keys.
+func (p *manifestParser) trustedKeys(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.c.add(n.Line, n.Column, "dynamic.trusted_keys must be a list of public keys (each the line of a .pub file that plugink keygen writes), found %s", describe(n))
+		return
+	}
+	seen := map[string]int{} // key -> line
+	for i, e := range n.Content {
+		what := fmt.Sprintf("dynamic.trusted_keys[%d]", i)
+		s, ok := p.scalar(e, what)
+		if !ok {
+			continue
+		}
+		if _, err := signature.ParsePublicKey(s); err != nil {
+			p.c.add(e.Line, e.Column, "%s: %v", what, err)
+			continue
+		}
+		if line, dup := seen[s]; dup {
+			p.c.add(e.Line, e.Column, "%s: the same key as at line %d", what, line)
+			continue
+		}
+		seen[s] = e.Line
+		p.m.TrustedKeys = append(p.m.TrustedKeys, s)
+	}
 }
 
 // boolean returns n's value if n is true or false (YAML's other spellings

@@ -3,9 +3,10 @@ package emit
 import "github.com/dave/jennifer/jen"
 
 // Dynamic returns the dynamic file: it hands the manifest's data (the
-// plugin directory, the plugins, those that may replace a registered name)
-// to the loader, which at start-up loads the plugins' .so files, plus those
-// MICRO_PLUGIN names, and registers them all or none.
+// plugin directory, the plugins, those that may replace a registered name,
+// the trusted keys) to the loader, which at start-up loads the plugins'
+// .so files, plus those MICRO_PLUGIN names, and registers them all or
+// none.
 func Dynamic(h Host) ([]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
@@ -31,6 +32,13 @@ func Dynamic(h Host) ([]byte, error) {
 	if h.UpgradeSignal != "" {
 		manifest = append(manifest, jen.Id("UpgradeSignal").Op(":").Lit(h.UpgradeSignal))
 	}
+	if len(h.TrustedKeys) > 0 {
+		var keys []jen.Code
+		for _, k := range h.TrustedKeys {
+			keys = append(keys, jen.Lit(k))
+		}
+		manifest = append(manifest, jen.Id("TrustedKeys").Op(":").Index().String().Add(fields(keys...)))
+	}
 	f.Commentf("%s is %s as the loader needs it at run time.", manifestVar, h.Manifest)
 	f.Var().Id(manifestVar).Op("=").Qual(loaderPath, "Manifest").Add(fields(manifest...))
 	f.Line()
@@ -40,6 +48,9 @@ func Dynamic(h Host) ([]byte, error) {
 		Commentf("(%q unless overridden: see pluginkloader.Manifest.PluginDir): %s.", h.DynamicDir, h.summary()).Line().
 		Comment("Then it loads the files $MICRO_PLUGIN names, and registers them all, or none.").Line().
 		Comment("Call it once, after flag.Parse and before selecting implementations.")
+	if len(h.TrustedKeys) > 0 {
+		f.Comment("It loads only files signed by a key of dynamic.trusted_keys (each beside its <file>.sig).")
+	}
 	if h.UpgradeSignal != "" {
 		f.Comment("On " + h.UpgradeSignal + ", the plugins whose files changed are upgraded (pluginkloader.Manifest.Upgrade).")
 	}

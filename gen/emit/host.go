@@ -51,6 +51,10 @@ type Host struct {
 	// UpgradeSignal, if set, is the signal on which the dynamic host
 	// upgrades its plugins whose files changed.
 	UpgradeSignal string
+	// TrustedKeys are public keys in their text form ("plugink-ed25519
+	// <base64>"): if any, the dynamic host loads only files one of them
+	// signed. The keys are written into the host binary.
+	TrustedKeys []string
 	// Declared are the names the host package declares at package level
 	// in its own files. An import name may not be one of them, so the
 	// import aliases avoid them.

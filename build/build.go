@@ -62,6 +62,15 @@ type Options struct {
 	// Warn, if set, is called with what is worth knowing but not an
 	// error: generated files out of date.
 	Warn func(string)
+	// Sign, if set, is a private key file (from [GenerateKey], plugink
+	// keygen) to sign each plugin file with, built or kept: its
+	// signature goes beside it, <file>.sig, written atomically; a kept
+	// file whose .sig is not this key's signature of its bytes (missing,
+	// unreadable, another key's, another file's) is signed again, not
+	// rebuilt. Without Sign, the .sig of a file rebuilt is removed (a
+	// stale signature never survives a rebuild), that of a kept file is
+	// left alone.
+	Sign string
 }
 
 // Result is the outcome of building one plugin, or of removing the file
@@ -76,6 +85,12 @@ type Result struct {
 	File string
 	// Cached is true when the inputs had not changed and the file was kept.
 	Cached bool
+	// SignedBy is the ID of the key that signed File (Options.Sign), ""
+	// if none did.
+	SignedBy string
+	// SigChanged is true when the build wrote File's .sig (Options.Sign)
+	// or removed the stale one of a rebuilt file (no Options.Sign).
+	SigChanged bool
 	// Duration is how long the plugin took, including the cache check.
 	Duration time.Duration
 	// Err is why the build failed, or nil.
@@ -90,8 +105,8 @@ func PluginDir(m *gen.Manifest) string {
 
 // Plugins builds the manifest's enabled plugins (or those o.Names selects)
 // into PluginDir(m)/<type>_<name>.so inside the manifest directory's module
-// graph, in parallel, and records each file's SHA-256 in plugink.sum beside
-// them. A plugin whose inputs did not change since its last build is kept
+// graph, in parallel, records each file's SHA-256 in plugink.sum beside
+// them, and with o.Sign signs each (<file>.sig). A plugin whose inputs did not change since its last build is kept
 // (Cached): the key covers plugink's and Go's versions, the go environment
 // and build options, go.mod/go.sum/go.work(.sum), the Config, and the
 // contents of every non-standard package the plugin's package depends on
@@ -107,6 +122,10 @@ func PluginDir(m *gen.Manifest) string {
 // The error joins every failure.
 func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) {
 	plugins, err := selectPlugins(m, o.Names)
+	if err != nil {
+		return nil, err
+	}
+	sign, err := readSigning(o.Sign)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +168,7 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	}
 	forEach(len(plugins), o.Jobs, func(i int) {
 		p := plugins[i]
-		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), plans[p], bo, o)
+		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), plans[p], bo, o, sign)
 		report(results[i])
 	})
 	var errs []error
@@ -285,8 +304,8 @@ func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
 }
 
 // buildOne builds p into file as pl says (a generation of its own), unless
-// it is up to date.
-func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo loader.BuildOptions, o Options) (r Result) {
+// it is up to date, and signs it with sign, if set (see signFile).
+func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo loader.BuildOptions, o Options, sign *signing) (r Result) {
 	start := time.Now()
 	r = Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
@@ -312,6 +331,14 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 			r.Err = err
 			return r
 		}
+	}
+	var err error
+	if r.SigChanged, err = signFile(file, sign, !r.Cached); err != nil {
+		r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
+		return r
+	}
+	if sign != nil {
+		r.SignedBy = sign.id
 	}
 	if o.Host != nil {
 		if err := loader.Preflight(file, o.Host); err != nil {

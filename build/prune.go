@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
@@ -15,8 +16,8 @@ import (
 // prune removes from dir the plugin files plugink built for plugins that m
 // no longer lists, or lists disabled: each file plugink.sum records (or
 // that has a cache key file) whose name is <kind>_<name>.so of valid
-// names, with its cache key file and its line in plugink.sum. Other files
-// in dir are left alone.
+// names, with its cache key file, its signature file and its line in
+// plugink.sum. Other files in dir are left alone.
 func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -55,7 +56,7 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 			continue
 		}
 		file := filepath.Join(dir, name)
-		for _, f := range []string{file, keyFileOf(file)} {
+		for _, f := range []string{file, keyFileOf(file), signature.FileFor(file)} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}

@@ -116,6 +116,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	fs.StringVar(&mf.tags, "tags", "", "comma-separated build `tags` (with -host, the host's are used, and -tags may only repeat them)")
 	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
 	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
+	sign := fs.String("sign", "", "sign each plugin file, built or kept, with the private key `keyfile` (plugink keygen): writes <file>.sig beside it, and signs again a kept file whose .sig is not this key's signature of it. Without -sign, the .sig of a rebuilt file is removed (it is another file's); a kept file's is left alone")
 	back, err := start(fs, args, &mf.dir, true)
 	if err != nil {
 		return err
@@ -129,7 +130,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout),
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout), Sign: *sign,
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
 	if err := hf.read(fs, "build", mf.tags, &o); err != nil {
 		return err
@@ -212,8 +213,56 @@ func progress(w io.Writer) func(build.Result) {
 		case r.Cached:
 			state = "up to date"
 		}
-		fmt.Fprintf(w, "%-10s %s -> %s (%s)\n", state, r.Plugin, r.File, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "%-10s %s -> %s (%s)%s\n", state, r.Plugin, r.File, r.Duration.Round(time.Millisecond), signed(r))
 	}
+}
+
+// signed says what a build did to a plugin file's signature, if anything.
+func signed(r build.Result) string {
+	switch {
+	case r.Err != nil:
+		return ""
+	case r.SignedBy != "" && r.SigChanged:
+		return ", signed by key " + r.SignedBy
+	case r.SignedBy != "":
+		return ", signature by key " + r.SignedBy + " current"
+	case r.SigChanged:
+		return ", its old .sig removed"
+	}
+	return ""
+}
+
+func runKeygen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var dir string
+	registerDir(fs, &dir)
+	name := fs.String("o", "", "write the key pair to `name`.key (the private key, mode 0600: keep it secret and out of version control) and name.pub; neither may exist")
+	back, err := start(fs, args, &dir, false)
+	if err != nil {
+		return err
+	}
+	defer back()
+	if *name == "" {
+		fmt.Fprintf(fs.Output(), "%skeygen: -o is required: the name of the key files to write\n", prefix)
+		fs.Usage()
+		return errUsage
+	}
+	kf, err := build.GenerateKey(*name)
+	if err != nil {
+		return runtime.WithHint(err, fmt.Sprintf("choose another name, or remove %[1]s.key and %[1]s.pub first (hosts that pin the old key then refuse what a new one signs)", *name))
+	}
+	_, err = fmt.Fprintf(stdout, `wrote %s (the private key: keep it secret, out of version control) and %s (key ID %s)
+
+Next: pin the public key in plugink.yaml, then regenerate (plugink gen):
+
+dynamic:
+  trusted_keys:
+    - %s
+
+and sign the plugins as you build them:
+
+plugink build -sign %s
+`, kf.Private, kf.Public, kf.KeyID, kf.PublicKey, kf.Private)
+	return err
 }
 
 func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {

@@ -5,9 +5,10 @@
 // Usage:
 //
 //	plugink gen [-C dir] [-manifest file] [-tags t,...] [-check]
-//	plugink build [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]
+//	plugink build [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [name|kind/name...]
 //	plugink list [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json]
 //	plugink inspect [-C dir] [-json] [-host binary] file.so
+//	plugink keygen [-C dir] -o name
 //	plugink version
 //
 // In a host package, add

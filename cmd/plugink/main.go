@@ -39,9 +39,10 @@ type command struct {
 
 var commands = []command{
 	{"gen", "[-C dir] [-manifest file] [-tags t,...] [-check]", "validate the manifest and write the static and dynamic registration files", runGen},
-	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [name|kind/name...]", "build the manifest's plugins as .so files and record their checksums", runBuild},
+	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [name|kind/name...]", "build the manifest's plugins as .so files, record their checksums, and sign them", runBuild},
 	{"list", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json]", "show kinds and plugins with their status", runList},
 	{"inspect", "[-C dir] [-json] [-host binary] file.so", "show a plugin file's Config and build, and whether it fits a host", runInspect},
+	{"keygen", "[-C dir] -o name", "make a key pair to sign plugins with: name.key (private) and name.pub", runKeygen},
 	{"version", "", "print plugink's version", runVersion},
 }
 

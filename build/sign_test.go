@@ -1,0 +1,131 @@
+package build
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plugink/plugink/internal/signature"
+)
+
+func TestGenerateKey(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "release")
+	kf, err := GenerateKey(name)
+	require.NoError(t, err)
+	assert.Equal(t, name+".key", kf.Private)
+	assert.Equal(t, name+".pub", kf.Public)
+
+	fi, err := os.Stat(kf.Private)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the private key is the user's alone")
+	priv, err := signature.ReadPrivateKey(kf.Private)
+	require.NoError(t, err)
+	pub, err := os.ReadFile(kf.Public)
+	require.NoError(t, err)
+	assert.Equal(t, kf.PublicKey+"\n", string(pub))
+	parsed, err := signature.ParsePublicKey(kf.PublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, priv.Public().String(), parsed.String(), "the .pub is the .key's public half")
+	assert.Equal(t, parsed.ID(), kf.KeyID)
+
+	// Never overwritten, either file; nothing written when one exists.
+	before, err := os.ReadFile(kf.Private)
+	require.NoError(t, err)
+	_, err = GenerateKey(name)
+	assert.EqualError(t, err, name+".key exists: a key is never overwritten")
+	after, err := os.ReadFile(kf.Private)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	other := filepath.Join(dir, "other")
+	require.NoError(t, os.WriteFile(other+".pub", []byte("mine\n"), 0o644))
+	_, err = GenerateKey(other)
+	assert.EqualError(t, err, other+".pub exists: a key is never overwritten")
+	assert.NoFileExists(t, other+".key")
+
+	// Two keys are two keys.
+	again, err := GenerateKey(filepath.Join(dir, "again"))
+	require.NoError(t, err)
+	assert.NotEqual(t, kf.KeyID, again.KeyID)
+}
+
+// TestSignFile: a build signs each file it builds or keeps; a kept file's
+// .sig is rewritten only if it is not the key's signature of the file;
+// without a key, a rebuilt file's .sig goes and a kept file's stays.
+func TestSignFile(t *testing.T) {
+	dir := t.TempDir()
+	kf, err := GenerateKey(filepath.Join(dir, "release"))
+	require.NoError(t, err)
+	s, err := readSigning(kf.Private)
+	require.NoError(t, err)
+	otherKF, err := GenerateKey(filepath.Join(dir, "other"))
+	require.NoError(t, err)
+	other, err := readSigning(otherKF.Private)
+	require.NoError(t, err)
+
+	file := filepath.Join(dir, "client_x.so")
+	require.NoError(t, os.WriteFile(file, []byte("plugin bytes"), 0o755))
+	sigFile := file + ".sig"
+	verifies := func() bool {
+		sig, err := signature.ReadSignature(sigFile)
+		require.NoError(t, err)
+		pub, err := signature.ParsePublicKey(kf.PublicKey)
+		require.NoError(t, err)
+		_, err = signature.Verify([]signature.PublicKey{pub}, sha256.Sum256([]byte("plugin bytes")), sig)
+		return err == nil
+	}
+
+	changed, err := signFile(file, s, true)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.True(t, verifies())
+	fi, err := os.Stat(sigFile)
+	require.NoError(t, err)
+
+	changed, err = signFile(file, s, false)
+	require.NoError(t, err)
+	assert.False(t, changed, "already this key's signature of these bytes")
+	now, err := os.Stat(sigFile)
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(fi, now) && fi.ModTime().Equal(now.ModTime()), "not rewritten")
+
+	for name, setup := range map[string]func(){
+		"missing":         func() { os.Remove(sigFile) },
+		"another key's":   func() { _, err := signFile(file, other, false); require.NoError(t, err) },
+		"garbled":         func() { require.NoError(t, os.WriteFile(sigFile, []byte("garbage\n"), 0o644)) },
+		"another file's":  func() { require.NoError(t, os.WriteFile(sigFile, signature.Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644)) },
+		"too large":       func() { require.NoError(t, os.WriteFile(sigFile, bytes.Repeat([]byte("a"), signature.MaxFile+1), 0o644)) },
+		"a directory":     func() { os.Remove(sigFile); require.NoError(t, os.Mkdir(sigFile, 0o755)) },
+		"a dangling link": func() { os.Remove(sigFile); require.NoError(t, os.Symlink(filepath.Join(dir, "nowhere"), sigFile)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			setup()
+			changed, err := signFile(file, s, false)
+			require.NoError(t, err)
+			assert.True(t, changed, "signed again")
+			assert.True(t, verifies())
+		})
+	}
+
+	t.Run("without a key", func(t *testing.T) {
+		changed, err := signFile(file, nil, false)
+		require.NoError(t, err)
+		assert.False(t, changed)
+		assert.FileExists(t, sigFile, "a kept file's .sig stays")
+		changed, err = signFile(file, nil, true)
+		require.NoError(t, err)
+		assert.True(t, changed)
+		assert.NoFileExists(t, sigFile, "a rebuilt file's .sig is another file's: it goes")
+		changed, err = signFile(file, nil, true)
+		require.NoError(t, err)
+		assert.False(t, changed)
+	})
+
+	_, err = readSigning(file)
+	assert.ErrorContains(t, err, "sign: "+file+": private key: want the header line")
+}

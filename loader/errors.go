@@ -2,6 +2,7 @@ package loader
 
 import (
 	"github.com/plugink/plugink/internal/pluginbuild"
+	"github.com/plugink/plugink/internal/safetext"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader/internal/hostcmp"
 	"github.com/plugink/plugink/loader/internal/opened"
@@ -83,7 +84,7 @@ type LoadError struct {
 }
 
 // Error implements error.
-func (e *LoadError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
+func (e *LoadError) Error() string { return e.Op + " " + safetext.Name(e.Path) + ": " + e.Err.Error() }
 
 // Unwrap returns e.Err.
 func (e *LoadError) Unwrap() error { return e.Err }

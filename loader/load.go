@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader/internal/hostcmp"
@@ -238,7 +239,14 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 		return c.again()
 	}
 	if c.recorded {
-		if now, err := os.Stat(c.real); err != nil || !records.SameIdentity(now, c.fi) {
+		// Opened (without waiting) rather than stat'd: a file another
+		// process holds a lease on is refused at once, not waited for
+		// inside plugin.Open.
+		f, now, err := fsx.Open(c.real)
+		if err == nil {
+			f.Close()
+		}
+		if err != nil || !records.SameIdentity(now, c.fi) {
 			// Changed since its record was found: check it after all.
 			var err error
 			if c, err = l.prepareFile(c.path, false); err != nil {

@@ -215,14 +215,18 @@ func TestLoadRecordsPrune(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dir, 0o700))
 	old := time.Now().Add(-time.Hour)
 	var others, records []string
-	for i := range 600 {
-		other := filepath.Join(dir, fmt.Sprintf("photo-%d.jpg", i))
+	for i := range 1100 { // over the limit of records, 1024, whatever else the directory holds
 		record := filepath.Join(dir, fmt.Sprintf("%032x.plugink-record", i))
-		for _, f := range []string{other, record} {
+		files := []string{record}
+		records = append(records, record)
+		if i < 600 {
+			other := filepath.Join(dir, fmt.Sprintf("photo-%d.jpg", i))
+			files, others = append(files, other), append(others, other)
+		}
+		for _, f := range files {
 			require.NoError(t, os.WriteFile(f, nil, 0o600))
 			require.NoError(t, os.Chtimes(f, old, old))
 		}
-		others, records = append(others, other), append(records, record)
 	}
 	defer func() {
 		for _, f := range append(others, records...) {
@@ -240,7 +244,7 @@ func TestLoadRecordsPrune(t *testing.T) {
 			left++
 		}
 	}
-	assert.Less(t, left, 600, "records pruned")
+	assert.Less(t, left, 1100, "records pruned")
 }
 
 // TestLoadRecordsAcrossProcesses loads one file in two fresh processes of

@@ -1,6 +1,9 @@
 package loader
 
-import "github.com/plugink/plugink/internal/signature"
+import (
+	"github.com/plugink/plugink/internal/signature"
+	"github.com/plugink/plugink/loader/internal/snapshot"
+)
 
 // ErrSignature reports a file that no key pinned with [WithTrustedKeys]
 // signed, or a pinned key that does not parse.
@@ -26,7 +29,7 @@ func (l *Loader) verifySignature(path, real string) (string, error) {
 	if err != nil || sig == nil {
 		return "", err
 	}
-	sum, err := signature.HashFile(real, maxUpgradeFile)
+	sum, err := signature.HashFile(real, snapshot.MaxSize)
 	if err == nil {
 		err = l.pinned.Check(sig, sum)
 	}

@@ -1,22 +1,19 @@
 package loader
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync/atomic"
 	"time"
 
-	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/layout"
 	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/loader/internal/hostcmp"
 	"github.com/plugink/plugink/loader/internal/opened"
 	"github.com/plugink/plugink/loader/internal/pluginfile"
+	"github.com/plugink/plugink/loader/internal/snapshot"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -180,7 +177,7 @@ type upgradeFile struct {
 	pluginpath string          // as the metadata's symbols say
 }
 
-// upgradeCandidate copies the file at path (see snapshot), verifies the
+// upgradeCandidate copies the file at path (package snapshot), verifies the
 // copy's checksum if one is recorded, and reads the plugin it holds from
 // its metadata, refusing a file that does not hold listedAs, if set. The
 // function it returns removes the copy.
@@ -196,7 +193,7 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 	if err != nil {
 		return nil, nil, err
 	}
-	copyPath, sum, cleanup, err := l.snapshot(real)
+	copyPath, sum, cleanup, err := snapshot.Take(real)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,8 +213,9 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 		return fail(err)
 	}
 	if info.Config == nil {
-		return fail(runtime.WithHint(fmt.Errorf("%w: it records no plugink metadata, which names the plugin before the file is opened", ErrNotPlugin),
-			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)"))
+		err := runtime.WithHint(errors.New("a Go plugin that plugink did not build: it records no plugink metadata, which names the plugin before the file is opened"),
+			"build upgradable plugins with plugink build (or loader.Build with BuildOptions.Generation)")
+		return fail(errors.Join(err, handBuiltFits(path, copyPath)))
 	}
 	if err := listed(path, info.Config, listedAs); err != nil {
 		return fail(err)
@@ -228,6 +226,20 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 	}
 	c := &candidate{path: path, real: copyPath, fi: fi, verified: verified, sum: sum}
 	return &upgradeFile{c: c, want: info.Config, pluginpath: info.PluginPath}, cleanup, nil
+}
+
+// handBuiltFits compares the plugin file at copyPath (a copy of path) with
+// this program, as preflight does, so that an upgrade refused for want of
+// metadata also says whether the file would load at all; nil if it would.
+func handBuiltFits(path, copyPath string) error {
+	host, err := hostcmp.This()
+	if err != nil {
+		return nil
+	}
+	return readPlugin(copyPath, func(pf *pluginfile.File, _ fs.FileInfo) error {
+		_, err := hostcmp.Fits(path, pf, host)
+		return err
+	})
 }
 
 // find returns the index of the generation of lin that up is, -1 if none;
@@ -360,61 +372,6 @@ func (l *Loader) recordFirst(cfgs []*runtime.Config) {
 		}
 	}
 }
-
-// maxUpgradeFile bounds the size of a file Upgrade copies: Go plugins
-// are tens of megabytes; a file claiming more is not copied.
-const maxUpgradeFile = 1 << 30
-
-// snapshot copies the file at real, once its headers show a plugin file,
-// into a new private directory (mode 0700), under a name no other copy has
-// had (package plugin and the dynamic linker both know a loaded file by
-// its name). The directory is made beside real, where plugins are known
-// to be executable, or else in os.TempDir (which may be mounted noexec).
-// It returns the copy's path, its SHA-256, and the function that removes
-// the directory: once the copy is opened, its mapping outlives its name.
-func (l *Loader) snapshot(real string) (copyPath, sum string, cleanup func(), err error) {
-	src, fi, err := fsx.Open(real)
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer src.Close()
-	if fi.Size() > maxUpgradeFile {
-		return "", "", nil, fmt.Errorf("%w: %d bytes, over the %d an upgrade copies", fsx.ErrTooLarge, fi.Size(), maxUpgradeFile)
-	}
-	if _, err := pluginfile.Read(src, fi.Size()); err != nil {
-		return "", "", nil, err
-	}
-	dir, err := os.MkdirTemp(filepath.Dir(real), ".plugink-upgrade-")
-	if err != nil {
-		if dir, err = os.MkdirTemp("", "plugink-upgrade-"); err != nil {
-			return "", "", nil, fmt.Errorf("a directory for the copy to open: %w", err)
-		}
-	}
-	cleanup = func() { os.RemoveAll(dir) }
-	name := filepath.Join(dir, strconv.FormatUint(copies.Add(1), 10)+"-"+filepath.Base(real))
-	dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o500)
-	if err != nil {
-		cleanup()
-		return "", "", nil, err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(dst, h), io.NewSectionReader(src, 0, maxUpgradeFile+1))
-	if err == nil && n > maxUpgradeFile {
-		err = fmt.Errorf("%w: grew past the %d bytes an upgrade copies", fsx.ErrTooLarge, maxUpgradeFile)
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		cleanup()
-		return "", "", nil, fmt.Errorf("copy %s: %w", real, err)
-	}
-	return name, hex.EncodeToString(h.Sum(nil)), cleanup, nil
-}
-
-// copies numbers the snapshots of this process: a name package plugin
-// has seen is never used again.
-var copies atomic.Uint64
 
 // freshSums reads the plugink.sum in dir afresh (a build since the last
 // read updates it); nil if there is none. An upgrade verifies against it.

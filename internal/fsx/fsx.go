@@ -20,6 +20,11 @@ import (
 // FIFO, a device or a socket, which a read could block on or never end.
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrLeased reports a file that another process holds a lease on: it is
+// changing the file, and a blocking open would wait for it (45 seconds by
+// default on Linux).
+var ErrLeased = errors.New("another process holds a lease on the file (it is changing it)")
+
 // ErrTooLarge reports a file larger than the reader's limit.
 var ErrTooLarge = errors.New("file too large")
 
@@ -42,6 +47,9 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
+		if busy(err) {
+			err = &fs.PathError{Op: "open", Path: path, Err: ErrLeased}
+		}
 		return nil, nil, err
 	}
 	after, err := f.Stat()

@@ -7,6 +7,7 @@ package safetext
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -71,4 +72,20 @@ func (w writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// Name returns a file name (or any one-line value from outside) for a
+// message: as it is when every rune is printable and none is a newline or
+// a tab, else quoted as Go quotes strings, so that a name cannot forge a
+// log line or carry an escape sequence.
+func Name(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	return s
 }

@@ -70,3 +70,19 @@ func FuzzEscape(f *testing.F) {
 		}
 	})
 }
+
+func TestName(t *testing.T) {
+	for in, want := range map[string]string{
+		"plugins/client_brpc.so":    "plugins/client_brpc.so",
+		"dir with space/ünïcode.so": "dir with space/ünïcode.so",
+		"a.so\nload b.so: ok":       `"a.so\nload b.so: ok"`,
+		"a\x1b[31m.so":              `"a\x1b[31m.so"`,
+		"tab\there":                 `"tab\there"`,
+		"bad\xffutf8":               `"bad\xffutf8"`,
+		"\u200binvisible":           `"\u200binvisible"`,
+	} {
+		if got := Name(in); got != want {
+			t.Errorf("Name(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

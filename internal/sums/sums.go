@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/plugink/plugink/internal/fsx"
+	"github.com/plugink/plugink/internal/safetext"
 )
 
 // FileName is the name of the checksum file kept beside plugin files.
@@ -52,7 +53,7 @@ type ChecksumError struct {
 
 // Error implements error.
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("checksum %s: the file's SHA-256 is %s but %s is recorded", e.Path, e.Got, e.Want)
+	return fmt.Sprintf("checksum %s: the file's SHA-256 is %s but %s is recorded", safetext.Name(e.Path), e.Got, e.Want)
 }
 
 // Unwrap returns [ErrChecksum].

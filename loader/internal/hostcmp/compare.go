@@ -71,7 +71,7 @@ func (e *MismatchError) Error() string {
 	if more := packages - maxPackageDiffs; more > 0 {
 		parts = append(parts, fmt.Sprintf("and %d more packages", more))
 	}
-	return fmt.Sprintf("preflight %s: %s: %s", e.Path, ErrMismatch, strings.Join(parts, "; "))
+	return fmt.Sprintf("preflight %s: %s: %s", safetext.Name(e.Path), ErrMismatch, strings.Join(parts, "; "))
 }
 
 // maxPackageDiffs is how many differing packages a MismatchError's message

@@ -268,16 +268,19 @@ func (e *Entry) samePluginpath(r Request) (*runtime.Config, error) {
 	if os.SameFile(e.file, r.File) {
 		return e.Result(r.File)
 	}
-	if a := e.checksum(); a != "" && e.err == nil {
+	if a := e.checksum(); a != "" {
 		b := r.Sum
 		if b == "" {
 			b, _ = sums.File(r.Real)
 		}
-		if a == b {
+		switch {
+		case a == b && e.err == nil:
 			return e.cfg, nil
+		case a == b:
+			return nil, fmt.Errorf("the same contents, with the pluginpath %q, failed to open in this process before: %w", e.pluginpath, e.err)
 		}
 	}
-	return nil, runtime.WithHint(fmt.Errorf("%w: %s, loaded before from %s, has the same pluginpath %q and other contents", ErrPluginPath, r.Path, e.real, e.pluginpath),
+	return nil, runtime.WithHint(fmt.Errorf("%w: %s, loaded before from %s, has the same pluginpath %q and other contents", ErrPluginPath, r.Path, e.path, e.pluginpath),
 		"a process loads one plugin per pluginpath (the import path of its main package): load only one of the two files (check the plugin directory and $MICRO_PLUGIN), or build one for another plugin name or kind")
 }
 
@@ -300,7 +303,7 @@ func openPlugin(real string) (res openResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = openResult{remembered: true, active: true,
-				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin cannot open this path again in this process")}
+				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin keeps the failure of this build (its pluginpath) for the life of the process: fix the init function and build the plugin again (plugink build makes a new generation), or restart the process")}
 		}
 	}()
 	opensStarted.Add(1)

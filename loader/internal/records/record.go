@@ -250,7 +250,7 @@ func Write(fi fs.FileInfo, read time.Time, opened ID, r *Record) {
 	if err := os.MkdirAll(dir, 0o700); err != nil || !private(dir, true) {
 		return
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) >= maxRecords {
+	if entries, err := os.ReadDir(dir); err == nil && countRecords(entries) >= maxRecords {
 		prune(dir, entries)
 	}
 	if _, err := os.Lstat(path); err == nil && !private(path, false) {
@@ -272,6 +272,17 @@ func isRecordName(name string) bool {
 	name = strings.TrimSuffix(name, pendingSuffix)
 	hexName, ok := strings.CutSuffix(name, recordSuffix)
 	return ok && len(hexName) == 32 && isHex([]byte(hexName))
+}
+
+// countRecords returns how many of entries are records (or set aside).
+func countRecords(entries []fs.DirEntry) int {
+	n := 0
+	for _, e := range entries {
+		if isRecordName(e.Name()) {
+			n++
+		}
+	}
+	return n
 }
 
 // prune removes the older half of the records in dir.

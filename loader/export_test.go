@@ -53,7 +53,7 @@ func Record(path string, fi os.FileInfo, read time.Time, pluginpath string, fps 
 		fi = now
 	}
 	id, _ := records.Identity(now)
-	records.Write(fi, read, id, &records.Record{PluginPath: pluginpath, FPs: fps})
+	records.Write(path, fi, read, id, &records.Record{PluginPath: pluginpath, FPs: fps})
 }
 
 // RecordFile returns the file of the record for the file fi describes (""

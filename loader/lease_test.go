@@ -73,3 +73,33 @@ func TestRecordedLoadDoesNotWaitForALease(t *testing.T) {
 	assert.Contains(t, out2, "another process holds a lease on the file")
 	assert.Less(t, time.Since(start), 20*time.Second, "waited for the lease")
 }
+
+// TestNoRecordsOnTmpfs: on tmpfs a write through a shared mapping never
+// changes a file's times, so a record could not tell such a change: a
+// file there is never recorded.
+func TestNoRecordsOnTmpfs(t *testing.T) {
+	testmod.SkipIfShort(t)
+	var st syscall.Statfs_t
+	if goruntime.GOOS != "linux" || syscall.Statfs("/dev/shm", &st) != nil || st.Type != 0x01021994 {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "plugink-test-")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	plugin := filepath.Join(dir, "client_echo.so")
+	copyFile(t, fixturePath(t, "echo"), plugin)
+	defer loader.SetRecordSettle(0)()
+	fi, err := os.Stat(plugin)
+	require.NoError(t, err)
+	loader.Record(plugin, nil, time.Now(), "example.com/p", nil)
+	assert.NoFileExists(t, loader.RecordFile(fi))
+
+	disk := filepath.Join(t.TempDir(), "client_echo.so") // the same on the test's own file system is
+	copyFile(t, fixturePath(t, "echo"), disk)
+	if syscall.Statfs(disk, &st) == nil && st.Type != 0x01021994 {
+		fi, err := os.Stat(disk)
+		require.NoError(t, err)
+		loader.Record(disk, nil, time.Now(), "example.com/p", nil)
+		assert.FileExists(t, loader.RecordFile(fi))
+	}
+}

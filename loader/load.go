@@ -280,7 +280,7 @@ func (l *Loader) open(c *candidate) (*runtime.Config, error) {
 	cfg, mappedFile, err := c.openFile(before)
 	if err == nil && c.recordable && mappedFile != nil {
 		if id, ok := records.Identity(mappedFile); ok {
-			records.Write(c.fi, c.resolved, id, &records.Record{PluginPath: c.pluginpath, FPs: c.fps})
+			records.Write(c.real, c.fi, c.resolved, id, &records.Record{PluginPath: c.pluginpath, FPs: c.fps})
 		}
 	}
 	return cfg, err

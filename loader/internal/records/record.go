@@ -7,9 +7,16 @@
 // with the host's own, and a later start that finds the record skips those
 // checks for that file. A checksum in a plugink.sum is still verified.
 //
-// The change time is what makes the identity trustworthy: every write,
-// rename or chmod sets it to the current time, and no program can set it
-// back. A file whose times are less than Settle old when it is
+// What a record proves: that a file with this device, inode, size,
+// modification and change times opened in this program before. The
+// change time is what makes the identity hard to fake: write(2), rename
+// and chmod set it to the current time, and no program can set it back.
+// It is not proof of the contents: a write through a shared writable
+// mapping changes no times on tmpfs (never recorded, then), and on ext4
+// and most disk file systems only at the first write after the page was
+// written back. Records guard against accidental change by ordinary
+// writes; against a hostile writer, sign plugins (a signed file gets
+// none of the checks records skip anyway). A file whose times are less than Settle old when it is
 // checked is not recorded, since a write within the clock's granularity
 // after the check could leave them as they were.
 //
@@ -233,17 +240,18 @@ func isHex(s []byte) bool {
 	return true
 }
 
-// Write records that the file fi describes (read at the time
-// read, before it was checked) loaded with the pluginpath and fingerprints
-// of r. opened is the identity of the file plugin.Open mapped. It writes
-// nothing for a file whose times were too recent then or are too coarse
-// to tell a change, for a file that is not, by its identity, the one
-// opened (changed or replaced since it was checked), or when there is no
-// record directory; it reports nothing either way: a record only saves
-// time.
-func Write(fi fs.FileInfo, read time.Time, opened ID, r *Record) {
+// Write records that the file named file, which fi describes (read at the
+// time read, before it was checked), loaded with the pluginpath and
+// fingerprints of r. opened is the identity of the file plugin.Open
+// mapped. It writes nothing for a file whose times were too recent then
+// or are too coarse to tell a change, for a file that is not, by its
+// identity, the one opened (changed or replaced since it was checked), for
+// a file on a file system where writes through a shared mapping never
+// change the times (tmpfs), or when there is no record directory; it
+// reports nothing either way: a record only saves time.
+func Write(file string, fi fs.FileInfo, read time.Time, opened ID, r *Record) {
 	path, id := Path(fi)
-	if path == "" || r.PluginPath == "" || !id.settled(read) || opened != id {
+	if path == "" || r.PluginPath == "" || !id.settled(read) || opened != id || !timesFollowWrites(file) {
 		return
 	}
 	dir := filepath.Dir(path)

@@ -9,3 +9,6 @@ func Identity(fs.FileInfo) (ID, bool) { return ID{}, false }
 
 // private is false here: no record is read.
 func private(string, bool) bool { return false }
+
+// timesFollowWrites is false here: nothing is recorded.
+func timesFollowWrites(string) bool { return false }

@@ -34,7 +34,7 @@ var _ Plugin = (*Loader)(nil)
 
 // EnvPlugins is the environment variable [LoadEnv] reads: a comma-separated
 // list of plugin files, as in go-micro.
-const EnvPlugins = "MICRO_PLUGIN"
+const EnvPlugins = runtime.EnvPlugins
 
 // Loader loads, registers and builds plugins. Create one with [NewPlugin];
 // the zero value, like the Loader behind the package-level functions, has

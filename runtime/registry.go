@@ -3,7 +3,9 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -48,6 +50,7 @@ type initOptions struct {
 	replaceAll bool
 	replace    map[string]bool // "kind/name" of the plugins that may replace
 	manifest   string          // the manifest the plugins come from, for hints
+	compiledIn bool            // the plugins are compiled in: see CompiledIn
 	errs       []error         // invalid options
 }
 
@@ -84,6 +87,30 @@ func ReplaceOnly(plugins ...string) InitOption {
 func FromManifest(file string) InitOption {
 	return func(o *initOptions) { o.manifest = file }
 }
+
+// CompiledIn says that the plugins are compiled into the program (the
+// static file plugink generates passes it): such a program loads no .so
+// files, so if $MICRO_PLUGIN names some, InitAll says so, once, on
+// standard error, rather than ignore them without a word.
+func CompiledIn() InitOption {
+	return func(o *initOptions) { o.compiledIn = true }
+}
+
+// EnvPlugins is the environment variable that names plugin files to load,
+// comma-separated, as in go-micro: MICRO_PLUGIN.
+const EnvPlugins = "MICRO_PLUGIN"
+
+// warnCompiledIn says once, on warnings, that $MICRO_PLUGIN is not read.
+var warnCompiledIn = sync.OnceFunc(func() {
+	if files := strings.TrimSpace(os.Getenv(EnvPlugins)); files != "" {
+		fmt.Fprintf(warnings, "$%s names %s, but this program was built without -tags %s: its plugins are compiled in, and it loads no .so files\n",
+			EnvPlugins, Quote(files), DynamicTag)
+	}
+})
+
+// warnings is where the runtime writes what is worth a word but is no
+// error (a variable for tests).
+var warnings io.Writer = os.Stderr
 
 // mayReplace reports whether c may overwrite a registered implementation.
 func (o initOptions) mayReplace(c *Config) bool {
@@ -134,6 +161,9 @@ func (r *Registry) Init(c *Config, opts ...InitOption) error {
 // them.
 func (r *Registry) InitAll(cs []*Config, opts ...InitOption) error {
 	o := applyInit(opts)
+	if o.compiledIn {
+		warnCompiledIn()
+	}
 	errs := slices.Clone(o.errs)
 	var entries []entry
 	for _, c := range cs {

@@ -39,6 +39,11 @@ func Dynamic(h Host) ([]byte, error) {
 		}
 		manifest = append(manifest, jen.Id("TrustedKeys").Op(":").Index().String().Add(fields(keys...)))
 	}
+	f.Comment("A host built with -tags " + DynamicTag + " loads .so files, which Go supports with cgo").Line().
+		Comment("(CGO_ENABLED=1 and a C compiler) on linux, darwin and freebsd only: elsewhere this").Line().
+		Comment("line does not compile. Build without the tag to compile the plugins in instead.")
+	f.Var().Id("_").Op("=").Qual(dynamicPath, "NeedsCgoOnLinuxDarwinOrFreeBSD")
+	f.Line()
 	f.Commentf("%s is %s as the loader needs it at run time.", manifestVar, h.Manifest)
 	f.Var().Id(manifestVar).Op("=").Qual(loaderPath, "Manifest").Add(fields(manifest...))
 	f.Line()

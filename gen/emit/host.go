@@ -30,6 +30,7 @@ const (
 const (
 	runtimePath = "github.com/plugink/plugink/runtime"
 	loaderPath  = "github.com/plugink/plugink/loader"
+	dynamicPath = "github.com/plugink/plugink/loader/dynamic"
 )
 
 // Host is what the host-side emitters need: the package to write into, its
@@ -167,6 +168,7 @@ func (h Host) newFile(constraint string) *jen.File {
 	f.HeaderComment("//go:build " + constraint)
 	f.ImportAlias(runtimePath, "plugink")
 	f.ImportAlias(loaderPath, "pluginkloader")
+	f.ImportAlias(dynamicPath, "pluginkdynamic")
 	for path, alias := range h.aliases() {
 		f.ImportAlias(path, alias)
 	}

@@ -19,7 +19,7 @@ func Static(h Host) ([]byte, error) {
 	for _, p := range h.Plugins {
 		configs = append(configs, config(p, h.typeChecked(p)))
 	}
-	opts := []jen.Code{jen.Qual(runtimePath, "FromManifest").Call(jen.Lit(h.Manifest))}
+	opts := []jen.Code{jen.Qual(runtimePath, "FromManifest").Call(jen.Lit(h.Manifest)), jen.Qual(runtimePath, "CompiledIn").Call()}
 	if keys := h.replaceKeys(); len(keys) > 0 {
 		opts = append(opts, jen.Qual(runtimePath, "ReplaceOnly").Call(keys...))
 	}

@@ -110,6 +110,7 @@ var layers = map[string][]string{
 	"loader/internal/opened":     {"runtime", "internal/fsx", "internal/sums"},
 	"loader/internal/trial":      {"internal/self", "loader/internal/opened"},
 	"loader/internal/snapshot":   {"internal/fsx", "loader/internal/pluginfile"},
+	"loader/dynamic":             {},
 	"loader": {"runtime", "internal/fsx", "internal/layout", "internal/safetext", "internal/pluginbuild", "internal/self", "internal/settings", "internal/signature", "internal/sums",
 		"loader/internal/hostcmp", "loader/internal/mapped", "loader/internal/opened", "loader/internal/pluginfile", "loader/internal/records", "loader/internal/snapshot", "loader/internal/trial"},
 }

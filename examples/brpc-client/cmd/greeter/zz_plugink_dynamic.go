@@ -6,8 +6,14 @@ package main
 
 import (
 	pluginkloader "github.com/plugink/plugink/loader"
+	pluginkdynamic "github.com/plugink/plugink/loader/dynamic"
 	plugink "github.com/plugink/plugink/runtime"
 )
+
+// A host built with -tags plugink_dynamic loads .so files, which Go supports with cgo
+// (CGO_ENABLED=1 and a C compiler) on linux, darwin and freebsd only: elsewhere this
+// line does not compile. Build without the tag to compile the plugins in instead.
+var _ = pluginkdynamic.NeedsCgoOnLinuxDarwinOrFreeBSD
 
 // pluginkManifest is plugink.yaml as the loader needs it at run time.
 var pluginkManifest = pluginkloader.Manifest{

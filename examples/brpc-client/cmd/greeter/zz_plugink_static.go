@@ -22,5 +22,5 @@ func initPlugins() error {
 			Path:    "github.com/plugink/plugink/examples/brpc-client/plugins/brpc",
 			NewFunc: client.Kind.TypeCheck(brpc.NewClient),
 		},
-	}, plugink.FromManifest("plugink.yaml"))
+	}, plugink.FromManifest("plugink.yaml"), plugink.CompiledIn())
 }

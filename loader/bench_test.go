@@ -1,6 +1,8 @@
 package loader_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugink/plugink/internal/signature"
 	sumfile "github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/loader/internal/testkind"
@@ -41,6 +44,8 @@ const (
 	modeLoadAll   = "LoadAll(10)"
 	modeUpgrade   = "LoadAll(gen1), then Upgrade(gen2)" // only the upgrade is timed
 	modeRecorded  = "Load+Init, recorded"               // the default, with a load record of the file
+	modeFloor     = "SHA-256+plugin.Open+Lookup"        // what any verified load costs at least
+	modeSigned    = "Load+Init+preflight+signature"     // WithTrustedKeys, the file signed by the key
 )
 
 // benchChild loads the plugins as spec ("<mode>:<path>[,<path>...]")
@@ -174,6 +179,13 @@ func benchLoad(mode string, paths []string, reg *runtime.Registry) error {
 		opts = opts[:1]
 	case modeRaw:
 		return rawOpen(paths[0])
+	case modeFloor:
+		if _, err := sumfile.File(paths[0]); err != nil {
+			return err
+		}
+		return rawOpen(paths[0])
+	case modeSigned:
+		opts = append(opts, loader.WithTrustedKeys(benchPublicKey))
 	case modeLoader:
 		opts = append(opts, loader.WithoutPreflight(), loader.WithoutTrial())
 	case modePreflight:
@@ -276,6 +288,32 @@ func BenchmarkLoad(b *testing.B) {
 	loadInChild(b, exe, modeRecorded, []string{path}) // writes the record
 	runModes(b, []string{modeRaw, modeLoader, modePreflight, modeChecksum, modeTrial, modeRecorded},
 		[]string{"raw", "loader", "preflight", "checksum", "trial", "recorded"}, []string{path})
+}
+
+// benchPublicKey is benchKey's public key, as a host pins it: a child
+// pays for parsing it, not for making the key (which takes a fresh process
+// a millisecond or more).
+const benchPublicKey = "plugink-ed25519 IVL40Zt5HSRFMkLhXy6rbLfP+ntqXtMAl5YOBpiB2xI="
+
+// benchKey is the key BenchmarkSignedLoad signs with.
+func benchKey() signature.PrivateKey {
+	k, err := signature.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{0x42}, ed25519.SeedSize)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// BenchmarkSignedLoad compares a load that a signature verifies (the
+// Loader pins the key: the .sig read, the file hashed once, then
+// preflight; no structure check, no trial) with the floor of any verified
+// load, the file hashed and then opened raw, and with a load that a
+// plugink.sum verifies. Each way runs in fresh processes, as in
+// BenchmarkLoad; the ratios are to the floor.
+func BenchmarkSignedLoad(b *testing.B) {
+	path := benchPluginPath(b)
+	signFile(b, benchKey(), path)
+	runModes(b, []string{modeFloor, modeChecksum, modeSigned}, []string{"floor", "checksum", "signed"}, []string{path})
 }
 
 // runModes runs, each op, the ways of loading modes (named names) in child

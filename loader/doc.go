@@ -38,14 +38,16 @@
 // Opening a plugin runs its code; a process can never unload it, nor open
 // again a path that failed; and a damaged file can crash the dynamic
 // linker. So Load reads the file first, with a bounded reader of its own
-// that no file content can make panic, hang or allocate without limit: it
-// verifies the file's SHA-256 against a plugink.sum (the Loader's, or the
-// one in the file's directory); checks that it is a Go plugin for this OS
-// and architecture; for a file no checksum verified, checks the structure
-// the dynamic linker relies on; compares the file's build information and
-// the fingerprint of every package it shares with this program ([Preflight])
-// and reports every difference at once, where plugin.Open would name one
-// package; refuses a second file with the pluginpath of one already loaded;
+// that no file content can make panic, hang or allocate without limit: if
+// the Loader pins keys, it verifies first that one of them signed the
+// file ([WithTrustedKeys]); it verifies the file's SHA-256 against a
+// plugink.sum (the Loader's, or the one in the file's directory); checks
+// that it is a Go plugin for this OS and architecture; for a file no
+// signature or checksum verified, checks the structure the dynamic linker
+// relies on; compares the file's build information and the fingerprint of
+// every package it shares with this program ([Preflight]) and reports
+// every difference at once, where plugin.Open would name one package;
+// refuses a second file with the pluginpath of one already loaded;
 // and, for an unverified file, opens it first in a child process of this
 // program (see [WithoutTrial]). [Inspect] reads a file the same way without
 // opening it at all.

@@ -51,6 +51,7 @@ type Loader struct {
 	noRecords   bool
 	initOpts    []runtime.InitOption
 	requireSums bool
+	requiredBy  string // the manifest whose dynamic.require_sums set requireSums
 	build       BuildOptions
 	maxGens     int              // 0: defaultMaxGenerations
 	pinned      signature.Pinned // WithTrustedKeys: only files they signed load

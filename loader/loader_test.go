@@ -475,7 +475,7 @@ func TestPreflightTrimpath(t *testing.T) {
 	copyFile(t, fixturePath(t, "trimpath"), path)
 	plugin, host := fmt.Sprint(!hostTrimpath()), fmt.Sprint(hostTrimpath())
 	want := "preflight " + path + ": built differently from the host: " +
-		"-trimpath: plugin " + plugin + ", host " + host + "; package "
+		"-trimpath: plugin " + plugin + ", host " + host + "; and "
 
 	err := loader.Preflight(path, nil)
 	var mm *loader.MismatchError
@@ -484,7 +484,7 @@ func TestPreflightTrimpath(t *testing.T) {
 	assert.True(t, slices.ContainsFunc(mm.Diffs, func(d loader.Difference) bool { return d.What == "package runtime" }),
 		"-trimpath changes every package's fingerprint")
 	assert.True(t, strings.HasPrefix(err.Error(), want), err.Error())
-	assert.Regexp(t, `; and \d+ more packages$`, err.Error(), "every package differs: the message counts them")
+	assert.Regexp(t, `; and \d+ packages differ as a result$`, err.Error(), "every package differs because of -trimpath: the message counts them")
 
 	reg, kind := newRegistry(t)
 	l := loader.NewPlugin(loader.WithRegistry(reg))

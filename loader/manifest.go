@@ -132,7 +132,7 @@ func (m *Manifest) Load(opts ...Option) error {
 	dir := m.PluginDir()
 	base := []Option{WithInitOptions(runtime.FromManifest(m.File), runtime.ReplaceOnly(m.Replace...)), WithTrustedKeys(m.TrustedKeys...)}
 	if m.RequireSums {
-		base = append(base, WithSumsRequired())
+		base = append(base, WithSumsRequired(), func(l *Loader) { l.requiredBy = m.File })
 	}
 	l := NewPlugin(append(base, opts...)...)
 	if err := l.pinned.Err(); err != nil {

@@ -79,6 +79,8 @@ func TestManifestLoad(t *testing.T) {
 		t.Setenv(loader.EnvPlugins, "")
 		_, err := load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})
 		require.ErrorIs(t, err, loader.ErrNoChecksum, "the directory has no plugink.sum")
+		assert.Contains(t, err.Error(), "dynamic.require_sums is true in plugink.yaml and no plugink.sum lists "+filepath.Join(dir, "client_echo.so"))
+		assert.Contains(t, runtime.Hints(err), "plugink build, in the directory of plugink.yaml, writes plugink.sum beside the plugins", "a test binary: its package's directory is not known")
 		require.NoError(t, sumfile.Write(filepath.Join(dir, sumfile.FileName), sumsOf(t, filepath.Join(dir, "client_echo.so"))))
 		t.Cleanup(func() { os.Remove(filepath.Join(dir, sumfile.FileName)) })
 		_, err = load(t, &loader.Manifest{File: "plugink.yaml", Plugins: []runtime.Config{echoCfg}, RequireSums: true})

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/runtime"
 )
 
 // verify checks the file, named path and resolved to real, against a
@@ -73,9 +75,25 @@ func (l *Loader) recorded(path, real string, dirSums func(dir string) (Sums, err
 		}
 	}
 	if required {
-		return nil, "", fmt.Errorf("%w for %s", ErrNoChecksum, path)
+		return nil, "", l.noChecksum(path)
 	}
 	return nil, "", nil
+}
+
+// noChecksum says why the file at path, which no checksum lists, is
+// refused: the manifest's dynamic.require_sums, if that is why, with the
+// command that writes plugink.sum.
+func (l *Loader) noChecksum(path string) error {
+	if l.requiredBy == "" {
+		return fmt.Errorf("%w for %s", ErrNoChecksum, path)
+	}
+	hint := fmt.Sprintf("plugink build, in the directory of %s, writes plugink.sum beside the plugins", l.requiredBy)
+	if bi, err := self.BuildInfo(); err == nil {
+		if dir, ok := self.MainPackageDir(bi); ok {
+			hint = fmt.Sprintf("from the root of module %s: plugink build -C %s (it writes plugink.sum beside the plugins)", bi.Main.Path, dir)
+		}
+	}
+	return runtime.WithHint(fmt.Errorf("%w: dynamic.require_sums is true in %s and no plugink.sum lists %s", ErrNoChecksum, l.requiredBy, path), hint)
 }
 
 // listedIn returns the first of paths that s has a checksum for, or "".

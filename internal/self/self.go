@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/plugink/plugink/runtime"
@@ -87,4 +88,22 @@ func ModuleVersion(bi *debug.BuildInfo, path string) string {
 		}
 	}
 	return ""
+}
+
+// MainPackageDir returns the directory of bi's main package relative to
+// the root of its main module, slash-separated ("cmd/svc", or "." for
+// the root), if bi tells it: not for a test binary, or a program built
+// from files named on the command line.
+func MainPackageDir(bi *debug.BuildInfo) (string, bool) {
+	if bi.Main.Path == "" {
+		return "", false
+	}
+	if bi.Path == bi.Main.Path {
+		return ".", true
+	}
+	dir, ok := strings.CutPrefix(bi.Path, bi.Main.Path+"/")
+	if !ok || strings.HasSuffix(dir, ".test") {
+		return "", false
+	}
+	return dir, true
 }

@@ -54,21 +54,31 @@ func orNone(s string) string {
 	return s
 }
 
-// Error implements error. It lists every difference on one line, except
-// that past maxPackageDiffs differing packages it counts the rest: when a
-// build setting differs, every package does.
+// Error implements error. It lists every difference on one line. When the
+// Go version or a build setting differs, every package differs as a
+// result: it says so first and counts the packages; else it names the
+// first maxPackageDiffs differing packages and counts the rest. Diffs
+// holds them all.
 func (e *MismatchError) Error() string {
 	var parts []string
-	packages := 0
+	packages, setting := 0, false
+	for _, d := range e.Diffs {
+		if !strings.HasPrefix(d.What, "package ") && !strings.HasPrefix(d.What, "module ") {
+			setting = true
+		}
+	}
 	for _, d := range e.Diffs {
 		if strings.HasPrefix(d.What, "package ") {
-			if packages++; packages > maxPackageDiffs {
+			if packages++; setting || packages > maxPackageDiffs {
 				continue
 			}
 		}
 		parts = append(parts, d.String())
 	}
-	if more := packages - maxPackageDiffs; more > 0 {
+	switch more := packages - maxPackageDiffs; {
+	case setting && packages > 0:
+		parts = append(parts, fmt.Sprintf("and %d packages differ as a result", packages))
+	case more > 0:
 		parts = append(parts, fmt.Sprintf("and %d more packages", more))
 	}
 	return fmt.Sprintf("preflight %s: %s: %s", safetext.Name(e.Path), ErrMismatch, strings.Join(parts, "; "))
@@ -88,10 +98,10 @@ func (e *MismatchError) Unwrap() error { return ErrMismatch }
 func (e *MismatchError) ErrorHint() string {
 	for _, d := range e.Diffs {
 		if !strings.HasPrefix(d.What, "package ") {
-			return "rebuild the plugin for this host: plugink build -host <host binary> (or loader.Build with BuildOptions.Host)"
+			return "rebuild the plugin for this host with plugink build and -host naming the host's binary (or loader.Build with BuildOptions.Host)"
 		}
 	}
-	return "the plugin and the host were built from different sources of the packages named (a change in the main module, or in a module replaced by a directory, since one of them was built): rebuild the plugin from the host's sources, plugink build -host <host binary>"
+	return "the plugin and the host were built from different sources of the packages named (a change in the main module, or in a module replaced by a directory, since one of them was built): rebuild the plugin from the host's sources, with plugink build and -host naming the host's binary"
 }
 
 // Fits compares the plugin pf (from the file at path) with host, and

@@ -1,6 +1,7 @@
 package hostcmp_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,6 +169,30 @@ func TestMismatchErrorMessage(t *testing.T) {
 	assert.Equal(t, "preflight p.so: built differently from the host: "+
 		"-race: plugin true, host false; -gcflags: plugin all=-N, host (none)", err.Error())
 	assert.ErrorIs(t, err, hostcmp.ErrMismatch)
+
+	// A build setting or the Go version comes first, and the packages that
+	// differ because of it are counted, not listed (Diffs has them).
+	var pkgs []hostcmp.Difference
+	for i := range 40 {
+		pkgs = append(pkgs, hostcmp.Difference{What: fmt.Sprintf("package example.com/p%02d", i), Plugin: "aa", Host: "bb"})
+	}
+	err = &hostcmp.MismatchError{Path: "p.so", Diffs: append([]hostcmp.Difference{
+		{What: "go", Plugin: "go1.26.0", Host: "go1.26.1"},
+		{What: "-trimpath", Plugin: "true", Host: ""},
+		{What: "module example.com/m", Plugin: "v1.0.0", Host: "v1.1.0"},
+	}, pkgs...)}
+	assert.Equal(t, "preflight p.so: built differently from the host: go: plugin go1.26.0, host go1.26.1; "+
+		"-trimpath: plugin true, host (none); module example.com/m: plugin v1.0.0, host v1.1.0; and 40 packages differ as a result", err.Error())
+	assert.Equal(t, "rebuild the plugin for this host with plugink build and -host naming the host's binary (or loader.Build with BuildOptions.Host)", err.ErrorHint())
+
+	// Without one, the packages are the news: the first ones are named.
+	err = &hostcmp.MismatchError{Path: "p.so", Diffs: pkgs[:12]}
+	assert.Equal(t, "preflight p.so: built differently from the host: package example.com/p00: plugin aa, host bb; "+
+		"package example.com/p01: plugin aa, host bb; package example.com/p02: plugin aa, host bb; package example.com/p03: plugin aa, host bb; "+
+		"package example.com/p04: plugin aa, host bb; package example.com/p05: plugin aa, host bb; package example.com/p06: plugin aa, host bb; "+
+		"package example.com/p07: plugin aa, host bb; package example.com/p08: plugin aa, host bb; package example.com/p09: plugin aa, host bb; "+
+		"and 2 more packages", err.Error())
+	assert.NotContains(t, err.ErrorHint(), "<", "no placeholder")
 }
 
 // TestReadHostOtherFormats: ReadHost reads fingerprints from ELF only. A

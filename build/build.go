@@ -59,6 +59,10 @@ type Options struct {
 	// Progress, if set, is called once per plugin as it finishes, and
 	// once per file it removes.
 	Progress func(Result)
+	// Started, if set, is called as the build of a plugin starts, once
+	// its cache check found it must build (not for a plugin kept); never
+	// at once with itself or Progress.
+	Started func(*gen.PluginDecl)
 	// Warn, if set, is called with what is worth knowing but not an
 	// error: generated files out of date.
 	Warn func(string)
@@ -164,6 +168,13 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 			mu.Lock()
 			o.Progress(r)
 			mu.Unlock()
+		}
+	}
+	if started := o.Started; started != nil {
+		o.Started = func(p *gen.PluginDecl) {
+			mu.Lock()
+			defer mu.Unlock()
+			started(p)
 		}
 	}
 	forEach(len(plugins), o.Jobs, func(i int) {
@@ -315,6 +326,9 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 		if err := ctx.Err(); err != nil {
 			r.Err = err
 			return r
+		}
+		if o.Started != nil {
+			o.Started(p)
 		}
 		var err error
 		bo.Generation = pl.generation

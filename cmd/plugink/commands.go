@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -31,9 +32,10 @@ func (m *manifestFlags) register(fs *flag.FlagSet) {
 }
 
 // registerDir defines -C, which changes the directory first, as go -C
-// does: every relative path the command gets or prints is relative to it.
+// does: every relative path the command gets is relative to it (what it
+// prints is shown from where the user stands: see where).
 func registerDir(fs *flag.FlagSet, dir *string) {
-	fs.StringVar(dir, "C", "", "change to `dir` first, as go -C: the host package's directory, where plugink.yaml and the generated files are")
+	fs.StringVar(dir, "C", "", "change to `dir` first, as go -C: the host package's directory, where plugink.yaml and the generated files are. Relative paths in other flags and arguments are read from there")
 }
 
 // start parses args into fs, refuses arguments unless takesArgs, and
@@ -83,30 +85,64 @@ func runGen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 		return err
 	}
 	defer back()
+	w := here(ctx)
 	files, _, err := gen.Generate(ctx, mf.options())
 	if err != nil {
-		return err
+		return w.explainPath(fs, "-manifest", mf.manifest, err)
 	}
 	if !*check {
 		return gen.WriteFiles(files)
+	}
+	if fromHere(w, files) {
+		back() // the files' paths are now relative to where the user stands
 	}
 	stale, err := gen.Stale(files)
 	if err != nil {
 		return err
 	}
+	var paths []string
 	for _, d := range stale {
 		if _, err := fmt.Fprint(stdout, d.Diff); err != nil {
 			return err
 		}
+		paths = append(paths, w.show(d.Path))
 	}
-	if len(stale) > 0 {
-		fmt.Fprintf(stdout, "%s%d generated file(s) out of date; run go generate (plugink gen)\n", prefix, len(stale))
-		return errStale
+	if len(stale) == 0 {
+		return nil
 	}
-	return nil
+	fmt.Fprintf(fs.Output(), "%sgen -check: %s out of date: %s\n", prefix, count(len(stale), "generated file"), strings.Join(paths, ", "))
+	fmt.Fprintf(fs.Output(), "%shint: regenerate them: %s\n", prefix, w.command(fs, "", dropFlags("check")))
+	return errStale
+}
+
+// fromHere makes the paths of files relative to where the user stands, if
+// they are all under it, so that a diff of them applies there (git apply);
+// it reports whether it did.
+func fromHere(w *where, files []gen.File) bool {
+	rels := make([]string, len(files))
+	for i, f := range files {
+		rel, ok := w.rel(f.Path)
+		if !ok || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return false
+		}
+		rels[i] = rel
+	}
+	for i := range files {
+		files[i].Path = rels[i]
+	}
+	return true
+}
+
+// count returns "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	w := here(ctx)
 	var mf manifestFlags
 	mf.register(fs)
 	var hf hostFlags
@@ -117,6 +153,9 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	jobs := fs.Int("j", 0, "plugins to build at once (default GOMAXPROCS)")
 	force := fs.Bool("force", false, "rebuild plugins whose inputs did not change")
 	sign := fs.String("sign", "", "sign each plugin file, built or kept, with the private key `keyfile` (plugink keygen): writes <file>.sig beside it, and signs again a kept file whose .sig is not this key's signature of it. Without -sign, the .sig of a rebuilt file is removed (it is another file's); a kept file's is left alone")
+	verbose := fs.Bool("v", false, "print each plugin's go build command as it starts, after a line cd <dir> that says where it runs")
+	goX := fs.Bool("x", false, "pass -x to go build, and print what it prints: every command it runs")
+	showProgress := fs.Bool("progress", w.terminal, "print a line on standard error as each plugin's build starts, and as it ends, with its time (the default when standard error is a terminal)")
 	back, err := start(fs, args, &mf.dir, true)
 	if err != nil {
 		return err
@@ -128,11 +167,21 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	}
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
 	if err != nil {
-		return err
+		return w.explainPath(fs, "-manifest", mf.manifest, err)
 	}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout), Sign: *sign,
+	stderr := &syncWriter{w: fs.Output()}
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout, w), Sign: *sign,
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
-	if err := hf.read(fs, "build", mf.tags, &o); err != nil {
+	if *showProgress {
+		o.Started, o.Progress = progressLines(stderr, o.Progress)
+	}
+	if *verbose || *goX {
+		o.Loader.Verbose = stderr
+	}
+	if *goX {
+		o.Loader.Flags = append(o.Loader.Flags, "-x")
+	}
+	if err := hf.read(fs, w, "build", mf.tags, &o); err != nil {
 		return err
 	}
 	if hf.host != "" {
@@ -148,7 +197,56 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 		o.Loader.Flags = append(o.Loader.Flags, "-tags="+mf.tags)
 	}
 	_, err = build.Plugins(ctx, m, o)
-	return err
+	err = w.explainPath(fs, "-sign", *sign, err)
+	return buildHint(fs, w, hf.host, err)
+}
+
+// buildHint gives err, from building for the host binary host (if any), a
+// hint that names the host, where the library's hint cannot.
+func buildHint(fs *flag.FlagSet, w *where, host string, err error) error {
+	var me *loader.MismatchError
+	var he *build.HostInfoError
+	switch {
+	case err == nil || host == "":
+		return err
+	case errors.As(err, &he):
+		return replaceHint(err, he.ErrorHint(), "the host binary is damaged or was not built by the go command; see what it records: go version -m "+shellQuote(w.show(host)))
+	case !errors.As(err, &me) || !settingDiffers(me):
+		return err
+	case settingIn(me, os.Getenv("GOFLAGS")):
+		return replaceHint(err, me.ErrorHint(), fmt.Sprintf("GOFLAGS adds %s to the host's settings: GOFLAGS= %s", os.Getenv("GOFLAGS"), w.command(fs, "", nil)))
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "race" || f.Name == "trimpath" || f.Name == "tags" })
+	if given {
+		return replaceHint(err, me.ErrorHint(), "-host gives the host's settings, and -race, -trimpath and -tags add to them: "+w.command(fs, "", dropFlags("race", "trimpath", "tags")))
+	}
+	return replaceHint(err, me.ErrorHint(), "the settings come from the host and the go environment (go env): compare the two files' builds: go version -m "+shellQuote(w.show(host))+" "+shellQuote(w.show(me.Path)))
+}
+
+// settingIn reports whether goflags (GOFLAGS) gives a setting that differs
+// in me.
+func settingIn(me *loader.MismatchError, goflags string) bool {
+	for _, f := range strings.Fields(goflags) {
+		name, _, _ := strings.Cut(f, "=")
+		for _, d := range me.Diffs {
+			if d.What == "-"+strings.TrimLeft(name, "-") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// settingDiffers reports whether the Go version or a build setting is
+// among me's differences (not only modules and packages).
+func settingDiffers(me *loader.MismatchError) bool {
+	for _, d := range me.Diffs {
+		if !strings.HasPrefix(d.What, "package ") && !strings.HasPrefix(d.What, "module ") {
+			return true
+		}
+	}
+	return false
 }
 
 // hostFlags are -host and -hostsrc, of build and list.
@@ -163,7 +261,7 @@ func (h *hostFlags) register(fs *flag.FlagSet, hostUsage string) {
 // its build tags to type-check the plugins with. A plugin loads only with
 // its host's build tags, which the build takes from the host: tags (the
 // -tags flag of cmd) may only repeat them.
-func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) error {
+func (h *hostFlags) read(fs *flag.FlagSet, w *where, cmd, tags string, o *build.Options) error {
 	if h.host == "" {
 		if h.hostSrc != "" {
 			fmt.Fprintf(fs.Output(), "%s%s: -hostsrc without -host: it is the source of the -host binary\n", prefix, cmd)
@@ -173,7 +271,13 @@ func (h *hostFlags) read(fs *flag.FlagSet, cmd, tags string, o *build.Options) e
 	}
 	var err error
 	if o.Host, err = loader.ReadHost(h.host); err != nil {
-		return err
+		return w.explainPath(fs, "-host", h.host, err)
+	}
+	o.Host.Path = w.show(h.host) // for messages
+	if h.hostSrc != "" {
+		if _, err := os.Stat(h.hostSrc); err != nil {
+			return w.explainPath(fs, "-hostsrc", h.hostSrc, fmt.Errorf("-hostsrc: %w", err))
+		}
 	}
 	o.HostSource = h.hostSrc
 	hostTags := settings.Get(o.Host.BuildInfo, "-tags")
@@ -199,11 +303,12 @@ func sameTags(a, b string) bool {
 	return slices.Equal(set(a), set(b))
 }
 
-// progress prints one line per plugin built.
-func progress(w io.Writer) func(build.Result) {
+// progress prints one line per plugin built, its file as the user can
+// use it from where they stand.
+func progress(w io.Writer, from *where) func(build.Result) {
 	return func(r build.Result) {
 		if r.Removed {
-			fmt.Fprintf(w, "%-10s %s (no longer in the manifest)\n", "removed", r.File)
+			fmt.Fprintf(w, "%-10s %s (no longer in the manifest)\n", "removed", from.show(r.File))
 			return
 		}
 		state := "built"
@@ -213,8 +318,26 @@ func progress(w io.Writer) func(build.Result) {
 		case r.Cached:
 			state = "up to date"
 		}
-		fmt.Fprintf(w, "%-10s %s -> %s (%s)%s\n", state, r.Plugin, r.File, r.Duration.Round(time.Millisecond), signed(r))
+		fmt.Fprintf(w, "%-10s %s -> %s (%s)%s\n", state, r.Plugin, from.show(r.File), r.Duration.Round(time.Millisecond), signed(r))
 	}
+}
+
+// progressLines returns the functions of build.Options that print, on w,
+// a line as each plugin's build starts and one as it ends, with its time;
+// the second calls then, the Progress it adds to.
+func progressLines(w io.Writer, then func(build.Result)) (func(*gen.PluginDecl), func(build.Result)) {
+	started := func(p *gen.PluginDecl) { fmt.Fprintf(w, "building %s...\n", p) }
+	ended := func(r build.Result) {
+		switch {
+		case r.Removed || r.Cached:
+		case r.Err != nil:
+			fmt.Fprintf(w, "failed %s (%.1fs)\n", r.Plugin, r.Duration.Seconds())
+		default:
+			fmt.Fprintf(w, "built %s (%.1fs)\n", r.Plugin, r.Duration.Seconds())
+		}
+		then(r)
+	}
+	return started, ended
 }
 
 // signed says what a build did to a plugin file's signature, if anything.
@@ -246,6 +369,7 @@ func runKeygen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 		fs.Usage()
 		return errUsage
 	}
+	w := here(ctx)
 	kf, err := build.GenerateKey(*name)
 	if err != nil {
 		return runtime.WithHint(err, fmt.Sprintf("choose another name, or remove %[1]s.key and %[1]s.pub first (hosts that pin the old key then refuse what a new one signs)", *name))
@@ -261,7 +385,7 @@ dynamic:
 and sign the plugins as you build them:
 
 plugink build -sign %s
-`, kf.Private, kf.Public, kf.KeyID, kf.PublicKey, kf.Private)
+`, w.show(kf.Private), w.show(kf.Public), kf.KeyID, kf.PublicKey, shellQuote(w.show(kf.Private)))
 	return err
 }
 
@@ -270,28 +394,93 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	mf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var hf hostFlags
-	hf.register(fs, "also check whether each plugin file would load into this host `binary`, and compare inputs with what a build for it would use")
+	hf.register(fs, "also check whether each plugin file would load into this host `binary`, and compare inputs with what a build for it would use (list exits 0 whatever it finds, unless -check)")
+	check := fs.Bool("check", false, "exit 1 unless every enabled plugin is built, recorded in plugink.sum, built from its current inputs (sources and settings) and, with -host, fits the host: print each plugin that is not, and why, on standard error; else one line")
 	back, err := start(fs, args, &mf.dir, false)
 	if err != nil {
 		return err
 	}
 	defer back()
+	w := here(ctx)
 	m, err := gen.ReadManifest(mf.options().ManifestPath())
 	if err != nil {
-		return err
+		return w.explainPath(fs, "-manifest", mf.manifest, err)
 	}
 	var o build.Options
-	if err := hf.read(fs, "list", "", &o); err != nil {
+	if err := hf.read(fs, w, "list", "", &o); err != nil {
 		return err
 	}
 	st, err := build.List(ctx, m, o)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return writeJSON(stdout, st)
+	st.Manifest = w.show(st.Manifest) // paths as the user can use them from where they stand
+	for i := range st.Plugins {
+		st.Plugins[i].File = w.show(st.Plugins[i].File)
 	}
-	return writeList(stdout, st, hf.host != "")
+	switch {
+	case *asJSON:
+		err = writeJSON(stdout, st)
+	case !*check:
+		err = writeList(stdout, st, hf.host != "")
+	}
+	if err != nil || !*check {
+		return err
+	}
+	return checkList(fs, w, stdout, st, o.Host, *asJSON)
+}
+
+// checkList is list -check: it prints each enabled plugin of st that is
+// not built, recorded, current and fit for host (if any), and why, and
+// returns errStale; else, unless quiet, it prints one line.
+func checkList(fs *flag.FlagSet, w *where, stdout io.Writer, st *build.Status, host *loader.Host, quiet bool) error {
+	enabled, current := 0, 0
+	for _, p := range st.Plugins {
+		if p.Disabled {
+			continue
+		}
+		enabled++
+		var why []string
+		switch {
+		case p.Package != "ok":
+			why = append(why, fmt.Sprintf("package %s: %s", p.Path, p.Package))
+		case !p.Built:
+			why = append(why, "not built: no "+p.File)
+		}
+		switch p.Checksum {
+		case "", "ok":
+		case "modified":
+			why = append(why, p.File+" is not the file plugink.sum records (modified since it was built)")
+		case "unrecorded":
+			why = append(why, "no plugink.sum lists "+p.File)
+		default:
+			why = append(why, fmt.Sprintf("%s: checksum %s", p.File, p.Checksum))
+		}
+		if p.Inputs == "changed" {
+			why = append(why, "its inputs changed since "+p.File+" was built (sources or settings)")
+		}
+		if p.Fits != "" && p.Fits != "yes" {
+			why = append(why, fmt.Sprintf("would not load into %s: %s", host.Path, p.Fits))
+		}
+		if len(why) == 0 {
+			current++
+			continue
+		}
+		fmt.Fprintf(fs.Output(), "%s%s/%s: %s\n", prefix, p.Type, p.Name, strings.Join(why, "; "))
+	}
+	if current < enabled {
+		fmt.Fprintf(fs.Output(), "%shint: %s\n", prefix, w.command(fs, "build", dropFlags("json", "check")))
+		return errStale
+	}
+	if quiet {
+		return nil
+	}
+	fits := ""
+	if host != nil {
+		fits = ", fits " + host.Path
+	}
+	_, err := fmt.Fprintf(stdout, "list -check: %s current: built, recorded in plugink.sum, inputs unchanged%s\n", count(current, "plugin"), fits)
+	return err
 }
 
 // writeList prints st as two tables, kinds and plugins.
@@ -309,7 +498,7 @@ func writeList(w io.Writer, st *build.Status, fits bool) error {
 	for _, p := range st.Plugins {
 		so := "not built"
 		if p.Built {
-			so = filepath.Base(p.File)
+			so = p.File
 		}
 		name := p.Type + "/" + p.Name
 		if p.Disabled {
@@ -342,11 +531,7 @@ func runVersion(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 	if v == "" {
 		v = "(devel)"
 	}
-	goVersion := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-	}
-	_, err := fmt.Fprintf(stdout, "plugink %s %s\n", v, goVersion)
+	_, err := fmt.Fprintf(stdout, "plugink %s %s\n", v, goruntime.Version())
 	return err
 }
 

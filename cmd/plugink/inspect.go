@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
+	"github.com/plugink/plugink/runtime"
 )
 
 // inspectView is what `plugink inspect` shows of a plugin file; its JSON
@@ -57,10 +60,12 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 		fs.Usage()
 		return errUsage
 	}
+	w := here(ctx)
 	v, err := inspect(fs.Arg(0), *host)
 	if err != nil {
-		return err
+		return w.explainPath(fs, "inspect", fs.Arg(0), w.explainPath(fs, "-host", *host, err))
 	}
+	v.File, v.host = w.show(v.File), w.show(v.host) // as the user can use them from where they stand
 	render := renderInspectText
 	if *asJSON {
 		render = func(w io.Writer, v *inspectView) error { return writeJSON(w, v) }
@@ -69,9 +74,40 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.
 		return err
 	}
 	if v.fit != nil {
+		for _, h := range rebuildHint(w, fs.Arg(0), *host, v.fit) {
+			fmt.Fprintf(fs.Output(), "%shint: %s\n", prefix, h)
+		}
 		return errStale
 	}
 	return nil
+}
+
+// rebuildHint returns the hints after inspect -host found that file does
+// not fit host: the command that rebuilds it for host, if file is in the
+// plugin directory beside a manifest (plugins/ next to plugink.yaml); else
+// fit's own.
+func rebuildHint(w *where, file, host string, fit error) []string {
+	dir := filepath.Dir(filepath.Dir(file))
+	if _, err := os.Stat(filepath.Join(dir, gen.ManifestFile)); err != nil {
+		return runtime.Hints(fit)
+	}
+	hostFromDir, err := filepath.Rel(absPath(dir), absPath(host))
+	if err != nil {
+		return runtime.Hints(fit)
+	}
+	cmd := "plugink build"
+	if shown := w.show(dir); shown != "." {
+		cmd += " -C " + shellQuote(shown)
+	}
+	return []string{"rebuild it for this host: " + cmd + " -host " + shellQuote(hostFromDir)}
+}
+
+// absPath returns path made absolute, or as it is if it cannot be.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // inspect reads the plugin file and, with a host binary, checks the fit.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/safetext"
-	"github.com/plugink/plugink/runtime"
 )
 
 // Exit codes.
@@ -39,11 +38,11 @@ type command struct {
 
 var commands = []command{
 	{"gen", "[-C dir] [-manifest file] [-tags t,...] [-check]", "validate the manifest and write the static and dynamic registration files", runGen},
-	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [name|kind/name...]", "build the manifest's plugins as .so files, record their checksums, and sign them", runBuild},
-	{"list", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json]", "show kinds and plugins with their status", runList},
+	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [-v] [-x] [-progress] [name|kind/name...]", "build the manifest's plugins as .so files, record their checksums, and sign them", runBuild},
+	{"list", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json] [-check]", "show kinds and plugins with their status", runList},
 	{"inspect", "[-C dir] [-json] [-host binary] file.so", "show a plugin file's Config and build, and whether it fits a host", runInspect},
 	{"keygen", "[-C dir] -o name", "make a key pair to sign plugins with: name.key (private) and name.pub", runKeygen},
-	{"version", "", "print plugink's version", runVersion},
+	{"version", "", "print plugink's version and Go's (also plugink --version)", runVersion},
 }
 
 func main() {
@@ -54,6 +53,7 @@ func main() {
 // escaped (safetext): plugin files and manifests are untrusted, and what
 // they hold must not reach a terminal as control sequences.
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	where := newWhere(args, stderr)
 	stdout, stderr = safetext.Writer(stdout), safetext.Writer(stderr)
 	defer func() {
 		if r := recover(); r != nil {
@@ -69,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		usage(stdout)
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	cmd := lookup(args[0])
 	if cmd == nil {
 		fmt.Fprintf(stderr, "%sunknown command %q\n", prefix, args[0])
@@ -78,10 +81,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("plugink "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: plugink %s %s\n\n%s.\n\nFlags:\n", cmd.name, cmd.args, cmd.summary)
+		fmt.Fprintf(fs.Output(), "usage: plugink %s %s\n\n%s.\n\n%s\n\nFlags:\n", cmd.name, cmd.args, cmd.summary, flagsAnywhere)
 		fs.PrintDefaults()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.WithValue(context.Background(), whereKey{}, where), os.Interrupt)
 	defer stop()
 	err := cmd.run(ctx, fs, args[1:], stdout)
 	switch {
@@ -95,6 +98,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	report(stderr, err)
 	return exitError
 }
+
+// flagsAnywhere is what every command's usage says of where its flags go.
+const flagsAnywhere = "Flags may come before or after the arguments; -- ends the flags. A relative path in a flag or an argument is read from -C's directory."
 
 func lookup(name string) *command {
 	for i := range commands {
@@ -115,7 +121,7 @@ func report(w io.Writer, err error) {
 	} else {
 		fmt.Fprintf(w, "%s%s\n", prefix, err)
 	}
-	for _, h := range runtime.Hints(err) {
+	for _, h := range hints(err) {
 		fmt.Fprintf(w, "%shint: %s\n", prefix, h)
 	}
 }
@@ -128,18 +134,34 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'plugink <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'plugink <command> -h' for a command's flags. "+flagsAnywhere)
 }
 
-// parse parses args into fs; a bad flag is a usage error (already printed).
+// parse parses args into fs, flags before, between or after the
+// arguments, as go test takes its own; "--" ends the flags. A bad flag is
+// a usage error (already printed). fs.Args() are then the arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// fs.Parse stops at an argument, or past "--": then all the rest
+		// are arguments (a rest that starts with "-" is past it).
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" || len(rest[0]) > 1 && rest[0][0] == '-' {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // noArgs reports arguments after the flags of a command that takes none as

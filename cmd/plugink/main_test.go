@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +82,10 @@ func TestExitCodes(t *testing.T) {
 		greeter = "../../gen/testdata/ok/greeter" // a valid manifest; its generated files live in want/
 		bad     = "../../gen/testdata/errors/unknown-kind"
 	)
+	greeterAbs, err := filepath.Abs(greeter) // outside the current directory: shown absolute
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args   []string
 		code   int
@@ -98,7 +103,18 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"keygen", "-h"}, exitOK, "", "usage: plugink keygen"},
 		{[]string{"keygen"}, exitError, "", "plugink: keygen: -o is required"},
 		{[]string{"keygen", "-o", "k", "extra"}, exitError, "", `unexpected argument "extra"`},
-		{[]string{"build", "-C", greeter, "-sign", "missing.key"}, exitError, "", "plugink: sign: open missing.key: no such file or directory"},
+		// A path flag is read relative to -C: the message says from where,
+		// and the hint gives the path from -C when it is one from here.
+		{[]string{"build", "-C", greeter, "-sign", "missing.key"}, exitError, "", "plugink: -sign missing.key: open " + greeter + "/missing.key (relative to -C " + greeter + "): no such file or directory\n" +
+			"plugink: hint: -sign is read relative to -C: give its path from " + greeter + ", or an absolute one\n"},
+		{[]string{"list", "-C", greeter, "-host", "main_test.go"}, exitError, "", "plugink: -host main_test.go: open " + greeter + "/main_test.go (relative to -C " + greeter + "): no such file or directory\n" +
+			"plugink: hint: -host is read relative to -C: plugink list -C " + greeter + " -host ../../../../cmd/plugink/main_test.go\n"},
+		{[]string{"inspect", "-C", greeter, "main_test.go"}, exitError, "", "plugink: inspect main_test.go: open " + greeter + "/main_test.go (relative to -C " + greeter + "): no such file or directory\n" +
+			"plugink: hint: the file is read relative to -C: plugink inspect -C " + greeter + " ../../../../cmd/plugink/main_test.go\n"},
+		// Flags may follow the arguments.
+		{[]string{"build", "-C", greeter, "nope", "-force"}, exitError, "", "no enabled plugin named nope (plugins:"},
+		{[]string{"inspect", "missing.so", "-h"}, exitOK, "", "Flags may come before or after the arguments"},
+		{[]string{"inspect", "missing.so", "-json"}, exitError, "", "plugink: inspect missing.so: open missing.so"},
 		{[]string{"gen", "-nope"}, exitError, "", "flag provided but not defined: -nope"},
 		{[]string{"gen", "-C", greeter, "extra"}, exitError, "", `unexpected argument "extra"`},
 		{[]string{"list", "-C", greeter, "extra"}, exitError, "", `unexpected argument "extra"`},
@@ -107,10 +123,14 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect", "missing.so"}, exitError, "", "missing.so"},
 		{[]string{"gen", "-C", bad}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
 		{[]string{"gen", "-C", bad, "-check"}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
-		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "out of date", ""},
-		{[]string{"gen", "-C", greeter, "-manifest", "plugink.yaml", "-check"}, exitStale, "out of date", ""}, // relative to -C
+		// gen -check: the diff on stdout, what it means on stderr.
+		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "+++ b/zz_plugink_static.go", "plugink: gen -check: 2 generated files out of date: " + greeterAbs + "/zz_plugink_static.go, " + greeterAbs + "/zz_plugink_dynamic.go\n" +
+			"plugink: hint: regenerate them: plugink gen -C " + greeter + "\n"},
+		{[]string{"gen", "-C", greeter, "-manifest", "plugink.yaml", "-check"}, exitStale, "+++ b/zz_plugink_static.go", "out of date"}, // relative to -C
 		{[]string{"inspect", "missing.so"}, exitError, "", "plugink: inspect missing.so: open missing.so"},
 		{[]string{"version"}, exitOK, "plugink ", ""},
+		{[]string{"--version"}, exitOK, "plugink ", ""},
+		{[]string{"-version"}, exitOK, "plugink ", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -127,6 +147,19 @@ func TestExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersion: plugink's version, "(devel)" if unknown, and Go's.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("%s: exit code %d: %s", args, code, &stderr)
+		}
+		if want := regexp.MustCompile(`^plugink (\(devel\)|v\S+) go1\.\S+\n$`); !want.MatchString(stdout.String()) {
+			t.Errorf("%s: %q, want it to match %s", args, stdout.String(), want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,6 +22,9 @@ type Cmd struct {
 	Dir string
 	// Env is the whole environment; nil means this process's.
 	Env []string
+	// Echo, if set, gets a copy of what Combined's command prints, as it
+	// prints it.
+	Echo io.Writer
 }
 
 // Path returns the go command's path, looked up in $PATH if need be.
@@ -51,14 +55,22 @@ func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// Combined runs go with args and returns what it printed on both outputs;
-// the error is the command's own (an *exec.ExitError when it failed).
+// Combined runs go with args and returns what it printed on both outputs
+// (copied to Echo too, if set); the error is the command's own (an
+// *exec.ExitError when it failed).
 func (c Cmd) Combined(ctx context.Context, args ...string) ([]byte, error) {
 	cmd, err := c.command(ctx, args)
 	if err != nil {
 		return nil, err
 	}
-	return cmd.CombinedOutput()
+	if c.Echo == nil {
+		return cmd.CombinedOutput()
+	}
+	var out bytes.Buffer
+	w := io.MultiWriter(&out, c.Echo)
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Run()
+	return out.Bytes(), err
 }
 
 func (c Cmd) command(ctx context.Context, args []string) (*exec.Cmd, error) {

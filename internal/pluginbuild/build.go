@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -79,6 +80,11 @@ type Options struct {
 	// Overlay adds files that the go command sees as if they were on
 	// disk, by absolute path; see Import.
 	Overlay map[string][]byte
+
+	// Verbose, if set, gets the go build command, after a line "cd <dir>"
+	// that says where it runs, before it runs, and what it prints (its
+	// -x output, with "-x" in Flags), as it prints it.
+	Verbose io.Writer
 }
 
 // Build compiles a plugin for c into path, appending ".so" if path lacks
@@ -354,6 +360,10 @@ func (m *Module) compile(ctx context.Context, goCmd gocmd.Cmd, c *runtime.Config
 	built := filepath.Join(tmpOut, filepath.Base(out))
 	args = append([]string{"build", "-buildmode=plugin", "-overlay=" + overlayFile, "-o", built}, flags...)
 	args = append(args, "./"+rel)
+	if o.Verbose != nil {
+		fmt.Fprintf(o.Verbose, "cd %s\ngo %s\n", goCmd.Dir, strings.Join(args, " "))
+		goCmd.Echo = o.Verbose
+	}
 	combined, err := goCmd.Combined(ctx, args...)
 	output = nameGenerated(string(combined), mainFile, m.Dir, filepath.FromSlash(rel+"/main.go"))
 	if err != nil && ctx.Err() != nil {

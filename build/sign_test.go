@@ -95,11 +95,15 @@ func TestSignFile(t *testing.T) {
 	assert.True(t, os.SameFile(fi, now) && fi.ModTime().Equal(now.ModTime()), "not rewritten")
 
 	for name, setup := range map[string]func(){
-		"missing":         func() { os.Remove(sigFile) },
-		"another key's":   func() { _, err := signFile(file, other, false); require.NoError(t, err) },
-		"garbled":         func() { require.NoError(t, os.WriteFile(sigFile, []byte("garbage\n"), 0o644)) },
-		"another file's":  func() { require.NoError(t, os.WriteFile(sigFile, signature.Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644)) },
-		"too large":       func() { require.NoError(t, os.WriteFile(sigFile, bytes.Repeat([]byte("a"), signature.MaxFile+1), 0o644)) },
+		"missing":       func() { os.Remove(sigFile) },
+		"another key's": func() { _, err := signFile(file, other, false); require.NoError(t, err) },
+		"garbled":       func() { require.NoError(t, os.WriteFile(sigFile, []byte("garbage\n"), 0o644)) },
+		"another file's": func() {
+			require.NoError(t, os.WriteFile(sigFile, signature.Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644))
+		},
+		"too large": func() {
+			require.NoError(t, os.WriteFile(sigFile, bytes.Repeat([]byte("a"), signature.MaxFile+1), 0o644))
+		},
 		"a directory":     func() { os.Remove(sigFile); require.NoError(t, os.Mkdir(sigFile, 0o755)) },
 		"a dangling link": func() { os.Remove(sigFile); require.NoError(t, os.Symlink(filepath.Join(dir, "nowhere"), sigFile)) },
 	} {

@@ -1,6 +1,8 @@
 # Shared by the demo scripts: sourced, not run.
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# what says, under a step, what it shows.
+what() { printf '   (%s)\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
 # start_echo_server EXE ADDRS starts the echo server EXE on loopback (gRPC

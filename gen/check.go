@@ -113,6 +113,7 @@ func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*l
 		Context: ctx,
 		Mode:    packages.NeedName | packages.NeedExportFile,
 		Dir:     o.dir(),
+		Overlay: o.Overlay,
 	}
 	if len(o.Tags) > 0 {
 		cfg.BuildFlags = []string{"-tags=" + strings.Join(o.Tags, ",")}

@@ -33,6 +33,9 @@ type Options struct {
 	// the -modfile of an out-of-module plugin build); Env, environment
 	// variables over the inherited ones.
 	BuildFlags, Env []string
+	// Overlay maps absolute file paths to contents that replace (or add)
+	// them when packages are loaded, as go build -overlay does.
+	Overlay map[string][]byte
 }
 
 func (o Options) dir() string {

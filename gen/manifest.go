@@ -114,18 +114,25 @@ const MaxManifestSize = 4 << 20
 
 // ReadManifest reads and parses the manifest at file.
 func ReadManifest(file string) (*Manifest, error) {
+	m, _, err := ReadManifestText(file)
+	return m, err
+}
+
+// ReadManifestText is [ReadManifest] that also returns the manifest's
+// text, for a program that edits it.
+func ReadManifestText(file string) (*Manifest, []byte, error) {
 	data, err := fsx.ReadFile(file, MaxManifestSize)
 	if err != nil {
-		return nil, runtime.WithHint(fmt.Errorf("read manifest: %w", err), "plugink reads plugink.yaml in the host package's directory: run it there, or pass -C <dir>")
+		return nil, nil, runtime.WithHint(fmt.Errorf("read manifest: %w", err), "plugink reads plugink.yaml in the host package's directory: run it there, or pass -C <dir>")
 	}
 	m, err := ParseManifest(file, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := confineDynamicDir(m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, data, nil
 }
 
 // confineDynamicDir reports a dynamic.dir that leads outside the module

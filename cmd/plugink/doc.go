@@ -4,6 +4,8 @@
 //
 // Usage:
 //
+//	plugink init [-C dir] [-kind name=import/path.Var]...
+//	plugink new [-C dir] [-manifest file] [-dir path] kind name
 //	plugink gen [-C dir] [-manifest file] [-tags t,...] [-check]
 //	plugink build [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [-v] [-x] [-progress] [name|kind/name...]
 //	plugink list [-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json] [-check]

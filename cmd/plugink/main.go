@@ -37,6 +37,8 @@ type command struct {
 }
 
 var commands = []command{
+	{"init", "[-C dir] [-kind name=import/path.Var]...", "start plugink in a host package: write plugink.yaml declaring its kinds, the go:generate line, and generate", runInit},
+	{"new", "[-C dir] [-manifest file] [-dir path] kind name", "add a plugin: a package whose constructor has the kind's type, its manifest entry, and generate", runNew},
 	{"gen", "[-C dir] [-manifest file] [-tags t,...] [-check]", "validate the manifest and write the static and dynamic registration files", runGen},
 	{"build", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-race] [-trimpath] [-tags t,...] [-j n] [-force] [-sign keyfile] [-v] [-x] [-progress] [name|kind/name...]", "build the manifest's plugins as .so files, record their checksums, and sign them", runBuild},
 	{"list", "[-C dir] [-manifest file] [-host binary [-hostsrc dir]] [-json] [-check]", "show kinds and plugins with their status", runList},

@@ -54,7 +54,8 @@ MICRO_CLIENT=brpc "$work/greeter" "${addrs[@]}"
 step "3. The brpc plugin as a .so, built in the service's module graph for the dynamic host"
 what "plugink build compiles it with the host binary's settings and checks it fits; about a minute on 2 cores the first time"
 show go tool plugink build -progress -C cmd/greeter -host "$work/greeter-dynamic"
-show go tool plugink inspect -host "$work/greeter-dynamic" cmd/greeter/plugins/client_brpc.so | grep -E '^(config|pluginpath|sha256|fits host)'
+echo "\$ go tool plugink inspect -host $work/greeter-dynamic cmd/greeter/plugins/client_brpc.so   # what the file says, without opening it"
+go tool plugink inspect -host "$work/greeter-dynamic" cmd/greeter/plugins/client_brpc.so | grep -E '^(config|pluginpath|sha256|fits host)'
 
 step "4. MICRO_PLUGIN=.../client_brpc.so --client=brpc, dynamic build"
 what "the dynamic host checks the file, then loads it: from MICRO_PLUGIN, or from the manifest's plugins/ directory"

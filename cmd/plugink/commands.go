@@ -155,7 +155,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	sign := fs.String("sign", "", "sign each plugin file, built or kept, with the private key `keyfile` (plugink keygen): writes <file>.sig beside it, and signs again a kept file whose .sig is not this key's signature of it. Without -sign, the .sig of a rebuilt file is removed (it is another file's); a kept file's is left alone")
 	verbose := fs.Bool("v", false, "print each plugin's go build command as it starts, after a line cd <dir> that says where it runs")
 	goX := fs.Bool("x", false, "pass -x to go build, and print what it prints: every command it runs")
-	showProgress := fs.Bool("progress", w.terminal, "print a line on standard error as each plugin's build starts, and as it ends, with its time (the default when standard error is a terminal)")
+	showProgress := fs.Bool("progress", w.terminal, "print a line on standard error as each plugin's build starts (its line on standard output says when it ends, with its time); the default when standard error is a terminal")
 	back, err := start(fs, args, &mf.dir, true)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout, w), Sign: *sign,
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
 	if *showProgress {
-		o.Started, o.Progress = progressLines(stderr, o.Progress)
+		o.Started = progressLines(stderr)
 	}
 	if *verbose || *goX {
 		o.Loader.Verbose = stderr
@@ -322,22 +322,11 @@ func progress(w io.Writer, from *where) func(build.Result) {
 	}
 }
 
-// progressLines returns the functions of build.Options that print, on w,
-// a line as each plugin's build starts and one as it ends, with its time;
-// the second calls then, the Progress it adds to.
-func progressLines(w io.Writer, then func(build.Result)) (func(*gen.PluginDecl), func(build.Result)) {
-	started := func(p *gen.PluginDecl) { fmt.Fprintf(w, "building %s...\n", p) }
-	ended := func(r build.Result) {
-		switch {
-		case r.Removed || r.Cached:
-		case r.Err != nil:
-			fmt.Fprintf(w, "failed %s (%.1fs)\n", r.Plugin, r.Duration.Seconds())
-		default:
-			fmt.Fprintf(w, "built %s (%.1fs)\n", r.Plugin, r.Duration.Seconds())
-		}
-		then(r)
-	}
-	return started, ended
+// progressLines returns the function of build.Options that prints, on w,
+// a line as each plugin's build starts: the line on standard output says
+// when it ends, and in what time.
+func progressLines(w io.Writer) func(*gen.PluginDecl) {
+	return func(p *gen.PluginDecl) { fmt.Fprintf(w, "building %s...\n", p) }
 }
 
 // signed says what a build did to a plugin file's signature, if anything.

@@ -106,7 +106,8 @@ func greet(t testing.TB, s server, bin, dir string, env []string, args ...string
 	t.Helper()
 	testmod.SkipIfShort(t)
 	require.NoError(t, fixtures.err, "building the fixtures")
-	cmd := exec.CommandContext(context.Background(), bin, append([]string{"-grpc_addr", s.grpcAddr, "-brpc_addr", s.brpcAddr, "-msg", "ping"}, args...)...)
+	// A long call timeout: the call must succeed however loaded the machine.
+	cmd := exec.CommandContext(context.Background(), bin, append([]string{"-grpc_addr", s.grpcAddr, "-brpc_addr", s.brpcAddr, "-msg", "ping", "-timeout", "1m"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), env...)
 	out, err := cmd.CombinedOutput()

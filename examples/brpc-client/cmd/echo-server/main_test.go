@@ -39,7 +39,7 @@ func TestServesBothProtocols(t *testing.T) {
 		"brpc": brpc.NewClient,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := newClient(client.Address(addrs[name]), client.Timeout(5*time.Second))
+			c := newClient(client.Address(addrs[name]), client.Timeout(time.Minute))
 			defer c.Close()
 			var rsp echopb.EchoResponse
 			require.NoError(t, c.Call(context.Background(), "example.EchoService", "Echo",

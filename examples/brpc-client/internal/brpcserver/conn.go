@@ -80,8 +80,12 @@ func (sc *serverConn) finish() {
 func (sc *serverConn) respond(f *baidustd.Frame) {
 	rsp := response{}
 	sc.run(f, &rsp)
-	defer rsp.lease.Release()
-	err := sc.w.Write(sc.answer(f.Meta.CorrelationID, &rsp))
+	frame := sc.answer(f.Meta.CorrelationID, &rsp)
+	// The answer is encoded: the request's payload is no longer needed.
+	// Give its bytes back before the answer can reach the peer, which may
+	// send its next request as soon as it has it.
+	rsp.lease.Release()
+	err := sc.w.Write(frame)
 	if errors.Is(err, baidustd.ErrOvercrowded) {
 		sc.overcrowded(f.Meta.CorrelationID, err)
 	}

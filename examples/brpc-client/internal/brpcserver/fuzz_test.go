@@ -2,10 +2,7 @@ package brpcserver_test
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +29,7 @@ func FuzzServer(f *testing.F) {
 		nc.Write(data) // the server may close first, on a bad frame
 		nc.(*net.TCPConn).CloseWrite()
 		frames, err := readAnswers(nc)
-		if err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		if !closedByPeer(err) {
 			t.Fatalf("the server did not close the connection cleanly: %v", err)
 		}
 		for _, fr := range frames {

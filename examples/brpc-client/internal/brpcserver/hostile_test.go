@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,16 +91,43 @@ func TestHalfCloseDrainsAnswers(t *testing.T) {
 	}
 }
 
-// syncLog is a log.Logger's output that the test can read.
+// syncLog is a log.Logger's output that the test can read, and wait on.
 type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // receives after a write, if nobody took the last
 }
 
 func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{}, 1)
+	}
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the log holds s, failing t after a minute.
+func (l *syncLog) waitFor(t *testing.T, s string) {
+	t.Helper()
+	l.mu.Lock()
+	if l.changed == nil {
+		l.changed = make(chan struct{}, 1)
+	}
+	changed := l.changed
+	l.mu.Unlock()
+	timeout := time.After(time.Minute)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("the log never said %q:\n%s", s, l.String())
+		}
+	}
 }
 
 func (l *syncLog) String() string {
@@ -109,10 +137,12 @@ func (l *syncLog) String() string {
 }
 
 // TestFullWriteQueueAnswersOvercrowded pipelines 300 requests whose 64 KiB
-// answers it reads only after sending them all: the answers that do not
-// fit the server's 1 MiB queue are EOVERCROWDED errors, not silence, and
-// the server says so in its log, a few lines for them all.
+// answers it reads only after sending them all, and after the server has
+// found its 1 MiB queue full: the answers that do not fit are EOVERCROWDED
+// errors, not silence, and the server says so in its log, one line a
+// second at most.
 func TestFullWriteQueueAnswersOvercrowded(t *testing.T) {
+	began := time.Now()
 	var logs syncLog
 	_, addr := start(t, brpcserver.MaxQueued(1<<20), brpcserver.ErrorLog(log.New(&logs, "", 0)))
 	nc := dial(t, addr)
@@ -123,7 +153,7 @@ func TestFullWriteQueueAnswersOvercrowded(t *testing.T) {
 	}
 	_, err := nc.Write(batch)
 	require.NoError(t, err)
-	time.Sleep(500 * time.Millisecond) // the server reads and answers all, into its queue
+	logs.waitFor(t, "EOVERCROWDED") // the queue is full, and answers are refused
 	require.NoError(t, nc.CloseWrite())
 	frames, err := readAnswers(nc)
 	assert.Equal(t, io.EOF, err)
@@ -139,16 +169,30 @@ func TestFullWriteQueueAnswersOvercrowded(t *testing.T) {
 	assert.Positive(t, codes[int32(baidustd.EOVERCROWDED)])
 	assert.Positive(t, codes[0])
 	assert.Contains(t, logs.String(), "EOVERCROWDED")
-	assert.Less(t, strings.Count(logs.String(), "\n"), 5, "rate-limited:\n%s", logs.String())
+	// Hundreds of refused answers, but one line for each second at most
+	// (the first, then one a second).
+	lines, most := strings.Count(logs.String(), "\n"), 1+int(time.Since(began)/time.Second)
+	assert.LessOrEqual(t, lines, most, "rate-limited:\n%s", logs.String())
+}
+
+// closedByPeer reports whether err is how a read ends when the peer has
+// closed the connection: a clean end (EOF), or a reset, which the peer's
+// system sends instead of a FIN when it closes with bytes unread (the
+// trickle below may still be writing), or EPIPE when that reset comes
+// after the FIN.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // TestFrameTimeout holds a connection with half a frame, and another that
-// sends a frame a byte at a time: the server closes both once the frame
-// timeout passes. An idle connection stays open.
+// sends a frame a byte at a time (about half a second in all): the server
+// closes both once its frame timeout of 200 ms passes, long before its
+// default of 10 s. An idle connection stays open.
 func TestFrameTimeout(t *testing.T) {
 	_, addr := start(t, brpcserver.FrameTimeout(200*time.Millisecond))
 	half, trickle, idle := dial(t, addr), dial(t, addr), dial(t, addr)
 	frame := echoFrame(1, "hello", baidustd.CompressNone, nil)
+	sent := time.Now() // neither frame has begun before
 	_, err := half.Write(frame[:len(frame)/2])
 	require.NoError(t, err)
 	go func() {
@@ -160,12 +204,11 @@ func TestFrameTimeout(t *testing.T) {
 		}
 	}()
 	for name, nc := range map[string]net.Conn{"half": half, "trickle": trickle} {
-		start := time.Now()
 		_, err := readAnswers(nc)
-		assert.Equal(t, io.EOF, err, "%s: the server closes the connection", name)
-		assert.Less(t, time.Since(start), 2*time.Second, name)
+		assert.True(t, closedByPeer(err), "%s: the server closes the connection: %v", name, err)
+		assert.Less(t, time.Since(sent), brpcserver.DefaultFrameTimeout, "%s: closed by the frame timeout set, not the default", name)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // idle for longer than the frame timeout
 	_, err = idle.Write(frame)
 	require.NoError(t, err)
 	require.NoError(t, idle.CloseWrite())
@@ -237,7 +280,7 @@ func TestLimitsAtExtremes(t *testing.T) {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			_, addr := start(t, brpcserver.MaxBodySize(v), brpcserver.MaxQueued(v),
 				brpcserver.DecompressBudget(v), brpcserver.ConnDecompressBudget(v))
-			c := brpc.NewClient(client.Address(addr), client.Timeout(5*time.Second), brpc.Compress(baidustd.CompressGzip))
+			c := brpc.NewClient(client.Address(addr), client.Timeout(time.Minute), brpc.Compress(baidustd.CompressGzip))
 			defer c.Close()
 			for _, msg := range []string{"small", strings.Repeat("large ", 200<<10)} {
 				var rsp echopb.EchoResponse
@@ -252,7 +295,7 @@ func TestLimitsAtExtremes(t *testing.T) {
 // escapes: the answer names it without them.
 func TestPeerTextInAnswers(t *testing.T) {
 	_, addr := start(t)
-	c := brpc.NewClient(client.Address(addr), client.Timeout(5*time.Second))
+	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Minute))
 	defer c.Close()
 	err := c.Call(context.Background(), "evil\x1b[2J.Svc", "Echo\r\n", &echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{})
 	var e *brpc.Error

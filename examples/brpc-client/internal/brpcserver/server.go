@@ -245,8 +245,12 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	for sc := range s.conns {
-		sc.cancel()
+		// Close the connection before ending its requests' context: a
+		// handler that returns because of it must not get its "context
+		// canceled" answer out to the peer, which would take it for the
+		// answer to its call rather than retry it on a new connection.
 		sc.nc.Close()
+		sc.cancel()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

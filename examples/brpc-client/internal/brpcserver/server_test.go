@@ -37,7 +37,7 @@ var inspect = grpc.ServiceDesc{
 		})},
 		{MethodName: "Deadline", Handler: handler(func(ctx context.Context, _ *echopb.EchoRequest) (any, error) {
 			d, ok := ctx.Deadline()
-			return &echopb.EchoResponse{Message: proto.String(fmt.Sprint(ok && time.Until(d) <= time.Second))}, nil
+			return &echopb.EchoResponse{Message: proto.String(fmt.Sprint(ok && time.Until(d) <= time.Minute))}, nil
 		})},
 		{MethodName: "Fail", Handler: handler(func(context.Context, *echopb.EchoRequest) (any, error) {
 			return nil, errors.New("database on fire")
@@ -84,7 +84,7 @@ func call(c client.Client, method string, opts ...client.CallOption) (string, er
 
 func TestHandlers(t *testing.T) {
 	_, addr := start(t)
-	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Second))
+	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Minute))
 	defer c.Close()
 
 	got, err := call(c, "LogID", brpc.LogID(1234))
@@ -212,7 +212,7 @@ func TestCloseStopsEverything(t *testing.T) {
 // default limit, also on decompressed payloads.
 func TestMaxBodySizeZeroIsTheDefault(t *testing.T) {
 	_, addr := start(t, brpcserver.MaxBodySize(0))
-	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Second), brpc.Compress(baidustd.CompressGzip))
+	c := brpc.NewClient(client.Address(addr), client.Timeout(time.Minute), brpc.Compress(baidustd.CompressGzip))
 	defer c.Close()
 	var rsp echopb.EchoResponse
 	err := c.Call(context.Background(), "example.EchoService", "Echo", &echopb.EchoRequest{Message: proto.String("gzipped")}, &rsp)

@@ -116,7 +116,14 @@ func StartGRPC(tb testing.TB) string {
 
 // Gate is a service, "test.Gate", whose Hold method answers its request's
 // message once the gate is open, or fails when the call's context ends:
-// for tests that need calls in flight on a server.
+// for tests that need calls in flight on a server. Its Stall method is
+// Hold, except that the request's deadline does not end it: the server
+// never answers ERPCTIMEDOUT, so that a client's call to it can end only
+// by the client's own deadline (or cancellation), never by an answer that
+// races it. Stall still ends when its connection closes before the
+// deadline, but not after: a test that stalls a call past its deadline
+// must open the gate before the server closes (the gate's own cleanup
+// runs after the server's when the gate was made first).
 type Gate struct {
 	entered chan struct{}
 	open    chan struct{}
@@ -136,25 +143,35 @@ func (g *Gate) Register(s *brpcserver.Server) {
 	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "test.Gate",
 		HandlerType: (*any)(nil),
-		Methods:     []grpc.MethodDesc{{MethodName: "Hold", Handler: g.hold}},
+		Methods: []grpc.MethodDesc{
+			{MethodName: "Hold", Handler: g.handler(false)},
+			{MethodName: "Stall", Handler: g.handler(true)},
+		},
 	}, nil)
 }
 
-func (g *Gate) hold(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-	var req echopb.EchoRequest
-	if err := dec(&req); err != nil {
-		return nil, err
-	}
-	g.entered <- struct{}{}
-	select {
-	case <-g.open:
+// handler returns Hold's handler, or with pastDeadline Stall's.
+func (g *Gate) handler(pastDeadline bool) grpc.MethodHandler {
+	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+		var req echopb.EchoRequest
+		if err := dec(&req); err != nil {
+			return nil, err
+		}
+		g.entered <- struct{}{}
+		select {
+		case <-g.open:
+			return &echopb.EchoResponse{Message: req.Message}, nil
+		case <-ctx.Done():
+			if !pastDeadline || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, ctx.Err()
+			}
+		}
+		<-g.open
 		return &echopb.EchoResponse{Message: req.Message}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
-// Entered receives once for each call that reached Hold.
+// Entered receives once for each call that reached Hold or Stall.
 func (g *Gate) Entered() <-chan struct{} { return g.entered }
 
 // Open lets every held call, and every later one, through.

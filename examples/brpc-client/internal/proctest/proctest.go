@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -53,6 +54,7 @@ type Proc struct {
 	lines chan string
 	mu    sync.Mutex
 	errb  bytes.Buffer
+	wrote chan struct{} // receives after stderr grew, if nobody took the last
 	done  chan struct{}
 	state *os.ProcessState
 }
@@ -61,11 +63,15 @@ type Proc struct {
 // The process is killed when the test ends, if it still runs.
 func Start(tb testing.TB, bin string, args, env []string) *Proc {
 	tb.Helper()
-	p := &Proc{cmd: exec.Command(bin, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p := &Proc{cmd: exec.Command(bin, args...), lines: make(chan string, 1024), wrote: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		select {
+		case p.wrote <- struct{}{}:
+		default:
+		}
 		return p.errb.Write(b)
 	})
 	stdout, err := p.cmd.StdoutPipe()
@@ -96,7 +102,8 @@ func Start(tb testing.TB, bin string, args, env []string) *Proc {
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Line returns the next line the process writes on stdout, failing tb if
-// none comes within 30 seconds.
+// none comes within two minutes (a bound for a process that hangs, not a
+// measure: a loaded machine may be slow).
 func (p *Proc) Line(tb testing.TB) string {
 	tb.Helper()
 	select {
@@ -106,8 +113,8 @@ func (p *Proc) Line(tb testing.TB) string {
 			tb.Fatalf("the process ended (%v) without the line; stderr:\n%s", p.state, p.Stderr())
 		}
 		return l
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("no line from the process in 30s; stderr:\n%s", p.Stderr())
+	case <-time.After(2 * time.Minute):
+		tb.Fatalf("no line from the process in 2m; stderr:\n%s", p.Stderr())
 	}
 	return ""
 }
@@ -117,6 +124,24 @@ func (p *Proc) Stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.errb.String()
+}
+
+// WaitStderr waits until the process has written s on stderr, failing tb
+// if it ends first or has not within a minute.
+func (p *Proc) WaitStderr(tb testing.TB, s string) {
+	tb.Helper()
+	timeout := time.After(time.Minute)
+	for !strings.Contains(p.Stderr(), s) {
+		select {
+		case <-p.wrote:
+		case <-p.done:
+			if !strings.Contains(p.Stderr(), s) {
+				tb.Fatalf("the process ended (%v) without writing %q; stderr:\n%s", p.state, s, p.Stderr())
+			}
+		case <-timeout:
+			tb.Fatalf("the process did not write %q in a minute; stderr:\n%s", s, p.Stderr())
+		}
+	}
 }
 
 // Alive reports whether the process still runs.
@@ -137,14 +162,14 @@ func (p *Proc) Stop(tb testing.TB) int64 {
 	return p.Wait(tb)
 }
 
-// Wait waits up to a minute for the process to end and returns its peak
-// resident memory in bytes.
+// Wait waits up to two minutes (a bound for a process that hangs) for the
+// process to end and returns its peak resident memory in bytes.
 func (p *Proc) Wait(tb testing.TB) int64 {
 	tb.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(time.Minute):
-		tb.Fatalf("the process did not end in a minute; stderr:\n%s", p.Stderr())
+	case <-time.After(2 * time.Minute):
+		tb.Fatalf("the process did not end in 2m; stderr:\n%s", p.Stderr())
 	}
 	ru, ok := p.state.SysUsage().(*syscall.Rusage)
 	if !ok {

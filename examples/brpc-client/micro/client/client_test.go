@@ -34,7 +34,7 @@ func TestKindHasGRPC(t *testing.T) {
 
 func TestGRPCClientCallsEcho(t *testing.T) {
 	addr := echotest.StartGRPC(t)
-	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Second))
+	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Minute))
 	defer c.Close()
 	for _, msg := range []string{"hello", "", "second call, same connection"} {
 		rsp := &echopb.EchoResponse{}
@@ -70,7 +70,9 @@ func TestGRPCClientServerDown(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	c := client.NewGRPCClient(client.Address(addr), client.Timeout(2*time.Second))
+	// A long timeout: the refused connection, not the deadline, must end
+	// the call (Unavailable, not DeadlineExceeded).
+	c := client.NewGRPCClient(client.Address(addr), client.Timeout(time.Minute))
 	defer c.Close()
 	err = c.Call(context.Background(), "example.EchoService", "Echo",
 		&echopb.EchoRequest{Message: proto.String("x")}, &echopb.EchoResponse{})
@@ -88,16 +90,20 @@ func TestCallContext(t *testing.T) {
 
 	parent, cancelParent := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelParent()
+	pd, _ := parent.Deadline()
 	ctx, cancel = client.CallContext(parent, &o, &co)
 	defer cancel()
 	d, _ = ctx.Deadline()
-	assert.WithinDuration(t, time.Now().Add(time.Minute), d, 10*time.Second, "the context's own deadline wins over the client's timeout")
+	assert.Equal(t, pd, d, "the context's own deadline wins over the client's timeout")
 
 	co = client.NewCallOptions(client.WithTimeout(time.Millisecond))
+	before := time.Now()
 	ctx, cancel = client.CallContext(parent, &o, &co)
 	defer cancel()
+	after := time.Now()
 	d, _ = ctx.Deadline()
-	assert.WithinDuration(t, time.Now(), d, 10*time.Second, "a call timeout bounds the call")
+	assert.False(t, d.Before(before.Add(time.Millisecond)) || d.After(after.Add(time.Millisecond)),
+		"a call timeout bounds the call: deadline %s, called between %s and %s", d, before, after)
 
 	o = client.NewOptions(client.Timeout(0))
 	co = client.NewCallOptions()
@@ -117,27 +123,37 @@ func TestCallDeadline(t *testing.T) {
 		ctx    context.Context
 		client time.Duration
 		call   time.Duration
-		want   time.Duration // from now; 0: no deadline
+		want   time.Duration // from the call; 0: no deadline, or own
+		own    bool          // the deadline is the context's own
 	}{
-		{"the client's timeout", context.Background(), time.Hour, 0, time.Hour},
-		{"no timeout", context.Background(), 0, 0, 0},
-		{"the context's deadline wins over the client's timeout", soon, time.Hour, 0, time.Second},
-		{"a call timeout", context.Background(), time.Hour, time.Minute, time.Minute},
-		{"the context's deadline, when sooner than the call timeout", soon, 0, time.Minute, time.Second},
+		{"the client's timeout", context.Background(), time.Hour, 0, time.Hour, false},
+		{"no timeout", context.Background(), 0, 0, 0, false},
+		{"the context's deadline wins over the client's timeout", soon, time.Hour, 0, 0, true},
+		{"a call timeout", context.Background(), time.Hour, time.Minute, time.Minute, false},
+		{"the context's deadline, when sooner than the call timeout", soon, 0, time.Minute, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := client.NewOptions(client.Timeout(tt.client))
 			co := client.NewCallOptions(client.WithTimeout(tt.call))
+			before := time.Now()
 			d, ok := client.CallDeadline(tt.ctx, &o, &co)
 			ctx, cancel := client.CallContext(tt.ctx, &o, &co)
 			defer cancel()
+			after := time.Now()
 			cd, cok := ctx.Deadline()
-			assert.Equal(t, tt.want != 0, ok)
+			assert.Equal(t, tt.want != 0 || tt.own, ok)
 			assert.Equal(t, ok, cok)
-			if ok {
-				assert.WithinDuration(t, time.Now().Add(tt.want), d, 100*time.Millisecond)
-				assert.WithinDuration(t, d, cd, 100*time.Millisecond)
+			switch {
+			case tt.own:
+				own, _ := tt.ctx.Deadline()
+				assert.Equal(t, own, d)
+				assert.Equal(t, own, cd)
+			case ok:
+				// Each is the timeout from when it was asked, CallContext's
+				// no earlier than CallDeadline's.
+				assert.False(t, d.Before(before.Add(tt.want)), "deadline %s, called at %s", d, before)
+				assert.False(t, cd.Before(d) || cd.After(after.Add(tt.want)), "CallContext's deadline %s, CallDeadline's %s", cd, d)
 			}
 		})
 	}

@@ -23,6 +23,8 @@ type fake struct {
 	inflight atomic.Int64
 	closed   atomic.Bool
 	late     *atomic.Int64 // calls that ran after Close, or were in flight then
+	called   chan struct{} // if not nil, closed by the first call
+	once     sync.Once
 }
 
 func (f *fake) Call(ctx context.Context, service, method string, req, rsp proto.Message, opts ...client.CallOption) error {
@@ -32,7 +34,10 @@ func (f *fake) Call(ctx context.Context, service, method string, req, rsp proto.
 		f.late.Add(1)
 		return client.ErrClosed
 	}
-	time.Sleep(50 * time.Microsecond)
+	if f.called != nil {
+		f.once.Do(func() { close(f.called) })
+	}
+	time.Sleep(50 * time.Microsecond) // a call takes a while: calls are in flight when the client changes
 	rsp.(*echopb.EchoResponse).Message = proto.String(fmt.Sprint(f.gen))
 	return nil
 }
@@ -51,10 +56,14 @@ func TestUpgradingFollowsTheKind(t *testing.T) {
 	var late atomic.Int64
 	var mu sync.Mutex
 	var made []*fake
+	called := map[int]chan struct{}{} // closed by each generation's first call
+	for gen := 1; gen <= 4; gen++ {
+		called[gen] = make(chan struct{})
+	}
 	register := func(gen int, opts ...runtime.InitOption) {
 		t.Helper()
 		require.NoError(t, client.Kind.Register("upgrading-test", func(...client.Option) client.Client {
-			f := &fake{gen: gen, late: &late}
+			f := &fake{gen: gen, late: &late, called: called[gen]}
 			mu.Lock()
 			made = append(made, f)
 			mu.Unlock()
@@ -80,17 +89,26 @@ func TestUpgradingFollowsTheKind(t *testing.T) {
 			}
 		})
 	}
+	// Each generation is replaced once calls go through it.
+	waitCalled := func(gen int) {
+		t.Helper()
+		select {
+		case <-called[gen]:
+		case <-time.After(time.Minute):
+			t.Fatalf("no call went through generation %d", gen)
+		}
+	}
 	for gen := 2; gen <= 4; gen++ {
-		time.Sleep(20 * time.Millisecond)
+		waitCalled(gen - 1)
 		register(gen, runtime.ReplaceOnly("client/upgrading-test"))
 		select {
 		case s := <-swapped:
 			assert.Equal(t, fmt.Sprintf("fake v%d", gen), s)
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("no swap to generation %d", gen)
 		}
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitCalled(4)
 	stop.Store(true)
 	wg.Wait()
 	assert.Zero(t, failures.Load(), "of %d calls", calls.Load())
@@ -117,12 +135,13 @@ func TestUpgradingAfterBurst(t *testing.T) {
 		}, runtime.ReplaceOnly("client/"+name)))
 	}
 	register("burst", 1)
-	block := make(chan struct{})
+	block, busy := make(chan struct{}), make(chan struct{})
 	swapped := make(chan string, 8)
 	var first atomic.Bool
 	first.Store(true)
 	u, err := client.NewUpgrading("burst", func(c client.Client) {
 		if first.Swap(false) {
+			close(busy)
 			<-block // busy: the names that come meanwhile queue up
 		}
 		swapped <- c.String()
@@ -130,7 +149,11 @@ func TestUpgradingAfterBurst(t *testing.T) {
 	require.NoError(t, err)
 	defer u.Close()
 	register("burst", 2)
-	require.Eventually(t, func() bool { return first.Load() == false }, 10*time.Second, time.Millisecond, "the swap to v2 has begun")
+	select {
+	case <-busy: // the swap to v2 has begun
+	case <-time.After(time.Minute):
+		t.Fatal("no swap to v2")
+	}
 	for i := range 16 {
 		register(fmt.Sprintf("burst-other-%d", i), 1) // fills the channel
 	}
@@ -140,7 +163,7 @@ func TestUpgradingAfterBurst(t *testing.T) {
 	select {
 	case s := <-swapped:
 		assert.Equal(t, "fake v3", s)
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // it would never come
 		t.Fatalf("the upgrade to v3 was lost: the client is %s", u)
 	}
 	assert.Equal(t, "fake v3", u.String())

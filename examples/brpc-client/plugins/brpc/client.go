@@ -130,17 +130,33 @@ func (c *brpcClient) call(ctx context.Context, service, method string, req, rsp 
 	if err := c.encode(buf, &meta, req, po.attachment); err != nil {
 		return err
 	}
+	var prev error // why the previous attempt failed
 	for retry := 0; ; retry++ {
 		err := c.attempt(&b, buf.frame, meta.CorrelationID, rsp, po.rspAttachment)
-		if err == nil || retry == c.maxRetry || !retryable(err) || b.err() != nil {
-			if err != nil && retry > 0 {
-				err = fmt.Errorf("%w (after %d retries)", err, retry)
+		if err == nil {
+			return nil
+		}
+		if berr := b.err(); berr != nil {
+			// The call's time is up: say so, and why it was retrying.
+			var dial *dialError
+			switch {
+			case prev != nil && errors.As(err, &dial) && errors.Is(err, berr):
+				// It ran out while this retry dialed.
+				err = fmt.Errorf("%w (retrying: %w)", prev, berr)
+			case retry < c.maxRetry && retryable(err) && !errors.Is(err, berr):
+				err = fmt.Errorf("%w (no time left to retry: %w)", err, berr)
 			}
-			return err
+		} else if retry < c.maxRetry && retryable(err) {
+			if err := c.backoff(&b, err, retry); err != nil {
+				return err
+			}
+			prev = err
+			continue
 		}
-		if err := c.backoff(&b, err, retry); err != nil {
-			return err
+		if retry > 0 {
+			err = fmt.Errorf("%w (after %d retries)", err, retry)
 		}
+		return err
 	}
 }
 
@@ -327,7 +343,9 @@ func (c *brpcClient) dial(b *bounds, d *dialCall) {
 	var err error
 	if c.opts.Address == "" {
 		err = client.ErrNoAddress
-	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil && b.err() == nil {
+	} else if nc, err = c.dialer.DialContext(ctx, "tcp", c.opts.Address); err != nil {
+		// Even when the call's own time ran out during the dial: the call
+		// then tells why it does not retry (see call).
 		err = &dialError{err}
 	}
 	c.mu.Lock()

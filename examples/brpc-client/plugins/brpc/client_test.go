@@ -69,14 +69,21 @@ func TestRequestFrame(t *testing.T) {
 			nc.Write(reply(t, &f))
 		}
 	})
-	c := newClient(s.Addr().String(), brpc.Compress(baidustd.CompressGzip))
+	c := newClient(s.Addr().String(), brpc.Compress(baidustd.CompressGzip), client.Timeout(5*time.Second))
 	t.Cleanup(func() { c.Close() })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	// A long deadline, which the call cannot reach: timeout_ms is what was
+	// left of it when the call sent it, between what is left after the call
+	// and all of it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	_, err := echoCall(ctx, c, "first", brpc.LogID(42), brpc.Attachment([]byte("att")))
 	require.NoError(t, err)
+	dl, _ := ctx.Deadline()
+	leftAfter := time.Until(dl)
+	before := time.Now()
 	mustEcho(t, c, "second")
+	took := time.Since(before)
 
 	f := <-frames
 	req := f.Meta.Request
@@ -84,7 +91,8 @@ func TestRequestFrame(t *testing.T) {
 	assert.Equal(t, "example.EchoService", req.ServiceName)
 	assert.Equal(t, "Echo", req.MethodName)
 	assert.Equal(t, int64(42), req.LogID)
-	assert.True(t, req.TimeoutMs > 0 && req.TimeoutMs <= 700, "timeout_ms %d carries the deadline", req.TimeoutMs)
+	assert.True(t, int64(req.TimeoutMs) >= leftAfter.Milliseconds() && req.TimeoutMs <= 3600_000,
+		"timeout_ms %d carries the deadline (%s left after the call)", req.TimeoutMs, leftAfter)
 	assert.Equal(t, baidustd.CompressGzip, f.Meta.CompressType)
 	assert.Equal(t, "att", string(f.Attachment), "the attachment is not compressed")
 	payload, err := baidustd.Decompress(baidustd.CompressGzip, f.Payload, 1<<20)
@@ -94,7 +102,11 @@ func TestRequestFrame(t *testing.T) {
 
 	second := <-frames
 	assert.NotEqual(t, f.Meta.CorrelationID, second.Meta.CorrelationID)
-	assert.Equal(t, int32(5000), second.Meta.Request.TimeoutMs, "the client's timeout is sent when the context has none")
+	// The client's 5 s timeout, counted from the call's start, less what
+	// passed before the request was encoded (at most the whole call).
+	ms := second.Meta.Request.TimeoutMs
+	assert.True(t, ms <= 5000 && int64(ms) >= 5000-took.Milliseconds()-1,
+		"timeout_ms %d: the client's timeout is sent when the context has none (the call took %s)", ms, took)
 	assert.Zero(t, second.Meta.Request.LogID)
 }
 
@@ -311,22 +323,33 @@ func TestServerDown(t *testing.T) {
 	assert.Equal(t, 1, s.Accepted())
 }
 
-// TestDeadlineExceeded leaves the first request unanswered until the
-// client has given up on it; its late answer is dropped, and the
-// connection serves the next calls.
+// TestDeadlineExceeded leaves a request unanswered until the client has
+// given up on it; its late answer is dropped, and the connection serves the
+// next calls.
 func TestDeadlineExceeded(t *testing.T) {
 	noLeaks(t)
-	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
-		var first, second baidustd.Frame
-		if d.Decode(&first) != nil || d.Decode(&second) != nil {
+	s := startScripted(t, func(i int, nc net.Conn, d *baidustd.Decoder) {
+		var warm, held, next baidustd.Frame
+		if i == 0 { // the first connection's first request warms it up
+			if d.Decode(&warm) != nil {
+				return
+			}
+			nc.Write(reply(t, &warm))
+		}
+		// The held request is answered only once the next one has come,
+		// which its caller sends after it has given up.
+		if d.Decode(&held) != nil || d.Decode(&next) != nil {
 			return
 		}
-		nc.Write(reply(t, &first)) // late: its caller is gone
-		nc.Write(reply(t, &second))
+		nc.Write(reply(t, &held)) // late: its caller is gone
+		nc.Write(reply(t, &next))
 		serveEcho(t, nc, d)
 	})
-	c := newClient(s.Addr().String())
+	// The client's own timeout is long: only the context's deadline can
+	// end the held call in time.
+	c := newClient(s.Addr().String(), client.Timeout(time.Minute))
 	t.Cleanup(func() { c.Close() })
+	mustEcho(t, c, "the connection is up") // so that the deadline is not spent dialing
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -335,14 +358,16 @@ func TestDeadlineExceeded(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "waiting for the response: context deadline exceeded")
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Less(t, time.Since(start), time.Minute, "ended by the context's deadline, not the client's timeout")
 
 	mustEcho(t, c, "second")
 	mustEcho(t, c, "third")
 	assert.Equal(t, 1, s.Accepted())
 
-	// The client's own timeout bounds calls without a deadline, and a call
-	// timeout bounds one call.
+	// The client's own timeout bounds calls without a deadline (the server
+	// holds the first request on a new connection until a second one
+	// comes; the timeout may pass while dialing, too), and a call timeout
+	// bounds one call.
 	slow := newClient(s.Addr().String(), client.Timeout(30*time.Millisecond))
 	t.Cleanup(func() { slow.Close() })
 	_, err = echoCall(context.Background(), slow, "x")
@@ -563,13 +588,34 @@ func TestLocalErrors(t *testing.T) {
 // works again once the server reads.
 func TestServerThatStopsReading(t *testing.T) {
 	noLeaks(t)
-	reading := make(chan struct{})
+	first, reading := make(chan struct{}), make(chan struct{})
 	s := startScripted(t, func(_ int, nc net.Conn, d *baidustd.Decoder) {
+		var f baidustd.Frame
+		if d.Decode(&f) != nil {
+			return
+		}
+		close(first)
 		<-reading
+		nc.Write(reply(t, &f))
 		serveEcho(t, nc, d)
 	})
 	c := newClient(s.Addr().String(), brpc.MaxQueued(1<<20))
 	t.Cleanup(func() { c.Close() })
+
+	// A first call, with no deadline the test can reach, makes the
+	// connection, whose server then stops reading; the short calls below
+	// all go out on it.
+	firstDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		got, err := echoCall(ctx, c, "first")
+		if err == nil && got != "first" {
+			err = fmt.Errorf("got %q", got)
+		}
+		firstDone <- err
+	}()
+	<-first
 
 	big := make([]byte, 1<<20)
 	var err error
@@ -587,18 +633,26 @@ func TestServerThatStopsReading(t *testing.T) {
 	assert.Contains(t, err.Error(), "bytes queued for writing")
 
 	close(reading)
-	require.Eventually(t, func() bool {
+	require.NoError(t, <-firstDone, "the first call is answered once the server reads")
+	// The queue drains as the server reads; until it has, calls may still
+	// find it full.
+	for {
 		_, err := echoCall(context.Background(), c, "drained")
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, baidustd.ErrOvercrowded)
+		time.Sleep(10 * time.Millisecond)
+	}
 	assert.Equal(t, 1, s.Accepted())
 }
 
 // TestServerLateMidFrame has the first connection's server send half of a
 // response frame and then nothing, without closing, or send it a byte
-// every 50 ms: either way the frame is not whole in time, the call in
-// flight fails with ErrFrameTimeout once FrameTimeout has passed (not at
-// its own, later, deadline), and the next call dials again and works.
+// every 50 ms (a frame of some 30 bytes, so more than a second): either
+// way the frame is not whole in time, the call in flight fails with
+// ErrFrameTimeout once FrameTimeout has passed (not at its own, later,
+// deadline), and the next call dials again and works.
 func TestServerLateMidFrame(t *testing.T) {
 	for name, send := range map[string]func(nc net.Conn, frame []byte){
 		"half, then nothing": func(nc net.Conn, frame []byte) { nc.Write(frame[:len(frame)/2]) },
@@ -625,15 +679,15 @@ func TestServerLateMidFrame(t *testing.T) {
 				send(nc, reply(t, &f))
 				d.Decode(&f) // until the client gives up on the connection
 			})
-			c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0))
+			// The call's deadline is far off: only the frame timeout can
+			// end it in time.
+			c := newClient(s.Addr().String(), brpc.FrameTimeout(300*time.Millisecond), brpc.MaxRetry(0), client.Timeout(time.Hour))
 			t.Cleanup(func() { c.Close() })
 
-			start := time.Now()
 			_, err := echoCall(context.Background(), c, "late")
-			require.ErrorIs(t, err, baidustd.ErrFrameTimeout)
+			require.ErrorIs(t, err, baidustd.ErrFrameTimeout, "broken by the frame timeout, not the call's deadline")
 			assert.ErrorIs(t, err, brpc.ErrConnection)
 			assert.Contains(t, err.Error(), "frame not whole after 300ms")
-			assert.Less(t, time.Since(start), 3*time.Second, "broken by the frame timeout, not the call's 5s deadline")
 
 			mustEcho(t, c, "whole")
 			assert.Equal(t, 2, s.Accepted())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,14 +43,41 @@ func startEcho(t *testing.T) *echotest.BRPC {
 }
 
 // startGate serves the echo and test.Gate services with the real server
-// and returns a client of it, made with opts.
+// and returns a client of it, made with opts. The gate opens when the test
+// ends, before the client and the server close (calls to Stall past their
+// deadline wait for it).
 func startGate(t *testing.T, opts ...client.Option) (*echotest.Gate, *echotest.BRPC, client.Client) {
 	t.Helper()
 	gate := echotest.NewGate(t)
 	srv := echotest.StartBRPC(t, echotest.Config{Register: gate.Register})
 	c := newClient(srv.Addr, opts...)
 	t.Cleanup(func() { c.Close() })
+	t.Cleanup(gate.Open)
 	return gate, srv, c
+}
+
+// stall calls test.Gate/Stall with msg: the server does not answer before
+// the gate opens, whatever the call's deadline.
+func stall(ctx context.Context, c client.Client, msg string) error {
+	var rsp echopb.EchoResponse
+	return c.Call(ctx, "test.Gate", "Stall", &echopb.EchoRequest{Message: proto.String(msg)}, &rsp)
+}
+
+// waitReading waits until a call of the package reads the connection: a
+// goroutine blocked in a read, under (*conn).waitFrame, waiting for the
+// next frame to begin. It fails t if none does within a minute.
+func waitReading(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(time.Millisecond) {
+		n := runtime.Stack(buf, true)
+		for g := range strings.SplitSeq(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "brpc.(*conn).waitFrame(") {
+				return
+			}
+		}
+	}
+	t.Fatal("no call came to wait in its read")
 }
 
 // scripted is a test server that hands each connection to a script, with
@@ -122,8 +151,11 @@ func serveEcho(t *testing.T, nc net.Conn, d *baidustd.Decoder) {
 	}
 }
 
+// newClient returns a client of addr whose calls time out after a minute,
+// so that none that should succeed fails on a loaded machine, made with
+// opts besides.
 func newClient(addr string, opts ...client.Option) client.Client {
-	return brpc.NewClient(append([]client.Option{client.Address(addr), client.Timeout(5 * time.Second)}, opts...)...)
+	return brpc.NewClient(append([]client.Option{client.Address(addr), client.Timeout(time.Minute)}, opts...)...)
 }
 
 // echoCall calls Echo with msg and returns the answer's message.

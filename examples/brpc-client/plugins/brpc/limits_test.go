@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugink/plugink/examples/brpc-client/micro/client"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc"
 	"github.com/plugink/plugink/examples/brpc-client/plugins/brpc/baidustd"
 )
@@ -61,7 +60,7 @@ func TestLimitsAtExtremes(t *testing.T) {
 	}
 	assert.Less(t, s.Accepted(), 5, "no retries")
 
-	noLimit := newClient(s.Addr().String(), client.Timeout(time.Second))
+	noLimit := newClient(s.Addr().String())
 	t.Cleanup(func() { noLimit.Close() })
 	mustEcho(t, noLimit, "defaults")
 }

@@ -3,6 +3,7 @@ package baidustd_test
 import (
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,10 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	return a, b
 }
 
-// TestFrameTimeoutIsPerFrame trickles a frame a byte every 20 ms: each
-// byte comes well within the timeout, but the frame as a whole does not.
+// TestFrameTimeoutIsPerFrame trickles a frame a byte every 20 ms, over
+// TCP: each byte comes well within the timeout, but the frame as a whole
+// (some 140 bytes, so about 3 s) does not. (A frame timeout that restarted
+// with each byte would let it through.)
 func TestFrameTimeoutIsPerFrame(t *testing.T) {
 	peer, nc := tcpPair(t)
 	d := baidustd.NewDecoder(nc, 0)
@@ -46,32 +49,105 @@ func TestFrameTimeoutIsPerFrame(t *testing.T) {
 			}
 		}
 	}()
-	start := time.Now()
 	var f baidustd.Frame
 	err := d.Decode(&f)
 	assert.ErrorIs(t, err, baidustd.ErrFrameTimeout)
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	assert.Regexp(t, `^baidu_std: frame timeout: frame not whole after 300ms \(\d+ of \d+ (header|body) bytes\)$`, err.Error())
-	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+// clockStream is a stream whose read deadlines run on a clock that the
+// test moves forward (advance), so that any time may pass while the
+// stream is idle and none while a frame arrives, however slow the
+// machine. Read returns what the test sent, waiting for it, or fails with
+// os.ErrDeadlineExceeded, as a net.Conn's Read does (before it returns any
+// data), once the clock has passed the read deadline: time.Now plus what
+// advance added since the deadline was set.
+type clockStream struct {
+	mu       sync.Mutex
+	ahead    time.Duration // added by advance
+	deadline time.Time
+	aheadAt  time.Duration // ahead when the deadline was set
+	data     []byte
+	wake     chan struct{} // receives after a change, to a waiting Read
+	taken    chan struct{} // receives when a Read has taken all of data
+}
+
+func newClockStream() *clockStream {
+	return &clockStream{wake: make(chan struct{}, 1), taken: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (c *clockStream) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline, c.aheadAt = t, c.ahead
+	return nil
+}
+
+func (c *clockStream) Read(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		if !c.deadline.IsZero() && !time.Now().Add(c.ahead-c.aheadAt).Before(c.deadline) {
+			c.mu.Unlock()
+			return 0, os.ErrDeadlineExceeded
+		}
+		if len(c.data) > 0 {
+			n := copy(p, c.data)
+			c.data = c.data[n:]
+			all := len(c.data) == 0
+			c.mu.Unlock()
+			if all {
+				signal(c.taken)
+			}
+			return n, nil
+		}
+		c.mu.Unlock()
+		<-c.wake
+	}
+}
+
+// send makes b readable and waits until Reads have taken all of it.
+func (c *clockStream) send(b []byte) {
+	c.mu.Lock()
+	c.data = append(c.data, b...)
+	c.mu.Unlock()
+	signal(c.wake)
+	<-c.taken
+}
+
+// advance lets d pass for the read deadline set now, if any.
+func (c *clockStream) advance(d time.Duration) {
+	c.mu.Lock()
+	c.ahead += d
+	c.mu.Unlock()
+	signal(c.wake)
 }
 
 // TestFrameTimeoutSparesIdleStreams leaves the stream idle for longer than
-// the timeout between frames, and sends frames in pieces that each come
-// in time: every frame decodes.
+// the timeout before a frame and between frames, and sends frames in
+// pieces, each read before the next is sent, that come in time: every
+// frame decodes. The stream's clock moves only while it is idle, so that
+// the frames come in time whatever the machine's load.
 func TestFrameTimeoutSparesIdleStreams(t *testing.T) {
-	peer, nc := tcpPair(t)
-	d := baidustd.NewDecoder(nc, 0)
-	d.SetFrameTimeout(100 * time.Millisecond)
+	st := newClockStream()
+	d := baidustd.NewDecoder(st, 0)
+	const timeout = time.Hour
+	d.SetFrameTimeout(timeout)
 	frame := baidustd.AppendFrame(nil, echoRequest(7), []byte("payload"), nil)
 	go func() {
-		time.Sleep(250 * time.Millisecond) // idle
-		peer.Write(frame[:5])
-		time.Sleep(30 * time.Millisecond)
-		peer.Write(append(frame[5:], frame[:20]...)) // the end of one, the start of the next
-		time.Sleep(30 * time.Millisecond)
-		peer.Write(frame[20:])
-		time.Sleep(250 * time.Millisecond) // idle again
-		peer.Write(frame)
+		st.advance(2 * timeout) // idle
+		st.send(frame[:5])
+		st.send(append(frame[5:], frame[:20]...)) // the end of one, the start of the next
+		st.send(frame[20:])
+		st.advance(2 * timeout) // idle again
+		st.send(frame)
 	}()
 	for range 3 {
 		var f baidustd.Frame
@@ -79,4 +155,19 @@ func TestFrameTimeoutSparesIdleStreams(t *testing.T) {
 		assert.Equal(t, int64(7), f.Meta.CorrelationID)
 	}
 	baidustd.NewDecoder(nil, 0).SetFrameTimeout(time.Second) // no deadlines: nothing happens
+}
+
+// TestClockStreamTimesOut checks the fake above: a deadline it is set
+// passes when the clock is moved past it, even with data waiting.
+func TestClockStreamTimesOut(t *testing.T) {
+	st := newClockStream()
+	require.NoError(t, st.SetReadDeadline(time.Now().Add(time.Hour)))
+	st.advance(2 * time.Hour)
+	st.data = []byte("x")
+	_, err := st.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, st.SetReadDeadline(time.Time{}))
+	n, err := st.Read(make([]byte, 1))
+	assert.Equal(t, 1, n)
+	assert.NoError(t, err)
 }

@@ -162,9 +162,9 @@ func write(w *baidustd.Writer, g int, frame []byte) error {
 
 // TestWriterOverTCPKeepsFramesWhole writes frames of many sizes from 8
 // goroutines, with Write and WriteNow, to a TCP connection whose reader
-// starts late, so that the socket fills and writes end part way: every
-// frame arrives whole, and each goroutine's frames in the order it wrote
-// them.
+// starts only once every frame has been handed to the writer (neither
+// blocks), so that the socket fills and writes end part way: every frame
+// arrives whole, and each goroutine's frames in the order it wrote them.
 func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
 	peer, nc := tcpPair(t)
 	w := baidustd.NewWriter(nc, 0, nil)
@@ -181,8 +181,8 @@ func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond)
-	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	wg.Wait() // about 20 MB queued or written: more than the socket holds
+	peer.SetReadDeadline(time.Now().Add(time.Minute))
 	d := baidustd.NewDecoder(peer, 0)
 	next := make([]int, writers)
 	for range writers * per {
@@ -193,7 +193,6 @@ func TestWriterOverTCPKeepsFramesWhole(t *testing.T) {
 		next[g]++
 		require.Equal(t, bytes.Repeat([]byte{byte(g)}, (i*7919+g*104729)%(16<<10)), f.Payload)
 	}
-	wg.Wait()
 	require.NoError(t, w.Close())
 }
 
@@ -207,7 +206,9 @@ func TestWriterOverTCPReportsABrokenConnection(t *testing.T) {
 	peer.(*net.TCPConn).SetLinger(0)
 	peer.Close()
 	frame := baidustd.AppendFrame(nil, echoRequest(1), []byte("payload"), nil)
-	require.Eventually(t, func() bool { return w.WriteNow(frame) != nil }, 5*time.Second, time.Millisecond)
+	// The reset may reach the socket after a first write has gone into its
+	// buffer: write until one fails.
+	require.Eventually(t, func() bool { return w.WriteNow(frame) != nil }, time.Minute, time.Millisecond)
 	assert.ErrorContains(t, w.WriteNow(frame), "baidu_std: write: ")
 	require.NoError(t, w.Close())
 	assert.Equal(t, int32(1), calls.Load())

@@ -3,58 +3,17 @@ package build
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/signature"
+	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
-
-// KeyFiles is what [GenerateKey] wrote.
-type KeyFiles struct {
-	// Private is the private key file (NAME.key, mode 0600): keep it
-	// secret, out of version control; plugink build -sign reads it.
-	Private string
-	// Public is the public key file (NAME.pub): one line, PublicKey.
-	Public string
-	// PublicKey is the public key's text form, "plugink-ed25519
-	// <base64>": what a manifest's dynamic.trusted_keys lists.
-	PublicKey string
-	// KeyID is the key's ID, as messages and signature files name it.
-	KeyID string
-}
-
-// GenerateKey makes a new Ed25519 key pair for signing plugins and writes
-// it, both files or neither, to name+".key" (the private key, mode 0600)
-// and name+".pub" (its public key, one line). It refuses to overwrite
-// either file: a key whose public half a host pins cannot be made again.
-func GenerateKey(name string) (*KeyFiles, error) {
-	kf := &KeyFiles{Private: name + ".key", Public: name + ".pub"}
-	for _, f := range []string{kf.Private, kf.Public} {
-		if _, err := os.Lstat(f); err == nil {
-			return nil, fmt.Errorf("%s exists: a key is never overwritten", f)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	key, err := signature.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	kf.PublicKey, kf.KeyID = key.Public().String(), key.Public().ID()
-	err = fsx.WriteFiles(
-		fsx.File{Path: kf.Private, Data: key.Marshal(), Mode: 0o600},
-		fsx.File{Path: kf.Public, Data: []byte(kf.PublicKey + "\n")},
-	)
-	if err != nil {
-		return nil, err
-	}
-	return kf, nil
-}
 
 // signing is what a build signs with: the private key of Options.Sign.
 type signing struct {
@@ -115,18 +74,12 @@ func signFile(file string, s *signing, rebuilt bool) (changed bool, err error) {
 	return true, nil
 }
 
-// fileSHA256 returns the SHA-256 of the file at path.
+// fileSHA256 returns the SHA-256 of the file at path (sums.File).
 func fileSHA256(path string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
-	f, _, err := fsx.Open(path)
-	if err != nil {
-		return sum, err
+	h, err := sums.File(path)
+	if err == nil {
+		_, err = hex.Decode(sum[:], []byte(h))
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum, fmt.Errorf("read %s: %w", path, err)
-	}
-	h.Sum(sum[:0])
-	return sum, nil
+	return sum, err
 }

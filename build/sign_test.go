@@ -13,57 +13,16 @@ import (
 	"github.com/plugink/plugink/internal/signature"
 )
 
-func TestGenerateKey(t *testing.T) {
-	dir := t.TempDir()
-	name := filepath.Join(dir, "release")
-	kf, err := GenerateKey(name)
-	require.NoError(t, err)
-	assert.Equal(t, name+".key", kf.Private)
-	assert.Equal(t, name+".pub", kf.Public)
-
-	fi, err := os.Stat(kf.Private)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the private key is the user's alone")
-	priv, err := signature.ReadPrivateKey(kf.Private)
-	require.NoError(t, err)
-	pub, err := os.ReadFile(kf.Public)
-	require.NoError(t, err)
-	assert.Equal(t, kf.PublicKey+"\n", string(pub))
-	parsed, err := signature.ParsePublicKey(kf.PublicKey)
-	require.NoError(t, err)
-	assert.Equal(t, priv.Public().String(), parsed.String(), "the .pub is the .key's public half")
-	assert.Equal(t, parsed.ID(), kf.KeyID)
-
-	// Never overwritten, either file; nothing written when one exists.
-	before, err := os.ReadFile(kf.Private)
-	require.NoError(t, err)
-	_, err = GenerateKey(name)
-	assert.EqualError(t, err, name+".key exists: a key is never overwritten")
-	after, err := os.ReadFile(kf.Private)
-	require.NoError(t, err)
-	assert.Equal(t, before, after)
-	other := filepath.Join(dir, "other")
-	require.NoError(t, os.WriteFile(other+".pub", []byte("mine\n"), 0o644))
-	_, err = GenerateKey(other)
-	assert.EqualError(t, err, other+".pub exists: a key is never overwritten")
-	assert.NoFileExists(t, other+".key")
-
-	// Two keys are two keys.
-	again, err := GenerateKey(filepath.Join(dir, "again"))
-	require.NoError(t, err)
-	assert.NotEqual(t, kf.KeyID, again.KeyID)
-}
-
 // TestSignFile: a build signs each file it builds or keeps; a kept file's
 // .sig is rewritten only if it is not the key's signature of the file;
 // without a key, a rebuilt file's .sig goes and a kept file's stays.
 func TestSignFile(t *testing.T) {
 	dir := t.TempDir()
-	kf, err := GenerateKey(filepath.Join(dir, "release"))
+	kf, err := signature.WriteKeyPair(filepath.Join(dir, "release"))
 	require.NoError(t, err)
 	s, err := readSigning(kf.Private)
 	require.NoError(t, err)
-	otherKF, err := GenerateKey(filepath.Join(dir, "other"))
+	otherKF, err := signature.WriteKeyPair(filepath.Join(dir, "other"))
 	require.NoError(t, err)
 	other, err := readSigning(otherKF.Private)
 	require.NoError(t, err)

@@ -6,15 +6,12 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/plugink/plugink/internal/fsx"
-	"github.com/plugink/plugink/internal/self"
-	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader/internal/hostcmp"
 	"github.com/plugink/plugink/loader/internal/opened"
 	"github.com/plugink/plugink/loader/internal/pluginfile"
@@ -114,11 +111,11 @@ func (l *Loader) prepare(path string) (*candidate, error) {
 // for the file.
 func (l *Loader) prepareFile(path string, withRecord bool) (*candidate, error) {
 	fail := func(err error) (*candidate, error) { return nil, namingFile("load", path, err) }
-	if err := supported(); err != nil {
+	if err := hostcmp.Supported(); err != nil {
 		return fail(err)
 	}
 	resolved := time.Now()
-	real, fi, err := resolve(path)
+	real, fi, err := opened.Resolve(path)
 	if err != nil {
 		return fail(err)
 	}
@@ -330,45 +327,6 @@ func (c *candidate) fingerprints() (map[string]string, error) {
 	}
 	c.fps = fps
 	return fps, nil
-}
-
-// supported reports whether this program can load plugins at all.
-func supported() error {
-	switch goruntime.GOOS {
-	case "linux", "darwin", "freebsd":
-	default:
-		return fmt.Errorf("%w: Go supports plugins on linux, darwin and freebsd, not %s", ErrUnsupported, goruntime.GOOS)
-	}
-	if bi, err := self.BuildInfo(); err == nil && settings.Get(bi, "CGO_ENABLED") == "0" {
-		return fmt.Errorf("%w: this program was built with CGO_ENABLED=0, and package plugin needs cgo", ErrUnsupported)
-	}
-	return nil
-}
-
-// resolve returns the path package plugin will use for path (absolute,
-// symbolic links resolved) and the file's identity.
-func resolve(path string) (string, os.FileInfo, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", nil, err
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fs.ErrNotExist // the path is in the caller's error already
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	fi, err := os.Stat(real)
-	switch {
-	case err != nil:
-		return "", nil, err
-	case fi.IsDir():
-		return "", nil, fmt.Errorf("%w: a directory, not a file", ErrNotPlugin)
-	case !fi.Mode().IsRegular():
-		return "", nil, fmt.Errorf("%w: not a regular file (%s)", ErrNotPlugin, fi.Mode().Type())
-	}
-	return real, fi, nil
 }
 
 // LoadAll loads every file in paths and registers the plugins, all or

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/loader/internal/lineage"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -59,9 +60,8 @@ type Loader struct {
 	mu      sync.Mutex
 	sums    Sums                     // nil: checksums are not verified
 	inited  map[*runtime.Config]bool // Configs this Loader registered
-	dirSums map[string]Sums          // the plugink.sum of each directory, read once
-	gens    map[string]*lineage      // by "kind/name": the generations registered
-	files   map[string]int           // by "kind/name": the files of the plugin the dynamic linker mapped (WithMaxGenerations)
+	dirSums sums.Dirs                // the plugink.sum of each directory, read once
+	gens    lineage.Book             // the generations registered, and the files mapped, of each plugin (WithMaxGenerations)
 
 	upgradeMu sync.Mutex // one Upgrade at a time
 }

@@ -2,7 +2,7 @@ package loader
 
 import (
 	"github.com/plugink/plugink/internal/signature"
-	"github.com/plugink/plugink/loader/internal/snapshot"
+	"github.com/plugink/plugink/internal/sums"
 )
 
 // ErrSignature reports a file that no key pinned with [WithTrustedKeys]
@@ -29,7 +29,7 @@ func (l *Loader) verifySignature(path, real string) (string, error) {
 	if err != nil || sig == nil {
 		return "", err
 	}
-	sum, err := signature.HashFile(real, snapshot.MaxSize)
+	sum, err := sums.File(real)
 	if err == nil {
 		err = l.pinned.Check(sig, sum)
 	}

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/plugink/plugink/internal/layout"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader/internal/hostcmp"
+	"github.com/plugink/plugink/loader/internal/lineage"
 	"github.com/plugink/plugink/loader/internal/opened"
 	"github.com/plugink/plugink/loader/internal/pluginfile"
 	"github.com/plugink/plugink/loader/internal/snapshot"
@@ -30,7 +29,7 @@ var ErrGenerations = errors.New("too many generations of the plugin loaded")
 // that can no longer be compared): a build without a generation
 // ([BuildOptions.Generation]), or with a generation another build has,
 // which cannot load beside the one loaded.
-var ErrNoGeneration = errors.New("same pluginpath as the generation loaded, other contents")
+var ErrNoGeneration = lineage.ErrNoGeneration
 
 // WithMaxGenerations sets how many files of one plugin the Loader opens,
 // the first included: a process can never unload a plugin, so each stays
@@ -70,18 +69,6 @@ func (u *Upgraded) String() string {
 		return fmt.Sprintf("%s: %s holds generation %d, registered already", u.Plugin, u.File, u.Generation)
 	}
 	return fmt.Sprintf("%s: generation %d of %d registered, from %s (sha256 %.12s), in %s", u.Plugin, u.Generation, u.Generations, u.File, u.SHA256, u.Elapsed.Round(time.Microsecond))
-}
-
-// lineage is the generations of one plugin this Loader has registered.
-type lineage struct {
-	gens    []generation
-	current int // index into gens
-}
-
-// generation is one loaded build of a plugin.
-type generation struct {
-	cfg        *runtime.Config
-	pluginpath string
 }
 
 // Upgrade loads the plugin file at path as a new generation of the plugin
@@ -149,10 +136,9 @@ func (l *Loader) upgrade(path string, listedAs *runtime.Config) (*Upgraded, erro
 	key := up.want.String()
 	u := &Upgraded{Plugin: key, File: path, SHA256: up.c.sum}
 	l.mu.Lock()
-	lin := l.gens[key] // Upgrade alone changes a lineage, under upgradeMu
-	files := l.files[key]
+	lin, files := l.gens.Get(key) // Upgrade alone changes a lineage, under upgradeMu
 	l.mu.Unlock()
-	if i, err := lin.find(up); i >= 0 || err != nil {
+	if i, err := lin.Find(up.want, up.pluginpath, up.c.sum, opened.Sum); i >= 0 || err != nil {
 		if err != nil {
 			return nil, err
 		}
@@ -182,10 +168,10 @@ type upgradeFile struct {
 // its metadata, refusing a file that does not hold listedAs, if set. The
 // function it returns removes the copy.
 func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgradeFile, func(), error) {
-	if err := supported(); err != nil {
+	if err := hostcmp.Supported(); err != nil {
 		return nil, nil, err
 	}
-	real, _, err := resolve(path)
+	real, _, err := opened.Resolve(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +190,7 @@ func (l *Loader) upgradeCandidate(path string, listedAs *runtime.Config) (*upgra
 	if err := l.pinned.Check(sig, sum); err != nil {
 		return fail(err)
 	}
-	verified, err := l.verifySum(path, real, sum, sig != nil, freshSums)
+	verified, err := l.verifySum(path, real, sum, sig != nil, sums.InDir) // read afresh: a build since the last read updates it
 	if err != nil {
 		return fail(err)
 	}
@@ -242,31 +228,6 @@ func handBuiltFits(path, copyPath string) error {
 	})
 }
 
-// find returns the index of the generation of lin that up is, -1 if none;
-// an error if up has the pluginpath of a generation loaded and other
-// bytes. A nil lineage has no generations.
-func (lin *lineage) find(up *upgradeFile) (int, error) {
-	if lin == nil {
-		return -1, nil
-	}
-	for i, g := range lin.gens {
-		if g.pluginpath != up.pluginpath {
-			continue
-		}
-		// The process holds a module with this pluginpath: only the same
-		// bytes can be that generation.
-		if opened.Sum(g.cfg) != up.c.sum {
-			hint := "give each build its own generation: plugink build derives it from the build's inputs (BuildOptions.Generation)"
-			if !layout.IsGeneration(up.pluginpath, up.want) {
-				hint = "rebuild it with plugink build, which gives each build its own pluginpath (BuildOptions.Generation)"
-			}
-			return -1, runtime.WithHint(fmt.Errorf("%w: %s, generation %d, pluginpath %q", ErrNoGeneration, up.want, i+1, up.pluginpath), hint)
-		}
-		return i, nil
-	}
-	return -1, nil
-}
-
 // openGeneration checks and opens up's copy as a new generation, and
 // checks that it holds the plugin its metadata names. A file the dynamic
 // linker mapped counts toward the limit, whatever comes after.
@@ -284,7 +245,7 @@ func (l *Loader) openGeneration(up *upgradeFile) (*runtime.Config, error) {
 		// constructor's type) stays mapped too. (A file this process
 		// mapped for another Loader counts for this one as well.)
 		l.mu.Lock()
-		l.countFile(up.want.String())
+		l.gens.Count(up.want.String())
 		l.mu.Unlock()
 	}
 	if err != nil {
@@ -299,7 +260,7 @@ func (l *Loader) openGeneration(up *upgradeFile) (*runtime.Config, error) {
 // registerGeneration registers cfg, opened from a file with the given
 // pluginpath, as the newest generation of lin (nil: the plugin's first for
 // this Loader), in place of the one registered.
-func (l *Loader) registerGeneration(u *Upgraded, lin *lineage, cfg *runtime.Config, pluginpath string) (*Upgraded, error) {
+func (l *Loader) registerGeneration(u *Upgraded, lin *lineage.Lineage, cfg *runtime.Config, pluginpath string) (*Upgraded, error) {
 	opts := l.initOpts
 	if lin != nil {
 		opts = append(append([]runtime.InitOption(nil), opts...), runtime.ReplaceOnly(u.Plugin))
@@ -310,34 +271,26 @@ func (l *Loader) registerGeneration(u *Upgraded, lin *lineage, cfg *runtime.Conf
 		return nil, err
 	}
 	l.markInited(cfg)
-	if lin == nil {
-		if l.gens == nil {
-			l.gens = map[string]*lineage{}
-		}
-		lin = &lineage{}
-		l.gens[u.Plugin] = lin
-	}
-	lin.gens = append(lin.gens, generation{cfg: cfg, pluginpath: pluginpath})
-	lin.current = len(lin.gens) - 1
-	u.Changed, u.Generation, u.Generations, u.Config = true, lin.current+1, len(lin.gens), cfg
+	lin = l.gens.Add(u.Plugin, lineage.Generation{Config: cfg, PluginPath: pluginpath})
+	u.Changed, u.Generation, u.Generations, u.Config = true, lin.Current+1, len(lin.Gens), cfg
 	return u, nil
 }
 
 // switchTo registers generation i of lin, loaded before, again; nothing if
 // it is the current one.
-func (l *Loader) switchTo(u *Upgraded, lin *lineage, i int) (*Upgraded, error) {
-	g := lin.gens[i]
-	u.Generation, u.Generations, u.Config = i+1, len(lin.gens), g.cfg
-	if i == lin.current {
+func (l *Loader) switchTo(u *Upgraded, lin *lineage.Lineage, i int) (*Upgraded, error) {
+	g := lin.Gens[i]
+	u.Generation, u.Generations, u.Config = i+1, len(lin.Gens), g.Config
+	if i == lin.Current {
 		return u, nil
 	}
 	opts := append(append([]runtime.InitOption(nil), l.initOpts...), runtime.ReplaceOnly(u.Plugin))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.registry().InitAll([]*runtime.Config{g.cfg}, opts...); err != nil {
+	if err := l.registry().InitAll([]*runtime.Config{g.Config}, opts...); err != nil {
 		return nil, err
 	}
-	lin.current, u.Changed = i, true
+	lin.Current, u.Changed = i, true
 	return u, nil
 }
 
@@ -349,36 +302,11 @@ func (l *Loader) maxGenerations() int {
 	return l.maxGens
 }
 
-// countFile counts a file of the plugin key that the dynamic linker
-// mapped; l.mu must be held.
-func (l *Loader) countFile(key string) {
-	if l.files == nil {
-		l.files = map[string]int{}
-	}
-	l.files[key]++
-}
-
 // recordFirst records the configs of cfgs as the first generation of
 // their plugins, where this Loader has no generation of them; l.mu must
 // be held.
 func (l *Loader) recordFirst(cfgs []*runtime.Config) {
-	if l.gens == nil {
-		l.gens = map[string]*lineage{}
-	}
 	for _, c := range cfgs {
-		if _, ok := l.gens[c.String()]; !ok {
-			l.gens[c.String()] = &lineage{gens: []generation{{cfg: c, pluginpath: opened.PluginPath(c)}}}
-			l.countFile(c.String())
-		}
+		l.gens.First(c, opened.PluginPath(c))
 	}
-}
-
-// freshSums reads the plugink.sum in dir afresh (a build since the last
-// read updates it); nil if there is none. An upgrade verifies against it.
-func freshSums(dir string) (Sums, error) {
-	s, err := sums.Read(filepath.Join(dir, sums.FileName))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	return s, err
 }

@@ -3,8 +3,6 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 
 	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/internal/sums"
@@ -19,9 +17,9 @@ import (
 // signedSum, if set, is the SHA-256 of a signed file: see verifySum.
 func (l *Loader) verify(path, real, signedSum string) (bool, error) {
 	if signedSum != "" {
-		return l.verifySum(path, real, signedSum, true, l.sumsIn)
+		return l.verifySum(path, real, signedSum, true, l.dirSums.In)
 	}
-	sums, key, err := l.recorded(path, real, l.sumsIn)
+	sums, key, err := l.recorded(path, real, l.dirSums.In)
 	if err != nil || key == "" {
 		return false, err
 	}
@@ -50,34 +48,19 @@ func (l *Loader) verifySum(path, real, sum string, signed bool, dirSums func(dir
 }
 
 // recorded finds the checksum recorded for the file named path and
-// resolved to real: in the Loader's sums, else in the plugink.sum of
-// path's directory or of real's, as dirSums returns them. It returns the
-// sums that list the file and its key there, "" if none does (an error if
-// the Loader requires checksums).
+// resolved to real (see sums.Find): in the Loader's sums, else in the
+// plugink.sum of path's directory or of real's, as dirSums returns them. It
+// returns the sums that list the file and its key there, "" if none does
+// (an error if the Loader requires checksums).
 func (l *Loader) recorded(path, real string, dirSums func(dir string) (Sums, error)) (Sums, string, error) {
 	l.mu.Lock()
-	sums, required := l.sums, l.requireSums // Build replaces l.sums, never writes into it
+	given, required := l.sums, l.requireSums // Build replaces l.sums, never writes into it
 	l.mu.Unlock()
-	if key := listedIn(sums, path, real); key != "" {
-		return sums, key, nil
+	s, key, err := sums.Find(given, path, real, dirSums)
+	if err == nil && key == "" && required {
+		err = l.noChecksum(path)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, dir := range []string{filepath.Dir(abs), filepath.Dir(real)} {
-		ds, err := dirSums(dir)
-		if err != nil {
-			return nil, "", err
-		}
-		if key := listedIn(ds, path, real); key != "" {
-			return ds, key, nil
-		}
-	}
-	if required {
-		return nil, "", l.noChecksum(path)
-	}
-	return nil, "", nil
+	return s, key, err
 }
 
 // noChecksum says why the file at path, which no checksum lists, is
@@ -94,39 +77,4 @@ func (l *Loader) noChecksum(path string) error {
 		}
 	}
 	return runtime.WithHint(fmt.Errorf("%w: dynamic.require_sums is true in %s and no plugink.sum lists %s", ErrNoChecksum, l.requiredBy, path), hint)
-}
-
-// listedIn returns the first of paths that s has a checksum for, or "".
-func listedIn(s Sums, paths ...string) string {
-	for _, p := range paths {
-		if _, ok := s.Lookup(p); ok {
-			return p
-		}
-	}
-	return ""
-}
-
-// sumsIn returns the checksums of the plugink.sum in dir (nil if there is
-// none), read once per Loader.
-func (l *Loader) sumsIn(dir string) (Sums, error) {
-	l.mu.Lock()
-	s, done := l.dirSums[dir]
-	l.mu.Unlock()
-	if done {
-		return s, nil
-	}
-	s, err := sums.Read(filepath.Join(dir, sums.FileName))
-	if errors.Is(err, fs.ErrNotExist) {
-		s, err = nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	if l.dirSums == nil {
-		l.dirSums = map[string]Sums{}
-	}
-	l.dirSums[dir] = s
-	l.mu.Unlock()
-	return s, nil
 }

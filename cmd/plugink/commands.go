@@ -19,6 +19,7 @@ import (
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/internal/settings"
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
@@ -359,7 +360,7 @@ func runKeygen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 		return errUsage
 	}
 	w := here(ctx)
-	kf, err := build.GenerateKey(*name)
+	kf, err := signature.WriteKeyPair(*name)
 	if err != nil {
 		return runtime.WithHint(err, fmt.Sprintf("choose another name, or remove %[1]s.key and %[1]s.pub first (hosts that pin the old key then refuse what a new one signs)", *name))
 	}

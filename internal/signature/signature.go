@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -402,21 +403,44 @@ func (h hinted) Unwrap() error { return h.error }
 // ErrorHint returns the hint.
 func (h hinted) ErrorHint() string { return h.hint }
 
-// HashFile returns the SHA-256, in hex, of the regular file at path,
-// read once through fsx, which must hold at most limit bytes.
-func HashFile(path string, limit int64) (string, error) {
-	f, fi, err := fsx.Open(path)
+// KeyFiles is what [WriteKeyPair] wrote.
+type KeyFiles struct {
+	// Private is the private key file (NAME.key, mode 0600): keep it
+	// secret, out of version control; plugink build -sign reads it.
+	Private string
+	// Public is the public key file (NAME.pub): one line, PublicKey.
+	Public string
+	// PublicKey is the public key's text form, "plugink-ed25519
+	// <base64>": what a manifest's dynamic.trusted_keys lists.
+	PublicKey string
+	// KeyID is the key's ID, as messages and signature files name it.
+	KeyID string
+}
+
+// WriteKeyPair makes a new Ed25519 key pair for signing plugins and writes
+// it, both files or neither, to name+".key" (the private key, mode 0600)
+// and name+".pub" (its public key, one line). It refuses to overwrite
+// either file: a key whose public half a host pins cannot be made again.
+func WriteKeyPair(name string) (*KeyFiles, error) {
+	kf := &KeyFiles{Private: name + ".key", Public: name + ".pub"}
+	for _, f := range []string{kf.Private, kf.Public} {
+		if _, err := os.Lstat(f); err == nil {
+			return nil, fmt.Errorf("%s exists: a key is never overwritten", f)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	key, err := GenerateKey(nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(f, limit+1))
-	if err == nil && (fi.Size() > limit || n > limit) {
-		err = fmt.Errorf("%w: over %d bytes", fsx.ErrTooLarge, limit)
-	}
+	kf.PublicKey, kf.KeyID = key.Public().String(), key.Public().ID()
+	err = fsx.WriteFiles(
+		fsx.File{Path: kf.Private, Data: key.Marshal(), Mode: 0o600},
+		fsx.File{Path: kf.Public, Data: []byte(kf.PublicKey + "\n")},
+	)
 	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
+		return nil, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return kf, nil
 }

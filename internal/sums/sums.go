@@ -64,14 +64,23 @@ func (e *ChecksumError) ErrorHint() string {
 	return "the file changed since its checksum was recorded: rebuild it (plugink build), or restore the file that was built"
 }
 
-// File returns the SHA-256 of the file at path, in lower-case hex.
+// MaxFile bounds the files File hashes: Go plugins are tens of megabytes.
+const MaxFile = 1 << 30
+
+// File returns the SHA-256 of the regular file at path (see fsx.Open), in
+// lower-case hex, reading it once; a file over MaxFile is an error
+// wrapping fsx.ErrTooLarge. Every checksum of a plugin file plugink takes
+// (plugink.sum, signatures, the files opened) is this one.
 func File(path string) (string, error) {
-	f, _, err := fsx.Open(path)
+	f, fi, err := fsx.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	sum, err := Hash(f)
+	if fi.Size() > MaxFile {
+		return "", fmt.Errorf("checksum %s: %w: %d bytes, over %d", path, fsx.ErrTooLarge, fi.Size(), MaxFile)
+	}
+	sum, err := Hash(io.LimitReader(f, MaxFile))
 	if err != nil {
 		return "", fmt.Errorf("checksum %s: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/self"
+	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader/internal/pluginfile"
 )
 
@@ -113,4 +115,18 @@ func CompareFingerprints(plugin map[string]string, host *Host) []Difference {
 	}
 	sort.Slice(diffs, func(i, j int) bool { return diffs[i].What < diffs[j].What })
 	return diffs
+}
+
+// Supported reports whether this program can load plugins at all: an OS
+// with package plugin, and a build with cgo.
+func Supported() error {
+	switch goruntime.GOOS {
+	case "linux", "darwin", "freebsd":
+	default:
+		return fmt.Errorf("%w: Go supports plugins on linux, darwin and freebsd, not %s", ErrUnsupported, goruntime.GOOS)
+	}
+	if bi, err := self.BuildInfo(); err == nil && settings.Get(bi, "CGO_ENABLED") == "0" {
+		return fmt.Errorf("%w: this program was built with CGO_ENABLED=0, and package plugin needs cgo", ErrUnsupported)
+	}
+	return nil
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"plugin"
 	"reflect"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/loader/internal/pluginfile"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -398,4 +401,32 @@ func describeSymbol(sym plugin.Symbol) string {
 func Message(real string, err error) string {
 	msg := strings.TrimPrefix(err.Error(), `plugin.Open("`+strings.TrimSuffix(real, ".so")+`"): `)
 	return strings.TrimPrefix(msg, `plugin.Open("`+real+`"): `)
+}
+
+// Resolve returns the path package plugin will use for path (absolute,
+// symbolic links resolved), which keys this table, and the file's
+// identity; a path that is not a regular file is an error wrapping
+// pluginfile.pluginfile.ErrNotPlugin.
+func Resolve(path string) (string, os.FileInfo, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", nil, err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fs.ErrNotExist // the path is in the caller's error already
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	fi, err := os.Stat(real)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case fi.IsDir():
+		return "", nil, fmt.Errorf("%w: a directory, not a file", pluginfile.ErrNotPlugin)
+	case !fi.Mode().IsRegular():
+		return "", nil, fmt.Errorf("%w: not a regular file (%s)", pluginfile.ErrNotPlugin, fi.Mode().Type())
+	}
+	return real, fi, nil
 }

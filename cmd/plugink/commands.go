@@ -364,9 +364,14 @@ func runKeygen(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 	if err != nil {
 		return runtime.WithHint(err, fmt.Sprintf("choose another name, or remove %[1]s.key and %[1]s.pub first (hosts that pin the old key then refuse what a new one signs)", *name))
 	}
+	manifest, gen, sign := "plugink.yaml", "plugink gen", "plugink build -sign "+shellQuote(w.show(kf.Private))
+	if dir != "" { // commands to paste where the user stands: -sign is read relative to -C, as -o was
+		manifest, gen = w.show("plugink.yaml"), "plugink gen -C "+shellQuote(dir)
+		sign = "plugink build -C " + shellQuote(dir) + " -sign " + shellQuote(kf.Private)
+	}
 	_, err = fmt.Fprintf(stdout, `wrote %s (the private key: keep it secret, out of version control) and %s (key ID %s)
 
-Next: pin the public key in plugink.yaml, then regenerate (plugink gen):
+Next: pin the public key in %s, then regenerate (%s):
 
 dynamic:
   trusted_keys:
@@ -374,8 +379,8 @@ dynamic:
 
 and sign the plugins as you build them:
 
-plugink build -sign %s
-`, w.show(kf.Private), w.show(kf.Public), kf.KeyID, kf.PublicKey, shellQuote(w.show(kf.Private)))
+%s
+`, w.show(kf.Private), w.show(kf.Public), kf.KeyID, manifest, gen, kf.PublicKey, sign)
 	return err
 }
 

@@ -48,6 +48,16 @@ func writeNew(out io.Writer, res *scaffold.NewResult, w *where) error {
 	for _, f := range res.Files[2:] {
 		generated = append(generated, w.show(f.Path))
 	}
+	if len(generated) == 0 { // a manifest only to build plugins from
+		fmt.Fprintf(&b, "added plugin %s (%s) to %s (no Go package beside it: nothing generated)\n\n", p.Name, p.Type, w.show(res.Manifest.File))
+		fmt.Fprintf(&b, "Next: fill in the stubs in %s; then build its .so: plugink build", w.show(res.GoFile))
+		if dir := w.show("."); dir != "." {
+			fmt.Fprintf(&b, " -C %s", shellQuote(dir))
+		}
+		fmt.Fprintf(&b, " %s/%s\n", p.Type, p.Name)
+		_, err := io.WriteString(out, b.String())
+		return err
+	}
 	fmt.Fprintf(&b, "added plugin %s (%s) to %s; regenerated %s\n\n", p.Name, p.Type, w.show(res.Manifest.File), strings.Join(generated, ", "))
 	fmt.Fprintf(&b, "Next: fill in the stubs in %s; then build the program and select %s\n", w.show(res.GoFile), p.Name)
 	if k.IsMap {

@@ -129,6 +129,9 @@ func NewPlugin(ctx context.Context, o NewOptions) (*NewResult, error) {
 		return nil, unshift(err, ins)
 	}
 	generated, err := gen.Emit(ctx, ch, o.Options)
+	if errors.Is(err, gen.ErrNoHostPackage) {
+		generated, err = nil, nil // a manifest only to build plugins from: nothing to generate
+	}
 	if err != nil {
 		return nil, err
 	}

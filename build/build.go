@@ -143,7 +143,8 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 		return nil, err
 	}
 	defer pin.cleanup()
-	if err := checkManifest(ctx, m, o, pin); err != nil {
+	stale, err := checkManifest(ctx, m, o, pin)
+	if err != nil {
 		return nil, err
 	}
 	dir := PluginDir(m)
@@ -188,7 +189,10 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 			errs = append(errs, r.Err)
 		}
 	}
-	if len(o.Names) == 0 && len(errs) == 0 {
+	if len(o.Names) == 0 && len(errs) == 0 && stale && o.Warn != nil {
+		o.Warn(fmt.Sprintf("%s: the files of plugins no longer in %s are kept while the generated files are out of date: a host built from them may still load them", filepath.Dir(m.File), filepath.Base(m.File)))
+	}
+	if len(o.Names) == 0 && len(errs) == 0 && !stale {
 		removed, err := prune(m, dir, bo.SumFile)
 		for _, r := range removed {
 			report(r)
@@ -234,35 +238,35 @@ func (o Options) loaderOptions(m *gen.Manifest, dir string, pin *pinning) loader
 }
 
 // checkManifest makes the checks gen makes (every plugin's package loads,
-// its constructor exists and has its kind's type), and warns if the
-// generated files are not what gen would write now.
-func checkManifest(ctx context.Context, m *gen.Manifest, o Options, pin *pinning) error {
+// its constructor exists and has its kind's type), and reports (and
+// warns) if the generated files are not what gen would write now.
+func checkManifest(ctx context.Context, m *gen.Manifest, o Options, pin *pinning) (stale bool, err error) {
 	opts := gen.Options{Dir: filepath.Dir(m.File), Manifest: m.File, Tags: o.Tags}
 	if pin != nil {
 		opts.BuildFlags, opts.Env = pin.flags, pin.env
 	}
 	ch, err := gen.Check(ctx, m, opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	files, err := gen.Emit(ctx, ch, opts)
 	if errors.Is(err, gen.ErrNoHostPackage) {
-		return nil // a manifest only to build plugins from: nothing generated to compare
+		return false, nil // a manifest only to build plugins from: nothing generated to compare
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	stale, err := gen.Stale(files)
-	if err != nil || len(stale) == 0 || o.Warn == nil {
-		return err
+	old, err := gen.Stale(files)
+	if err != nil || len(old) == 0 || o.Warn == nil {
+		return len(old) > 0, err
 	}
 	var names []string
-	for _, f := range stale {
+	for _, f := range old {
 		names = append(names, filepath.Base(f.Path))
 	}
 	o.Warn(fmt.Sprintf("%s: %s out of date: a host built from them expects other plugins than %s lists; run go generate (plugink gen)",
 		filepath.Dir(m.File), strings.Join(names, " and "), filepath.Base(m.File)))
-	return nil
+	return true, nil
 }
 
 // forEach calls f(0) ... f(n-1), at most jobs at once (GOMAXPROCS if jobs

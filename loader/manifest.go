@@ -220,16 +220,23 @@ func (m *Manifest) report(u *Upgraded, err error) {
 	log.Printf("%s: upgrade %s", m.File, u)
 }
 
-// upgradeAll runs Upgrade and reports what changed or failed.
+// upgradeAll runs Upgrade and reports what changed or failed; with no
+// OnUpgrade, an upgrade that changed nothing is logged too, so that the
+// signal is seen to arrive.
 func (m *Manifest) upgradeAll() {
 	ups, err := m.Upgrade()
+	changed := false
 	for _, u := range ups {
 		if u.Changed {
+			changed = true
 			m.report(u, nil)
 		}
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		m.report(nil, err)
+	case !changed && m.OnUpgrade == nil:
+		log.Printf("%s: upgrade: no plugin file changed since it was loaded", m.File)
 	}
 }
 

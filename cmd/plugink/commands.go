@@ -212,8 +212,14 @@ func buildHint(fs *flag.FlagSet, w *where, host string, err error) error {
 		return err
 	case errors.As(err, &he):
 		return replaceHint(err, he.ErrorHint(), "the host binary is damaged or was not built by the go command; see what it records: go version -m "+shellQuote(w.show(host)))
-	case !errors.As(err, &me) || !settingDiffers(me):
+	case !errors.As(err, &me):
 		return err
+	case !settingDiffers(me):
+		// Only packages (or modules) differ, and the plugin was just built
+		// from the sources here: the host binary is the one built from
+		// others.
+		return replaceHint(err, me.ErrorHint(), fmt.Sprintf("the plugins were built from the sources here, and %s from other sources of the packages named (an older or newer build): rebuild the host from these sources, then %s; or build the plugins from the host's own sources with -hostsrc",
+			w.show(host), w.command(fs, "", nil)))
 	case settingIn(me, os.Getenv("GOFLAGS")):
 		return replaceHint(err, me.ErrorHint(), fmt.Sprintf("GOFLAGS adds %s to the host's settings: GOFLAGS= %s", os.Getenv("GOFLAGS"), w.command(fs, "", nil)))
 	}

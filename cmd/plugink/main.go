@@ -88,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	ctx, stop := signal.NotifyContext(context.WithValue(context.Background(), whereKey{}, where), os.Interrupt)
 	defer stop()
+	if cmd.name == "init" || cmd.name == "new" || cmd.name == "keygen" { // they print next steps to type
+		stdout = typedWriter{stdout}
+	}
 	err := cmd.run(ctx, fs, args[1:], stdout)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -124,7 +127,7 @@ func report(w io.Writer, err error) {
 		fmt.Fprintf(w, "%s%s\n", prefix, err)
 	}
 	for _, h := range hints(err) {
-		fmt.Fprintf(w, "%shint: %s\n", prefix, h)
+		fmt.Fprintf(w, "%shint: %s\n", prefix, asTyped(h))
 	}
 }
 
@@ -143,12 +146,19 @@ func usage(w io.Writer) {
 // arguments, as go test takes its own; "--" ends the flags. A bad flag is
 // a usage error (already printed). fs.Args() are then the arguments.
 func parse(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // the flag package's own words and usage: said below instead
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return err
 			}
+			badFlag(out, fs, err)
 			return errUsage
 		}
 		rest := fs.Args()
@@ -164,6 +174,46 @@ func parse(fs *flag.FlagSet, args []string) error {
 		positional, args = append(positional, rest[0]), rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// badFlag says what was wrong with a flag, the flag meant if one is close
+// to the one given, and how to list the command's flags.
+func badFlag(w io.Writer, fs *flag.FlagSet, err error) {
+	name := strings.TrimPrefix(fs.Name(), "plugink ")
+	fmt.Fprintf(w, "%s%s: %v\n", prefix, name, err)
+	if given, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		best, bestDist := "", 3
+		fs.VisitAll(func(f *flag.Flag) {
+			if d := editDistance(given, f.Name); d < bestDist {
+				best, bestDist = f.Name, d
+			}
+		})
+		if best != "" {
+			fmt.Fprintf(w, "%shint: did you mean -%s?\n", prefix, best)
+		}
+	}
+	fmt.Fprintf(w, "%shint: %s %s -h lists its flags\n", prefix, invokedAs(), name)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // noArgs reports arguments after the flags of a command that takes none as

@@ -18,6 +18,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The tests run plugink from the go command's build cache, where it
+	// would take itself for `go tool plugink`: the stories type plugink.
+	if os.Getenv("PLUGINK_AS") == "" {
+		os.Setenv("PLUGINK_AS", "plugink")
+	}
 	testscript.Main(m, map[string]func(){
 		"plugink": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
@@ -49,6 +54,7 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			env.Setenv("GOWORK", "off")
+			env.Setenv("PLUGINK_AS", "plugink") // the stories type plugink, not go tool plugink
 			return nil
 		},
 	})

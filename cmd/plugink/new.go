@@ -74,7 +74,7 @@ func writeNew(out io.Writer, res *scaffold.NewResult, w *where) error {
 	}
 	run := fmt.Sprintf("./%s --%s=%s", bin, k.Name, p.Name)
 	static := fmt.Sprintf("go build -o %s . && %s", bin, run)
-	dynamic := fmt.Sprintf("plugink build && go build -tags %s -o %s . && %s", runtime.DynamicTag, bin, run)
+	dynamic := fmt.Sprintf("go build -tags %s -o %s . && %s build -host %s && %s", runtime.DynamicTag, bin, invokedAs(), bin, run)
 	fmt.Fprintf(&b, "%-*s  # compiled in\n", len(dynamic), static)
 	fmt.Fprintf(&b, "%s  # loaded from %s\n", dynamic, path.Join(res.Manifest.DynamicDir, p.FileName()))
 	_, err := io.WriteString(out, b.String())

@@ -92,6 +92,7 @@ func TestREADME(t *testing.T) {
 				}
 			}
 			env.Setenv("GOWORK", "off")
+			env.Setenv("PLUGINK_AS", "go tool plugink") // as the README's reader runs it
 			return nil
 		},
 	})

@@ -306,7 +306,7 @@ func openPlugin(real string) (res openResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = openResult{remembered: true, active: true,
-				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin keeps the failure of this build (its pluginpath) for the life of the process: fix the init function and build the plugin again (plugink build makes a new generation), or restart the process")}
+				err: runtime.WithHint(fmt.Errorf("%w: a package init function panicked: %v", ErrOpen, r), "package plugin keeps the failure of this build (its pluginpath) for the life of the process: fix the init function and build the plugin again (plugink build makes a new generation), or restart the process; an init that registers something process-wide (a flag, a metric, a protobuf type) fails in every generation after the first: keep such registrations in a package the host links")}
 		}
 	}()
 	opensStarted.Add(1)

@@ -65,8 +65,14 @@ func enter(dir string) (func(), error) {
 	if err := os.Chdir(dir); err != nil {
 		return nil, runtime.WithHint(fmt.Errorf("-C: %w", err), "-C names the host package's directory, the one that holds plugink.yaml")
 	}
+	entered, _ = os.Getwd()
 	return func() { os.Chdir(back) }, nil
 }
+
+// entered is the directory -C changed to in this run, "" if none: the
+// directory the library's relative paths (a manifest's positions) are
+// relative to, once the command has changed back.
+var entered string
 
 func (m *manifestFlags) options() gen.Options {
 	o := gen.Options{Manifest: m.manifest}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -55,6 +56,7 @@ func main() {
 // escaped (safetext): plugin files and manifests are untrusted, and what
 // they hold must not reach a terminal as control sequences.
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	entered = ""
 	where := newWhere(args, stderr)
 	stdout, stderr = safetext.Writer(stdout), safetext.Writer(stderr)
 	defer func() {
@@ -100,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case errors.Is(err, errUsage):
 		return exitError
 	}
-	report(stderr, err)
+	report(stderr, err, where)
 	return exitError
 }
 
@@ -118,11 +120,24 @@ func lookup(name string) *command {
 
 // report prints err, then its hints (see runtime.Hints). A manifest's
 // errors are printed as compilers print theirs, file:line:col: message, at
-// most maxErrors of them.
-func report(w io.Writer, err error) {
+// most maxErrors of them, the file as the user can open it from where
+// they stand.
+func report(w io.Writer, err error, from *where) {
 	var list gen.ErrorList
 	if errors.As(err, &list) {
-		fmt.Fprintln(w, list.Limit(maxErrors).Error())
+		shown := make(gen.ErrorList, 0, len(list))
+		for _, e := range list.Limit(maxErrors) {
+			if file := e.Pos.Filename; file != "" {
+				if !filepath.IsAbs(file) && entered != "" {
+					file = filepath.Join(entered, file) // relative to -C's directory
+				}
+				e2 := *e
+				e2.Pos.Filename = from.show(file) // clickable from where the user stands
+				e = &e2
+			}
+			shown = append(shown, e)
+		}
+		fmt.Fprintln(w, shown.Error())
 	} else {
 		fmt.Fprintf(w, "%s%s\n", prefix, err)
 	}

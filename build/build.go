@@ -325,7 +325,10 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 	r = Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
 	keyFile := keyFileOf(file)
-	r.Cached = !o.Force && upToDate(file, keyFile, pl.key, bo.SumFile)
+	var sum string // the file's SHA-256, as verified or built
+	if !o.Force {
+		sum, r.Cached = upToDate(file, keyFile, pl.key, bo.SumFile)
+	}
 	if !r.Cached {
 		if err := ctx.Err(); err != nil {
 			r.Err = err
@@ -341,7 +344,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 			return r
 		}
 		c := p.Config
-		if _, _, err := bo.Build(ctx, file, &c, pl.module); err != nil {
+		if _, sum, err = bo.Build(ctx, file, &c, pl.module); err != nil {
 			r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 			return r
 		}
@@ -351,7 +354,7 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 		}
 	}
 	var err error
-	if r.SigChanged, err = signFile(file, sign, !r.Cached); err != nil {
+	if r.SigChanged, err = signFile(file, sum, sign, !r.Cached); err != nil {
 		r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 		return r
 	}
@@ -372,17 +375,18 @@ func keyFileOf(file string) string {
 }
 
 // upToDate reports whether file was built from key and still has the
-// checksum recorded for it.
-func upToDate(file, keyFile, key, sumFile string) bool {
+// checksum recorded for it, and returns that checksum.
+func upToDate(file, keyFile, key, sumFile string) (string, bool) {
 	old, err := fsx.ReadFile(keyFile, 1024)
 	if err != nil || strings.TrimSpace(string(old)) != key {
-		return false
+		return "", false
 	}
 	s, err := sums.Read(sumFile)
-	if err != nil {
-		return false
+	if err != nil || s.Verify(file) != nil {
+		return "", false
 	}
-	return s.Verify(file) == nil
+	sum, _ := s.Lookup(file)
+	return sum, true
 }
 
 // listedPackage is what planBuilds reads from go list.

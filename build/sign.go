@@ -11,7 +11,6 @@ import (
 
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/signature"
-	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
 )
 
@@ -34,13 +33,14 @@ func readSigning(file string) (*signing, error) {
 }
 
 // signFile keeps the signature file of file, just built (rebuilt) or
-// kept, right: with s, it writes s's signature of file's bytes, unless
+// kept, right: with s, it writes s's signature of file's bytes (sum is
+// their SHA-256 in hex, as the build wrote or verified them), unless
 // the .sig holds it already (Ed25519 signatures are deterministic, so
 // that is the same bytes), replacing whatever else is there (missing,
 // unreadable, another key's, other bytes'); without s, it removes the
 // .sig of a rebuilt file, another file's signature, and leaves a kept
 // file's alone. It says whether it wrote or removed the .sig.
-func signFile(file string, s *signing, rebuilt bool) (changed bool, err error) {
+func signFile(file, sum string, s *signing, rebuilt bool) (changed bool, err error) {
 	sigFile := signature.FileFor(file)
 	if s == nil {
 		if !rebuilt {
@@ -52,11 +52,11 @@ func signFile(file string, s *signing, rebuilt bool) (changed bool, err error) {
 		}
 		return err == nil, err
 	}
-	sum, err := fileSHA256(file)
-	if err != nil {
-		return false, err
+	var raw [sha256.Size]byte
+	if _, err := hex.Decode(raw[:], []byte(sum)); err != nil || len(sum) != 2*sha256.Size {
+		return false, fmt.Errorf("sign %s: checksum %q is not a SHA-256 in hex", file, sum)
 	}
-	want := signature.Sign(s.key, sum).Marshal()
+	want := signature.Sign(s.key, raw).Marshal()
 	old, err := fsx.ReadFile(sigFile, signature.MaxFile)
 	switch {
 	case err == nil && bytes.Equal(old, want):
@@ -72,14 +72,4 @@ func signFile(file string, s *signing, rebuilt bool) (changed bool, err error) {
 		return false, fmt.Errorf("sign %s: %w", file, err)
 	}
 	return true, nil
-}
-
-// fileSHA256 returns the SHA-256 of the file at path (sums.File).
-func fileSHA256(path string) ([sha256.Size]byte, error) {
-	var sum [sha256.Size]byte
-	h, err := sums.File(path)
-	if err == nil {
-		_, err = hex.Decode(sum[:], []byte(h))
-	}
-	return sum, err
 }

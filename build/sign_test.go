@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/internal/signature"
+	"github.com/plugink/plugink/internal/sums"
 )
 
 // TestSignFile: a build signs each file it builds or keeps; a kept file's
@@ -39,14 +40,14 @@ func TestSignFile(t *testing.T) {
 		return err == nil
 	}
 
-	changed, err := signFile(file, s, true)
+	changed, err := signFile(file, sumOf(t, file), s, true)
 	require.NoError(t, err)
 	assert.True(t, changed)
 	assert.True(t, verifies())
 	fi, err := os.Stat(sigFile)
 	require.NoError(t, err)
 
-	changed, err = signFile(file, s, false)
+	changed, err = signFile(file, sumOf(t, file), s, false)
 	require.NoError(t, err)
 	assert.False(t, changed, "already this key's signature of these bytes")
 	now, err := os.Stat(sigFile)
@@ -55,7 +56,7 @@ func TestSignFile(t *testing.T) {
 
 	for name, setup := range map[string]func(){
 		"missing":       func() { os.Remove(sigFile) },
-		"another key's": func() { _, err := signFile(file, other, false); require.NoError(t, err) },
+		"another key's": func() { _, err := signFile(file, sumOf(t, file), other, false); require.NoError(t, err) },
 		"garbled":       func() { require.NoError(t, os.WriteFile(sigFile, []byte("garbage\n"), 0o644)) },
 		"another file's": func() {
 			require.NoError(t, os.WriteFile(sigFile, signature.Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644))
@@ -68,7 +69,7 @@ func TestSignFile(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			setup()
-			changed, err := signFile(file, s, false)
+			changed, err := signFile(file, sumOf(t, file), s, false)
 			require.NoError(t, err)
 			assert.True(t, changed, "signed again")
 			assert.True(t, verifies())
@@ -76,19 +77,27 @@ func TestSignFile(t *testing.T) {
 	}
 
 	t.Run("without a key", func(t *testing.T) {
-		changed, err := signFile(file, nil, false)
+		changed, err := signFile(file, sumOf(t, file), nil, false)
 		require.NoError(t, err)
 		assert.False(t, changed)
 		assert.FileExists(t, sigFile, "a kept file's .sig stays")
-		changed, err = signFile(file, nil, true)
+		changed, err = signFile(file, sumOf(t, file), nil, true)
 		require.NoError(t, err)
 		assert.True(t, changed)
 		assert.NoFileExists(t, sigFile, "a rebuilt file's .sig is another file's: it goes")
-		changed, err = signFile(file, nil, true)
+		changed, err = signFile(file, sumOf(t, file), nil, true)
 		require.NoError(t, err)
 		assert.False(t, changed)
 	})
 
 	_, err = readSigning(file)
 	assert.ErrorContains(t, err, "sign: "+file+": private key: want the header line")
+}
+
+// sumOf returns the SHA-256 of the file at path, as a build knows it.
+func sumOf(t *testing.T, path string) string {
+	t.Helper()
+	sum, err := sums.File(path)
+	require.NoError(t, err)
+	return sum
 }

@@ -63,11 +63,7 @@ func Preflight(path string, host *Host) error {
 		return err
 	})
 	if err != nil {
-		var me *MismatchError
-		if errors.As(err, &me) {
-			return err
-		}
-		return &LoadError{Op: "preflight", Path: path, Err: err}
+		return namingFile("preflight", path, err)
 	}
 	return nil
 }

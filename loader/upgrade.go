@@ -116,13 +116,7 @@ func (l *Loader) upgradeListed(path string, want *runtime.Config) (*Upgraded, er
 		u.Elapsed = time.Since(start)
 	}
 	if err != nil {
-		var le *LoadError
-		var me *MismatchError
-		var ce *ChecksumError
-		if !errors.As(err, &le) && !errors.As(err, &me) && !errors.As(err, &ce) {
-			err = &LoadError{Op: "upgrade", Path: path, Err: err}
-		}
-		return nil, err
+		return nil, namingFile("upgrade", path, err)
 	}
 	return u, nil
 }

@@ -75,11 +75,21 @@ func PluginkVersion() string {
 	return ModuleVersion(bi, Module)
 }
 
+// Modules returns the modules bi records: the main module (if it has a
+// path), then the dependencies.
+func Modules(bi *debug.BuildInfo) []*debug.Module {
+	mods := make([]*debug.Module, 0, len(bi.Deps)+1)
+	if bi.Main.Path != "" {
+		mods = append(mods, &bi.Main)
+	}
+	return append(mods, bi.Deps...)
+}
+
 // ModuleVersion returns the version of the module path that bi records
 // (its replacement's, if it is replaced by a version), "" if bi does not
 // link it.
 func ModuleVersion(bi *debug.BuildInfo, path string) string {
-	for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+	for _, m := range Modules(bi) {
 		if m.Path == path {
 			if m.Replace != nil && m.Replace.Version != "" {
 				return m.Replace.Version

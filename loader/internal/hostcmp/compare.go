@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/internal/safetext"
+	"github.com/plugink/plugink/internal/self"
 	"github.com/plugink/plugink/internal/settings"
 	"github.com/plugink/plugink/loader/internal/pluginfile"
 )
@@ -161,11 +162,11 @@ func Compare(plugin, host *debug.BuildInfo) []Difference {
 // and the dependencies), except those [unknowable] says cannot be compared.
 func compareModules(plugin, host *debug.BuildInfo) []Difference {
 	hostMods := map[string]*debug.Module{}
-	for _, m := range modules(host) {
+	for _, m := range self.Modules(host) {
 		hostMods[m.Path] = m
 	}
 	var diffs []Difference
-	for _, pm := range modules(plugin) {
+	for _, pm := range self.Modules(plugin) {
 		hm := hostMods[pm.Path]
 		if hm == nil || unknowable(pm, plugin, hm, host) {
 			continue
@@ -176,14 +177,6 @@ func compareModules(plugin, host *debug.BuildInfo) []Difference {
 	}
 	slices.SortFunc(diffs, func(a, b Difference) int { return cmp.Compare(a.What, b.What) })
 	return diffs
-}
-
-func modules(bi *debug.BuildInfo) []*debug.Module {
-	mods := make([]*debug.Module, 0, len(bi.Deps)+1)
-	if bi.Main.Path != "" {
-		mods = append(mods, &bi.Main)
-	}
-	return append(mods, bi.Deps...)
 }
 
 // unknowable reports whether build information cannot tell if two builds

@@ -17,11 +17,8 @@ import (
 // The flag and environment variable that choose a manifest's plugin
 // directory at run time.
 const (
-	// dirFlag is the flag that overrides the plugin directory.
-	dirFlag = "plugin_dir"
-	// dirEnv is the environment variable that overrides it when the flag
-	// is not set.
-	dirEnv = "PLUGINK_DIR"
+	dirFlag = runtime.PluginDirFlag
+	dirEnv  = runtime.PluginDirEnv
 )
 
 // ErrNotListed reports a plugin file in the plugin directory that holds
@@ -257,7 +254,7 @@ func (m *Manifest) upgradeSignal() (os.Signal, error) {
 	if err := runtime.CheckUpgradeSignal(m.UpgradeSignal); err != nil {
 		return nil, fmt.Errorf("%s: dynamic.upgrade_signal %s %w", m.File, runtime.Quote(m.UpgradeSignal), err)
 	}
-	sig, err := signalNamed(m.UpgradeSignal)
+	sig, err := runtime.SignalNamed(m.UpgradeSignal)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dynamic.upgrade_signal: %w", m.File, err)
 	}

@@ -35,3 +35,14 @@ func (c *Config) String() string {
 	}
 	return fmt.Sprintf("%s/%s", c.Type, c.Name)
 }
+
+// The flag and environment variable that choose a host's plugin directory
+// at run time, over the manifest's dynamic.dir: the directory of .so files
+// in dynamic mode, and of executables in process mode.
+const (
+	// PluginDirFlag is the flag that overrides the plugin directory.
+	PluginDirFlag = "plugin_dir"
+	// PluginDirEnv is the environment variable that overrides it when the
+	// flag is not set.
+	PluginDirEnv = "PLUGINK_DIR"
+)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package loader
+package runtime
 
 import (
 	"fmt"
@@ -8,8 +8,9 @@ import (
 	"syscall"
 )
 
-// signalNamed returns the signal of an upgrade signal's name.
-func signalNamed(name string) (os.Signal, error) {
+// SignalNamed returns the signal of an upgrade signal's name ("SIGHUP"; see
+// [CheckUpgradeSignal]), or an error where the platform has none.
+func SignalNamed(name string) (os.Signal, error) {
 	switch name {
 	case "SIGHUP":
 		return syscall.SIGHUP, nil

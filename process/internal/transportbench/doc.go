@@ -1,0 +1,24 @@
+// Package transportbench measures the per-call cost of go-plugin's two
+// transports, net/rpc (gob over one yamux stream) and gRPC (HTTP/2 over
+// the plugin's socket), so that plugink can choose one for the glue it
+// generates.
+//
+// It holds nothing but tests. Its test files hand-write a go-plugin
+// client/server pair for each transport around the same tiny interface,
+//
+//	type Echoer interface{ Echo(ctx context.Context, msg []byte) ([]byte, error) }
+//
+// and serve it from a real child process: the test binary itself, run
+// again with PLUGINK_TRANSPORTBENCH_SERVE=netrpc or =grpc. The gRPC pair
+// needs no protoc: a hand-written grpc.ServiceDesc with one unary method
+// carries wrapperspb.BytesValue both ways with the default proto codec.
+//
+// BenchmarkEcho (64-byte messages) and BenchmarkEcho4KiB report ns/op,
+// calls/s and per-call p50-µs and p99-µs for 1 and for 64 concurrent
+// callers on one plugin client; BenchmarkStart times a plugin's start-up,
+// from plugin.NewClient to the first successful call. Start-up costs
+// milliseconds, so run it with far fewer iterations than the calls:
+//
+//	go test ./process/internal/transportbench -run '^$' -bench Echo -benchtime 2000x -count 3
+//	go test ./process/internal/transportbench -run '^$' -bench Start -benchtime 20x -count 3
+package transportbench

@@ -1,0 +1,99 @@
+package process
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+
+	"github.com/plugink/plugink/internal/sums"
+	"github.com/plugink/plugink/runtime"
+)
+
+// upgradeSignal returns the signal named name, if the platform has it.
+func upgradeSignal(name string) (os.Signal, bool) {
+	if runtime.CheckUpgradeSignal(name) != nil {
+		return nil, false
+	}
+	s, err := runtime.SignalNamed(name)
+	return s, err == nil
+}
+
+// watch upgrades the plugins whose spec names the signal name on each
+// delivery of sig.
+func watch(name string, sig os.Signal) {
+	c := make(chan os.Signal, 1) // signals during an upgrade make one more
+	signal.Notify(c, sig)
+	go func() {
+		for range c {
+			registry.Lock()
+			var ps []*Plugin
+			for _, p := range registry.plugins {
+				if p.spec.UpgradeSignal == name {
+					ps = append(ps, p)
+				}
+			}
+			registry.Unlock()
+			for _, p := range ps {
+				changed, err := p.Upgrade()
+				switch {
+				case err != nil:
+					log.Printf("plugin %s: upgrade on %s: %v; the running process keeps serving", p.spec.String(), name, err)
+				case changed:
+					log.Printf("plugin %s: upgraded on %s: a new process serves new calls; the old one ends when its calls have", p.spec.String(), name)
+				}
+			}
+		}
+	}()
+}
+
+// Upgrade starts the plugin's executable again if it changed since the
+// running process started: once the new process has started, it serves
+// new calls, and the old one ends when its calls in flight have (the
+// instances are constructed again in the new process at their next
+// call). With no process running, or an unchanged executable, it does
+// nothing and reports false; if the new process cannot start, the old
+// one keeps serving.
+func (p *Plugin) Upgrade() (bool, error) {
+	p.mu.Lock()
+	g := p.cur
+	p.mu.Unlock()
+	if g == nil || g.dead.Load() {
+		return false, nil
+	}
+	sum, err := sums.File(p.path())
+	if err != nil {
+		return false, err
+	}
+	if sum == g.sum {
+		return false, nil
+	}
+	ng, err := p.launch()
+	if err != nil {
+		return false, err
+	}
+	p.mu.Lock()
+	if p.cur != g {
+		p.mu.Unlock()
+		go ng.retire()
+		return false, fmt.Errorf("the process changed during the upgrade")
+	}
+	p.cur = ng
+	p.mu.Unlock()
+	go g.retire()
+	return true, nil
+}
+
+// Pid returns the process ID of the process serving new calls, or 0.
+func (p *Plugin) Pid() int {
+	p.mu.Lock()
+	g := p.cur
+	p.mu.Unlock()
+	if g == nil || g.dead.Load() {
+		return 0
+	}
+	if rc := g.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}

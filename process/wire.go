@@ -1,0 +1,202 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Header begins the arguments of every call: the generated argument types
+// embed it, and the host side fills it in.
+type Header struct {
+	// Instance is the remote instance the call is for.
+	Instance uint64
+	// Call numbers the call, for its cancellation.
+	Call uint64
+	// Deadline is the deadline of the call's context; zero if none.
+	Deadline time.Time
+}
+
+func (h *Header) header() *Header { return h }
+
+// Args is a generated argument type: a struct embedding [Header].
+type Args interface{ header() *Header }
+
+// NewReply is the answer to the construction of an instance.
+type NewReply struct {
+	// Instance is the new instance's number.
+	Instance uint64
+	// Err is the constructor's error, if it returned one.
+	Err *Error
+}
+
+// Error is an error that crossed the process boundary: its message, and
+// the name of the sentinel error it wraps, if any.
+type Error struct {
+	// Msg is the error's message.
+	Msg string
+	// Sentinel is the name ("client.ErrNotFound") of the sentinel of the
+	// kind's package that the error matched with errors.Is, or "".
+	Sentinel string
+}
+
+// Sentinel names an exported error variable of the kind's package, so
+// that errors.Is holds across the process boundary.
+type Sentinel struct {
+	// Name is the variable's name as Go code reads it ("client.ErrClosed").
+	Name string
+	// Err is the variable's value.
+	Err error
+}
+
+// EncodeError returns err as it crosses: nil for nil.
+func EncodeError(err error, sentinels []Sentinel) *Error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Msg: err.Error()}
+	for _, s := range sentinels {
+		if s.Err != nil && errors.Is(err, s.Err) {
+			e.Sentinel = s.Name
+			break
+		}
+	}
+	return e
+}
+
+// DecodeError returns the error e describes (nil for nil): a
+// [*RemoteError] that wraps the sentinel e names, if the host knows it.
+func DecodeError(e *Error, sentinels []Sentinel) error {
+	if e == nil {
+		return nil
+	}
+	r := &RemoteError{Msg: e.Msg}
+	for _, s := range sentinels {
+		if s.Name == e.Sentinel && e.Sentinel != "" {
+			r.Sentinel = s.Err
+			break
+		}
+	}
+	return r
+}
+
+// RemoteError is an error a plugin process returned: its message, and the
+// sentinel it matched in the plugin, if any (errors.Is sees it).
+type RemoteError struct {
+	// Msg is the error's message in the plugin.
+	Msg string
+	// Sentinel is the kind's sentinel error the plugin's error matched.
+	Sentinel error
+}
+
+// Error returns the plugin's message.
+func (e *RemoteError) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel, or nil.
+func (e *RemoteError) Unwrap() error { return e.Sentinel }
+
+// Message is a protocol buffers message as it crosses: its full name and
+// its wire form.
+type Message struct {
+	// Name is the message's full name ("example.EchoRequest").
+	Name string
+	// Data is the message's wire form.
+	Data []byte
+	// Set is false for a nil message.
+	Set bool
+	// Same, in a reply, says the callee left the message as it came.
+	Same bool
+}
+
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+// MarshalMessage returns m as it crosses.
+func MarshalMessage(m proto.Message) (Message, error) {
+	if m == nil || !m.ProtoReflect().IsValid() && reflect.ValueOf(m).Kind() == reflect.Pointer && reflect.ValueOf(m).IsNil() {
+		return Message{}, nil
+	}
+	data, err := marshal.Marshal(m)
+	if err != nil {
+		return Message{}, fmt.Errorf("marshal %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return Message{Name: string(m.ProtoReflect().Descriptor().FullName()), Data: data, Set: true}, nil
+}
+
+// New returns a new message of m's type, found by its full name among the
+// message types linked into this program, holding m's data; nil if m is
+// not set.
+func (m Message) New() (proto.Message, error) {
+	if !m.Set {
+		return nil, nil
+	}
+	t, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(m.Name))
+	if err != nil {
+		return nil, fmt.Errorf("message %s: not linked into the plugin: %w", m.Name, err)
+	}
+	v := t.New().Interface()
+	if err := proto.Unmarshal(m.Data, v); err != nil {
+		return nil, fmt.Errorf("unmarshal %s: %w", m.Name, err)
+	}
+	return v, nil
+}
+
+// Into replaces dst's content with m's: a callee's answer copied back into
+// the caller's message. A reply marked Same leaves dst as it is.
+func (m Message) Into(dst proto.Message) error {
+	if m.Same || dst == nil {
+		return nil
+	}
+	if !m.Set {
+		proto.Reset(dst)
+		return nil
+	}
+	if got := string(dst.ProtoReflect().Descriptor().FullName()); got != m.Name {
+		return fmt.Errorf("message %s cannot be copied into a %s", m.Name, got)
+	}
+	proto.Reset(dst)
+	if err := proto.Unmarshal(m.Data, dst); err != nil {
+		return fmt.Errorf("unmarshal %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// Return returns the message to send back for after, the callee's view of
+// a message that came as m: marked Same if the callee did not change it.
+func (m Message) Return(after proto.Message) (Message, error) {
+	back, err := MarshalMessage(after)
+	if err != nil {
+		return Message{}, err
+	}
+	if back.Set == m.Set && bytes.Equal(back.Data, m.Data) {
+		return Message{Same: true}, nil
+	}
+	return back, nil
+}
+
+// IsZero reports whether v is its type's zero value. Options applied on
+// the host side cross as the fields they set: a field left zero keeps the
+// plugin constructor's default.
+func IsZero(v any) bool {
+	if v == nil {
+		return true
+	}
+	return reflect.ValueOf(v).IsZero()
+}
+
+// CheckContext reports a context.Context held in a field (where, such as
+// "client.Options.Context") that carries something: values and
+// cancellation of such a context cannot reach a plugin process. A nil
+// context, context.Background() and context.TODO() carry nothing.
+func CheckContext(ctx context.Context, where string) error {
+	if ctx == nil || ctx == context.Background() || ctx == context.TODO() {
+		return nil
+	}
+	return fmt.Errorf("%s holds a context with values or a deadline, which cannot cross to a plugin process; leave it unset, or run the plugin compiled in or as a .so", where)
+}

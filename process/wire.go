@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // Header begins the arguments of every call: the generated argument types
@@ -113,6 +117,11 @@ type Message struct {
 	Set bool
 	// Same, in a reply, says the callee left the message as it came.
 	Same bool
+	// Desc is the message's file descriptor and those it imports (a
+	// marshalled FileDescriptorSet): a program that does not link the
+	// message's type (a client plugin forwards messages of any service)
+	// makes one from it.
+	Desc []byte
 }
 
 var marshal = proto.MarshalOptions{Deterministic: true}
@@ -126,7 +135,90 @@ func MarshalMessage(m proto.Message) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("marshal %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
 	}
-	return Message{Name: string(m.ProtoReflect().Descriptor().FullName()), Data: data, Set: true}, nil
+	d := m.ProtoReflect().Descriptor()
+	desc, err := descriptorSet(d)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Name: string(d.FullName()), Data: data, Set: true, Desc: desc}, nil
+}
+
+// descs caches the marshalled FileDescriptorSet of each message type.
+var descs sync.Map // protoreflect.FullName -> []byte
+
+// descriptorSet returns the marshalled FileDescriptorSet of d's file and
+// its imports, in dependency order.
+func descriptorSet(d protoreflect.MessageDescriptor) ([]byte, error) {
+	if b, ok := descs.Load(d.FullName()); ok {
+		return b.([]byte), nil
+	}
+	var set descriptorpb.FileDescriptorSet
+	seen := map[string]bool{}
+	var add func(f protoreflect.FileDescriptor)
+	add = func(f protoreflect.FileDescriptor) {
+		if seen[f.Path()] {
+			return
+		}
+		seen[f.Path()] = true
+		imps := f.Imports()
+		for i := range imps.Len() {
+			add(imps.Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(f))
+	}
+	add(d.ParentFile())
+	b, err := marshal.Marshal(&set)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", d.FullName(), err)
+	}
+	descs.Store(d.FullName(), b)
+	return b, nil
+}
+
+// dynamicTypes caches the message types made from descriptors, by name,
+// with the descriptor they came from.
+var dynamicTypes sync.Map // string -> dynamicType
+
+type dynamicType struct {
+	desc []byte
+	t    protoreflect.MessageType
+}
+
+// maxDesc bounds the descriptor a peer may send.
+const maxDesc = 4 << 20
+
+// messageType returns the type of m: the one linked into this program, else
+// one made from m.Desc.
+func (m Message) messageType() (protoreflect.MessageType, error) {
+	t, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(m.Name))
+	if err == nil {
+		return t, nil
+	}
+	if len(m.Desc) == 0 || len(m.Desc) > maxDesc {
+		return nil, fmt.Errorf("message %s: not linked into this program, and no descriptor came with it: %w", m.Name, err)
+	}
+	if v, ok := dynamicTypes.Load(m.Name); ok && bytes.Equal(v.(dynamicType).desc, m.Desc) {
+		return v.(dynamicType).t, nil
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(m.Desc, &set); err != nil {
+		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+	}
+	d, err := files.FindDescriptorByName(protoreflect.FullName(m.Name))
+	if err != nil {
+		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("message %s: the descriptor names no message", m.Name)
+	}
+	t = dynamicpb.NewMessageType(md)
+	dynamicTypes.Store(m.Name, dynamicType{desc: bytes.Clone(m.Desc), t: t})
+	return t, nil
 }
 
 // New returns a new message of m's type, found by its full name among the
@@ -136,9 +228,9 @@ func (m Message) New() (proto.Message, error) {
 	if !m.Set {
 		return nil, nil
 	}
-	t, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(m.Name))
+	t, err := m.messageType()
 	if err != nil {
-		return nil, fmt.Errorf("message %s: not linked into the plugin: %w", m.Name, err)
+		return nil, err
 	}
 	v := t.New().Interface()
 	if err := proto.Unmarshal(m.Data, v); err != nil {
@@ -177,6 +269,7 @@ func (m Message) Return(after proto.Message) (Message, error) {
 	if back.Set == m.Set && bytes.Equal(back.Data, m.Data) {
 		return Message{Same: true}, nil
 	}
+	back.Desc = nil // the caller has the type
 	return back, nil
 }
 

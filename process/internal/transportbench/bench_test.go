@@ -104,7 +104,7 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 // BenchmarkStart: a plugin's start-up, from plugin.NewClient to the first
 // successful Echo (the process started, the handshake read, the
 // connection made, the plugin dispensed, one call). Killing it is not
-// timed. Each iteration costs milliseconds: run it with -benchtime 20x or
+// timed. Each iteration costs milliseconds: run it with -benchtime 100x or
 // so.
 func BenchmarkStart(b *testing.B) {
 	for _, transport := range transports {

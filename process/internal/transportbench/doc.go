@@ -20,5 +20,5 @@
 // milliseconds, so run it with far fewer iterations than the calls:
 //
 //	go test ./process/internal/transportbench -run '^$' -bench Echo -benchtime 2000x -count 3
-//	go test ./process/internal/transportbench -run '^$' -bench Start -benchtime 20x -count 3
+//	go test ./process/internal/transportbench -run '^$' -bench Start -benchtime 100x -count 3
 package transportbench

@@ -237,7 +237,9 @@ func start(transport string) (*plugin.Client, Echoer, error) {
 		AllowedProtocols: []plugin.Protocol{protocol(transport)},
 		Logger:           quietLogger(),
 	})
-	rc, err := c.Client()
+	var rc plugin.ClientProtocol
+	var err error
+	withQuietYamux(transport, func() { rc, err = c.Client() })
 	if err != nil {
 		c.Kill()
 		return nil, nil, fmt.Errorf("%s: start plugin: %w", transport, err)
@@ -257,6 +259,32 @@ func start(transport string) (*plugin.Client, Echoer, error) {
 		return nil, nil, fmt.Errorf("%s: dispensed %T, not an Echoer", transport, raw)
 	}
 	return c, e, nil
+}
+
+// devNull is opened once and never closed: yamux loggers keep it.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.OpenFile(os.DevNull, os.O_WRONLY, 0) })
+
+// withQuietYamux calls fn, which makes a net/rpc plugin client, with
+// os.Stderr at /dev/null: go-plugin's net/rpc client makes its yamux
+// session with yamux's default configuration, whose logger writes to the
+// os.Stderr of that moment, and killing the plugin often logs
+// "[ERR] yamux: Failed to write header: ... broken pipe" (Kill asks the
+// plugin to quit, which it does at once, and then closes its streams) into
+// the middle of a benchmark's result line.
+func withQuietYamux(transport string, fn func()) {
+	if transport != transportNetRPC {
+		fn()
+		return
+	}
+	null, err := devNull()
+	if err != nil {
+		fn()
+		return
+	}
+	stderr := os.Stderr
+	os.Stderr = null
+	defer func() { os.Stderr = stderr }()
+	fn()
 }
 
 // shared returns the Echoer of the one plugin of transport the benchmarks

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -50,6 +52,7 @@ type Spec struct {
 	UpgradeSignal string
 }
 
+// String returns "kind/name", the plugin's name in messages.
 func (s Spec) String() string { return s.Kind + "/" + s.Name }
 
 // NoContextTimeout bounds a call of a method that takes no context.
@@ -73,6 +76,7 @@ type CallError struct {
 	Err error
 }
 
+// Error says which plugin and method failed, and how.
 func (e *CallError) Error() string {
 	if e.Method == "" {
 		return fmt.Sprintf("plugin %s: %v", e.Plugin, e.Err)
@@ -89,6 +93,7 @@ type ExitError struct {
 	How string
 }
 
+// Error says that the process ended, and how.
 func (e *ExitError) Error() string {
 	return "the plugin process ended during the call (" + e.How + "); the next call starts it again"
 }
@@ -126,11 +131,14 @@ type Plugin struct {
 	spec Spec
 	next atomic.Uint64 // call numbers
 
+	upgrading sync.Mutex // one Upgrade at a time
+
 	mu        sync.Mutex
 	cur       *generation   // the process serving new calls, or nil
 	starting  chan struct{} // closed when the start in progress ends
 	startErr  error         // the last start's error
 	failures  int           // consecutive failures, for the back-off
+	lastFail  error         // the last of them
 	retryAt   time.Time     // no start before
 	gens      int           // processes started
 	instances map[*Instance]bool
@@ -140,21 +148,156 @@ type Plugin struct {
 type generation struct {
 	n      int
 	client *plugin.Client
+	cmd    *exec.Cmd
 	rpc    *rpc.Client
-	sum    string        // the executable's SHA-256
-	exited chan struct{} // closed when the process ended
-	how    atomic.Value  // string: how it ended
-	calls  sync.WaitGroup
-	dead   atomic.Bool // lost: no new calls
+	sum    string   // the executable's SHA-256
+	stderr *lineLog // the process's standard error, as go-plugin copies it
+
+	dead atomic.Bool // out of service: no new calls
+
+	// The calls in flight are counted under mu, not with a sync.WaitGroup:
+	// a call may begin (current) while the generation is being retired, and
+	// a WaitGroup's Add from zero must not run concurrently with its Wait.
+	mu       sync.Mutex
+	calls    int           // calls in flight
+	retiring bool          // no more calls: the process ends once calls is 0
+	drained  chan struct{} // closed when calls reaches 0 while retiring
+
+	exited     chan struct{} // closed when the process ended
+	exitOnce   sync.Once
+	how        string // how it ended ("exit status 3"), set before exited closes
+	killOnce   sync.Once
+	hostKilled atomic.Bool // the host ended the process, which had not ended by itself
 }
 
-// path returns the plugin's executable.
+// ended records how g's process ended: the first report counts.
+func (g *generation) ended(how string) {
+	g.exitOnce.Do(func() {
+		g.how = how
+		close(g.exited)
+	})
+}
+
+// hasExited reports whether g's process is known to have ended.
+func (g *generation) hasExited() bool {
+	select {
+	case <-g.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire counts a call on g, unless g is retiring.
+func (g *generation) acquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.retiring {
+		return false
+	}
+	g.calls++
+	return true
+}
+
+// release ends a call that acquire counted.
+func (g *generation) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls--
+	if g.calls == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+}
+
+// retire takes g out of service and ends its process once the calls in
+// flight have ended.
+func (g *generation) retire() {
+	g.dead.Store(true)
+	g.mu.Lock()
+	g.retiring = true
+	var wait chan struct{}
+	if g.calls > 0 {
+		if g.drained == nil {
+			g.drained = make(chan struct{})
+		}
+		wait = g.drained
+	}
+	g.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	g.kill()
+}
+
+// exitGrace bounds the wait, after the connection to a process failed, for
+// go-plugin to report that the process ended, before the host ends it.
+const exitGrace = time.Second
+
+// endLost ends the process of g, whose connection failed: it has likely
+// ended, or is ending; if go-plugin does not say so within exitGrace, the
+// host ends it.
+func (g *generation) endLost() {
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-g.exited:
+	case <-t.C:
+	}
+	g.kill()
+}
+
+// kill ends g's process now, and returns once go-plugin has seen it end,
+// having recorded how it ended.
+//
+// It kills the process itself before go-plugin's Kill: that one asks the
+// plugin to quit over the connection, with no time limit (a stopped or
+// wedged process blocks it for ever), then waits up to 2s for the process
+// to end. The plugin side has nothing to do before it ends (Serve exits as
+// soon as go-plugin's Serve returns), so nothing is lost.
+//
+// How the process ended comes from go-plugin's log of the end (exitLog);
+// should go-plugin not log it as this package expects, the process state
+// that go-plugin's Kill waited for says it instead.
+func (g *generation) kill() {
+	g.killOnce.Do(func() {
+		if !g.hasExited() && g.cmd.Process != nil {
+			g.hostKilled.Store(true)
+			_ = g.cmd.Process.Kill()
+			// go-plugin's Kill sends its request to quit over the
+			// connection: once go-plugin has seen the end, the connection is
+			// known to be closed and nothing is written to it (yamux would
+			// log a failed write on stderr).
+			t := time.NewTimer(exitGrace)
+			select {
+			case <-g.exited:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		g.client.Kill()
+		g.stderr.flush()
+		how := "unknown"
+		if ps := g.cmd.ProcessState; ps != nil {
+			how = ps.String()
+		}
+		g.ended(how)
+	})
+}
+
+// path returns the plugin's executable, an absolute path: exec.Command
+// would look a bare name up in $PATH, and run a file other than the one
+// verified.
 func (p *Plugin) path() string {
 	name := p.spec.Kind + "_" + p.spec.Name
 	if goruntime.GOOS == "windows" {
 		name += ".exe"
 	}
-	return filepath.Join(pluginDir(p.spec.Dir), name)
+	path := filepath.Join(pluginDir(p.spec.Dir), name)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return path
 }
 
 // pluginDir returns the plugin directory: the -plugin_dir flag if the
@@ -169,26 +312,36 @@ func pluginDir(def string) string {
 	return def
 }
 
-// current returns the process serving new calls, starting one if there
-// is none (after the back-off of consecutive failures), bounded by ctx.
+// current returns the process serving new calls, with the call counted
+// (release it), starting one if there is none (after the back-off of
+// consecutive failures), bounded by ctx.
 func (p *Plugin) current(ctx context.Context) (*generation, error) {
 	for {
 		p.mu.Lock()
-		if g := p.cur; g != nil && !g.dead.Load() {
-			g.calls.Add(1)
-			p.mu.Unlock()
-			return g, nil
+		if g := p.cur; g != nil {
+			if g.hasExited() {
+				p.dropLocked(g, fmt.Errorf("the plugin process ended (%s)", g.how))
+			} else if !g.dead.Load() && g.acquire() {
+				p.mu.Unlock()
+				return g, nil
+			}
 		}
 		if p.starting == nil {
-			wait := time.Until(p.retryAt)
-			if wait > 0 {
+			if wait := time.Until(p.retryAt); wait > 0 {
+				n, last, at := p.failures, p.lastFail, p.retryAt
 				p.mu.Unlock()
+				wait = wait.Round(time.Millisecond)
+				// A call that cannot outlive the back-off fails now, with
+				// the last failure, rather than when its context ends.
+				if d, ok := ctx.Deadline(); ok && d.Before(at) {
+					return nil, p.errorf("", fmt.Errorf("not starting the plugin again for %v, after %d failures in a row; the last: %w", wait, n, last))
+				}
 				t := time.NewTimer(wait)
 				select {
 				case <-t.C:
 				case <-ctx.Done():
 					t.Stop()
-					return nil, p.errorf("", fmt.Errorf("waiting %v to start the plugin again after %d failures (last: %v): %w", wait.Round(time.Millisecond), p.failuresNow(), p.lastErr(), ctx.Err()))
+					return nil, p.errorf("", fmt.Errorf("waiting %v to start the plugin again, after %d failures in a row: %w; the last failure: %w", wait, n, ctx.Err(), last))
 				}
 				continue
 			}
@@ -204,25 +357,11 @@ func (p *Plugin) current(ctx context.Context) (*generation, error) {
 		}
 		p.mu.Lock()
 		err := p.startErr
-		if g := p.cur; g != nil && !g.dead.Load() || err == nil {
-			p.mu.Unlock()
-			continue
-		}
 		p.mu.Unlock()
-		return nil, p.errorf("", err)
+		if err != nil {
+			return nil, p.errorf("", err)
+		}
 	}
-}
-
-func (p *Plugin) failuresNow() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.failures
-}
-
-func (p *Plugin) lastErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.startErr
 }
 
 func (p *Plugin) errorf(method string, err error) error {
@@ -235,23 +374,64 @@ func (p *Plugin) start(done chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer close(done)
-	p.starting, p.startErr = nil, err
-	if err != nil {
-		p.failed()
-		return
+	p.starting = nil
+	switch {
+	case err != nil:
+		p.startErr = err
+		p.failed(err)
+	case len(p.instances) == 0:
+		// Every instance closed while the process started (a New waiting
+		// for it holds an instance not closed): it has nothing to serve,
+		// and the calls waiting for it are on closed instances.
+		p.startErr = ErrClosed
+		go g.retire()
+	default:
+		p.startErr = nil
+		p.cur = g
 	}
-	p.cur = g
 }
 
-// failed counts a failure and sets the back-off before the next start:
-// none after the first, then 100ms doubling up to maxBackoff. Call with
-// p.mu held.
-func (p *Plugin) failed() {
+// failed counts a failure, why, and sets the back-off before the next
+// start: none after the first, then 100ms doubling up to maxBackoff. Call
+// with p.mu held.
+func (p *Plugin) failed(why error) {
 	p.failures++
+	p.lastFail = why
 	if p.failures > 1 {
 		d := 100 * time.Millisecond << min(p.failures-2, 6)
 		p.retryAt = time.Now().Add(min(d, maxBackoff))
 	}
+}
+
+// succeeded ends a run of failures: a call was answered.
+func (p *Plugin) succeeded() {
+	p.mu.Lock()
+	p.failures, p.lastFail, p.retryAt = 0, nil, time.Time{}
+	p.mu.Unlock()
+}
+
+// dropLocked takes g out of service, once, after its process ended or its
+// connection failed (why): the next call starts a process again, after the
+// back-off. Call with p.mu held.
+func (p *Plugin) dropLocked(g *generation, why error) {
+	if !g.dead.CompareAndSwap(false, true) {
+		return // dropped already, or retiring
+	}
+	if p.cur == g {
+		p.cur = nil
+		p.failed(why)
+	}
+	go g.endLost()
+}
+
+// monitor takes g out of service as soon as its process ends, with or
+// without a call in flight: the next call starts another process rather
+// than fail on the connection to one that is gone.
+func (p *Plugin) monitor(g *generation) {
+	<-g.exited
+	p.mu.Lock()
+	p.dropLocked(g, fmt.Errorf("the plugin process ended (%s)", g.how))
+	p.mu.Unlock()
 }
 
 // launch starts the plugin's executable: verified against plugink.sum and
@@ -269,41 +449,58 @@ func (p *Plugin) launch() (*generation, error) {
 	}
 	p.mu.Lock()
 	p.gens++
-	g := &generation{n: p.gens, sum: sum, exited: make(chan struct{})}
+	n := p.gens
 	p.mu.Unlock()
-	cmd := exec.Command(path)
-	setParentDeath(cmd)
 	name := p.spec.String()
+	prefix := "plugin " + name + ": "
+	g := &generation{n: n, sum: sum, exited: make(chan struct{}), stderr: &lineLog{prefix: prefix}}
+	g.cmd = exec.Command(path)
+	setParentDeath(g.cmd)
 	g.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake(p.spec.Kind, p.spec.Name, p.spec.Shape),
 		Plugins:          plugin.PluginSet{pluginName: &rpcPlugin{}},
-		Cmd:              cmd,
+		Cmd:              g.cmd,
 		SecureConfig:     &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
-		Stderr:           &lineLog{prefix: "plugin " + name + ": "},
-		Logger:           newExitLogger(name, g),
-		StartTimeout:     time.Minute,
+		Stderr:           g.stderr,
+		// Once it serves, go-plugin's Serve points the plugin's os.Stderr
+		// and os.Stdout at streams over the connection, which go-plugin's
+		// host side discards unless told where to copy them: what the
+		// plugin prints would be lost.
+		SyncStderr:   &lineLog{prefix: prefix},
+		SyncStdout:   &lineLog{prefix: prefix},
+		Logger:       newExitLogger(name, g),
+		StartTimeout: time.Minute,
 	})
 	rc, err := g.client.Client()
 	if err != nil {
-		g.client.Kill()
+		g.kill()
 		return nil, p.startError(path, err)
 	}
 	d, err := rc.Dispense(pluginName)
 	if err != nil {
-		g.client.Kill()
+		g.kill()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	g.rpc = d.(*rpc.Client)
+	go p.monitor(g)
 	return g, nil
 }
+
+// pluginVersion finds the plugin's protocol version in go-plugin's error
+// about a version this host does not speak.
+var pluginVersion = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // startError explains a start that failed.
 func (p *Plugin) startError(path string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "ncompatible API version"):
-		return runtime.WithHint(fmt.Errorf("%s was built for another shape of kind %s's interface than this host (%s; this host's protocol version is %d)", path, p.spec.Kind, msg, Version(p.spec.Shape)),
+		theirs := "another"
+		if m := pluginVersion.FindStringSubmatch(msg); m != nil {
+			theirs = m[1]
+		}
+		return runtime.WithHint(fmt.Errorf("%s was built for another shape of kind %s's interface than this host: its protocol version is %s, this host's %d (%w)", path, p.spec.Kind, theirs, Version(p.spec.Shape), err),
 			"build the plugin again from this host's manifest: plugink build")
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		return fmt.Errorf("%s changed between its check and its start: %w", path, err)
@@ -358,13 +555,17 @@ func (p *Plugin) New(ctx context.Context, args Args) (*Instance, error) {
 	p.mu.Lock()
 	p.instances[i] = true
 	p.mu.Unlock()
-	g, err := p.current(ctx)
-	if err != nil {
-		return i, err
+	for {
+		g, err := p.current(ctx)
+		if err != nil {
+			return i, err
+		}
+		_, err = i.bind(ctx, g)
+		g.release()
+		if err != errStale {
+			return i, err
+		}
 	}
-	defer g.calls.Done()
-	_, err = i.bind(ctx, g)
-	return i, err
 }
 
 // Instance is an instance of the plugin's implementation, constructed in
@@ -373,76 +574,159 @@ type Instance struct {
 	p    *Plugin
 	args Args
 
-	mu     sync.Mutex
-	gen    *generation // the process id is valid in
-	id     uint64
-	closed bool
+	// mu is never held during a call to the process, nor with p.mu: a
+	// construction in progress is the binding channel, which the instance's
+	// other callers wait for bounded by their contexts (a hung constructor
+	// held mu, and with it Close and every call whatever its context).
+	mu      sync.Mutex
+	gen     *generation   // the process id is valid in
+	id      uint64        // the instance's number in gen
+	binding chan struct{} // closed when the construction in progress ends
+	closed  bool
 }
 
-// bind returns the instance's number on g, constructing it there if it is
+// errStale is bind's answer for a process that went out of service before
+// the instance was constructed there, or older than the one the instance
+// is constructed in: nothing was sent, and the caller starts over with the
+// current process.
+var errStale = errors.New("the plugin process went out of service")
+
+// testHookBindWait, if set (by tests), is called when a caller waits for
+// the construction of the instance in progress.
+var testHookBindWait func()
+
+// bind returns the instance's number in g, constructing it there if it is
 // not yet.
 func (i *Instance) bind(ctx context.Context, g *generation) (uint64, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.closed {
-		return 0, i.p.errorf("", ErrClosed)
+	for {
+		i.mu.Lock()
+		switch {
+		case i.closed:
+			i.mu.Unlock()
+			return 0, i.p.errorf("", ErrClosed)
+		case i.gen == g:
+			id := i.id
+			i.mu.Unlock()
+			return id, nil
+		case g.dead.Load() || g.hasExited() || i.gen != nil && i.gen.n > g.n:
+			i.mu.Unlock()
+			return 0, errStale
+		case i.binding != nil:
+			wait := i.binding
+			i.mu.Unlock()
+			if testHookBindWait != nil {
+				testHookBindWait()
+			}
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return 0, i.p.errorf("", fmt.Errorf("waiting for the instance's construction: %w", ctx.Err()))
+			}
+		}
+		done := make(chan struct{})
+		i.binding = done
+		i.mu.Unlock()
+
+		var r NewReply
+		err := i.p.call(ctx, g, "", "PluginkNew", i.args, &r)
+
+		i.mu.Lock()
+		i.binding = nil
+		close(done)
+		closed := i.closed
+		if err == nil && r.Err == nil && !closed {
+			i.gen, i.id = g, r.Instance
+		}
+		i.mu.Unlock()
+		switch {
+		case err != nil:
+			return 0, err
+		case r.Err != nil:
+			return 0, i.p.errorf("", fmt.Errorf("the constructor failed: %w", DecodeError(r.Err, nil)))
+		case closed:
+			// Closed during its construction: the process forgets it.
+			g.rpc.Go("Plugin.PluginkRelease", &ReleaseArgs{Instance: r.Instance}, new(struct{}), make(chan *rpc.Call, 1))
+			return 0, i.p.errorf("", ErrClosed)
+		}
+		return r.Instance, nil
 	}
-	if i.gen == g {
-		return i.id, nil
-	}
-	var r NewReply
-	if err := i.p.call(ctx, g, "", "PluginkNew", i.args, &r); err != nil {
-		return 0, err
-	}
-	if r.Err != nil {
-		return 0, i.p.errorf("", fmt.Errorf("the constructor failed: %w", DecodeError(r.Err, nil)))
-	}
-	i.gen, i.id = g, r.Instance
-	return i.id, nil
 }
 
-// Call calls method with args and waits for reply, bounded by ctx (by
-// NoContextTimeout if ctx is nil). A process that ends during the call
-// fails it with a [*CallError] wrapping an [*ExitError].
+func (i *Instance) isClosed() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.closed
+}
+
+// Call calls method with args and waits for reply (a non-nil pointer),
+// bounded by ctx (by NoContextTimeout if ctx is nil). A process that ends
+// during the call fails it with a [*CallError] wrapping an [*ExitError].
+// The reply is written only if the call succeeds.
 func (i *Instance) Call(ctx context.Context, method string, args Args, reply any) error {
 	if ctx == nil {
 		c, cancel := context.WithTimeout(context.Background(), NoContextTimeout)
 		defer cancel()
 		ctx = c
 	}
-	g, err := i.p.current(ctx)
-	if err != nil {
+	for {
+		// A closed instance starts no process to fail in.
+		if i.isClosed() {
+			return i.p.errorf(method, ErrClosed)
+		}
+		g, err := i.p.current(ctx)
+		if err != nil {
+			return err
+		}
+		id, err := i.bind(ctx, g)
+		if err == errStale {
+			g.release()
+			continue
+		}
+		if err != nil {
+			g.release()
+			return err
+		}
+		args.header().Instance = id
+		err = i.p.call(ctx, g, method, method, args, reply)
+		g.release()
 		return err
 	}
-	defer g.calls.Done()
-	id, err := i.bind(ctx, g)
-	if err != nil {
-		return err
-	}
-	args.header().Instance = id
-	return i.p.call(ctx, g, method, method, args, reply)
 }
 
 // call makes one call on g, as method (the interface's, "" while
 // constructing).
 func (p *Plugin) call(ctx context.Context, g *generation, method, rpcMethod string, args Args, reply any) error {
+	rv := reflect.ValueOf(reply)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return p.errorf(method, fmt.Errorf("the reply is a %T, not a pointer to a value to fill", reply))
+	}
+	if err := ctx.Err(); err != nil {
+		return p.errorf(method, err) // nothing sent
+	}
 	h := args.header()
-	h.Call = p.next.Add(1)
+	n := p.next.Add(1)
+	h.Call = n
 	h.Deadline, _ = ctx.Deadline()
-	c := g.rpc.Go("Plugin."+rpcMethod, args, reply, make(chan *rpc.Call, 1))
+	// net/rpc decodes the answer into the value it was given whenever the
+	// answer comes: that is a value of this call's own, copied into reply
+	// on success, so that the answer to a call given up on never writes
+	// into reply after Call returned, and no field of what reply held
+	// before survives (gob sends no zero field, and leaves it as it was).
+	fresh := reflect.New(rv.Type().Elem())
+	c := g.rpc.Go("Plugin."+rpcMethod, args, fresh.Interface(), make(chan *rpc.Call, 1))
 	select {
 	case <-c.Done:
 	case <-ctx.Done():
 		// Tell the plugin, without waiting: its answer, if any, is dropped.
-		g.rpc.Go("Plugin.PluginkCancel", &CancelArgs{Call: h.Call}, new(struct{}), make(chan *rpc.Call, 1))
+		g.rpc.Go("Plugin.PluginkCancel", &CancelArgs{Call: n}, new(struct{}), make(chan *rpc.Call, 1))
 		return p.errorf(method, ctx.Err())
 	}
 	var se rpc.ServerError
 	switch err := c.Error; {
 	case err == nil:
-		p.mu.Lock()
-		p.failures = 0
-		p.mu.Unlock()
+		rv.Elem().Set(fresh.Elem())
+		p.succeeded()
 		return nil
 	case errors.As(err, &se):
 		return p.errorf(method, errors.New(string(se)))
@@ -455,25 +739,18 @@ func (p *Plugin) call(ctx context.Context, g *generation, method, rpcMethod stri
 // returns how the process ended, if it did (waiting, bounded by ctx, for
 // go-plugin to see the end).
 func (p *Plugin) lost(ctx context.Context, g *generation, err error) error {
-	if g.dead.CompareAndSwap(false, true) {
-		p.mu.Lock()
-		if p.cur == g {
-			p.cur = nil
-			p.failed()
-		}
-		p.mu.Unlock()
-		go g.client.Kill()
-	}
-	t := time.NewTimer(2 * time.Second)
-	defer t.Stop()
+	p.mu.Lock()
+	p.dropLocked(g, fmt.Errorf("the connection to the plugin process failed: %w", err))
+	p.mu.Unlock()
 	select {
 	case <-g.exited:
-		how, _ := g.how.Load().(string)
-		return &ExitError{How: how}
+		if !g.hostKilled.Load() {
+			return &ExitError{How: g.how}
+		}
+		return fmt.Errorf("the connection to the plugin process failed (%w), and the host ended the process", err)
 	case <-ctx.Done():
-	case <-t.C:
+		return fmt.Errorf("the connection to the plugin process failed: %w", err)
 	}
-	return fmt.Errorf("the connection to the plugin process failed: %w", err)
 }
 
 // Report logs err, the error of a call of method, which has no error
@@ -483,7 +760,8 @@ func (i *Instance) Report(method string, err error) {
 }
 
 // Close releases the instance in its process; when it was the plugin's
-// last instance, the process ends.
+// last instance, the process ends once the calls in flight have (Close
+// does not wait for them). Calls after Close fail with [ErrClosed].
 func (i *Instance) Close() error {
 	i.mu.Lock()
 	if i.closed {
@@ -496,31 +774,23 @@ func (i *Instance) Close() error {
 	p := i.p
 	p.mu.Lock()
 	delete(p.instances, i)
-	last := len(p.instances) == 0
-	cur := p.cur
-	if last {
-		p.cur = nil
+	var last *generation
+	if len(p.instances) == 0 {
+		last, p.cur = p.cur, nil
 	}
 	p.mu.Unlock()
-	if g != nil && !g.dead.Load() && !last {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+	if last != nil {
+		go last.retire()
+		return nil
+	}
+	if g != nil && !g.dead.Load() && !g.hasExited() {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
 		c := g.rpc.Go("Plugin.PluginkRelease", &ReleaseArgs{Instance: id}, new(struct{}), make(chan *rpc.Call, 1))
 		select {
 		case <-c.Done:
-		case <-ctx.Done():
+		case <-t.C:
 		}
 	}
-	if last && cur != nil {
-		cur.retire()
-	}
 	return nil
-}
-
-// retire takes g out of service and ends its process once the calls in
-// flight have ended.
-func (g *generation) retire() {
-	g.dead.Store(true)
-	g.calls.Wait()
-	g.client.Kill()
 }

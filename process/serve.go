@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 )
 
@@ -27,11 +28,20 @@ type ServeConfig struct {
 // Serve serves c over go-plugin and does not return. Started other than by
 // a plugink host (without the handshake's cookie), it says so and exits.
 func Serve(c ServeConfig) {
-	s := &Server{instances: map[uint64]any{}, calls: map[uint64]context.CancelFunc{}}
+	s := newServer()
 	go exitWithParent(os.Getppid())
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake(c.Kind, c.Name, c.Shape),
 		Plugins:         plugin.PluginSet{pluginName: &rpcPlugin{server: func() any { return c.Receiver(s) }}},
+		// go-plugin's default logs its debug messages, in JSON, on the
+		// process's stderr, which the host logs line by line: its warnings
+		// and errors are enough, in plain text.
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:        "go-plugin",
+			Level:       hclog.Warn,
+			Output:      os.Stderr,
+			DisableTime: true,
+		}),
 	})
 	os.Exit(0)
 }
@@ -68,6 +78,19 @@ type Server struct {
 	next      uint64
 	instances map[uint64]any
 	calls     map[uint64]context.CancelFunc
+	// early holds the calls cancelled before they began, and when: net/rpc
+	// runs each request in its own goroutine, so the host's cancellation
+	// of a call can be served before the call's Begin.
+	early map[uint64]time.Time
+}
+
+// earlyTTL bounds how long the cancellation of a call that has not begun
+// is kept for it (a call that never begins, such as a construction, would
+// leave it for ever).
+const earlyTTL = time.Minute
+
+func newServer() *Server {
+	return &Server{instances: map[uint64]any{}, calls: map[uint64]context.CancelFunc{}, early: map[uint64]time.Time{}}
 }
 
 // Add registers a constructed instance and returns its number.
@@ -97,7 +120,12 @@ func (s *Server) Begin(h Header) (context.Context, any, func(), error) {
 	}
 	if h.Call != 0 {
 		s.mu.Lock()
-		s.calls[h.Call] = cancel
+		if _, ok := s.early[h.Call]; ok {
+			delete(s.early, h.Call)
+			cancel()
+		} else {
+			s.calls[h.Call] = cancel
+		}
 		s.mu.Unlock()
 	}
 	end := func() {
@@ -121,6 +149,18 @@ type CancelArgs struct {
 func (s *Server) PluginkCancel(a *CancelArgs, _ *struct{}) error {
 	s.mu.Lock()
 	cancel := s.calls[a.Call]
+	if cancel == nil {
+		// Not begun yet, or ended: Begin cancels it at once if it comes.
+		now := time.Now()
+		if len(s.early) >= 64 {
+			for n, at := range s.early {
+				if now.Sub(at) > earlyTTL {
+					delete(s.early, n)
+				}
+			}
+		}
+		s.early[a.Call] = now
+	}
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()

@@ -53,12 +53,16 @@ func watch(name string, sig os.Signal) {
 // instances are constructed again in the new process at their next
 // call). With no process running, or an unchanged executable, it does
 // nothing and reports false; if the new process cannot start, the old
-// one keeps serving.
+// one keeps serving. Upgrades of a plugin run one at a time.
 func (p *Plugin) Upgrade() (bool, error) {
+	// Two upgrades at once (a signal, and a call) would both start a
+	// process, and the second find the first's and fail.
+	p.upgrading.Lock()
+	defer p.upgrading.Unlock()
 	p.mu.Lock()
 	g := p.cur
 	p.mu.Unlock()
-	if g == nil || g.dead.Load() {
+	if g == nil || g.dead.Load() || g.hasExited() {
 		return false, nil
 	}
 	sum, err := sums.File(p.path())
@@ -73,7 +77,7 @@ func (p *Plugin) Upgrade() (bool, error) {
 		return false, err
 	}
 	p.mu.Lock()
-	if p.cur != g {
+	if p.cur != g || g.dead.Load() {
 		p.mu.Unlock()
 		go ng.retire()
 		return false, fmt.Errorf("the process changed during the upgrade")
@@ -89,7 +93,7 @@ func (p *Plugin) Pid() int {
 	p.mu.Lock()
 	g := p.cur
 	p.mu.Unlock()
-	if g == nil || g.dead.Load() {
+	if g == nil || g.dead.Load() || g.hasExited() {
 		return 0
 	}
 	if rc := g.client.ReattachConfig(); rc != nil {

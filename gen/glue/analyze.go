@@ -132,7 +132,13 @@ type analyzer struct {
 // (a func type) and whose variable kindPkg declares, can cross a process.
 // fset holds the positions of ctor's objects. It returns the kind, or nil
 // and every problem found, sorted by position.
-func Analyze(fset *token.FileSet, kindName string, ctor types.Type, kindPkg *types.Package) (*Kind, []Problem) {
+func Analyze(fset *token.FileSet, kindName string, ctor types.Type, kindPkg *types.Package) (kind *Kind, problems []Problem) {
+	defer func() {
+		// A bug here must not stop gen for kinds that never cross.
+		if r := recover(); r != nil {
+			kind, problems = nil, append(problems, Problem{Msg: fmt.Sprintf("kind %s: internal error of plugink's glue analysis (please report it): %v", kindName, r)})
+		}
+	}()
 	k := &Kind{name: kindName, camel: camel(kindName), ctor: ctor, kindPkg: kindPkg, named: map[string]string{}, pkgs: map[string]string{}}
 	a := &analyzer{fset: fset, k: k, crossed: map[string]string{}, options: map[string]*option{},
 		names: map[string]bool{"pluginkShape": true, "pluginkSentinels": true, "pluginkArgs": true, "pluginkReply": true}}

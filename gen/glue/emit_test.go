@@ -158,3 +158,24 @@ func TestPluginImportAliases(t *testing.T) {
 		t.Errorf("the plugin package is not imported as implpkg:\n%s", src)
 	}
 }
+
+// TestHostImportAliases: a package the host's code names whose name is
+// one of the generated funcs' local identifiers is imported under another
+// name.
+func TestHostImportAliases(t *testing.T) {
+	src := strings.Replace(kindSource("\tGet() (r.Item, error)", ""), `"unsafe"`, `"unsafe"
+	"example.com/x/r"`, 1)
+	fset, p := check(t, map[string]string{
+		"example.com/svc/client":            src,
+		"example.com/x/r":                   "package r\n\ntype Item struct{ ID int }\n",
+		"example.com/other/internal/hidden": "package hidden\ntype T int\n",
+	}, "example.com/svc/client")
+	k, problems := Analyze(fset, "client", ctorOf(t, p, "DefaultClients"), p)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	host := hostFile(t, k)
+	if !bytes.Contains(host, []byte(`rpkg "example.com/x/r"`)) || !bytes.Contains(host, []byte("(rpkg.Item, error)")) {
+		t.Errorf("package r is not imported as rpkg:\n%s", host)
+	}
+}

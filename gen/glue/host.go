@@ -3,9 +3,14 @@ package glue
 import (
 	"fmt"
 	"go/types"
+	"regexp"
 
 	"github.com/dave/jennifer/jen"
 )
+
+// hostLocals are the identifiers the host side's generated funcs declare:
+// an imported package named so must take another name in the host's file.
+var hostLocals = regexp.MustCompile(`^(a|c|f|i|p|r|ctx|err|spec|[opr][0-9]+)$`)
 
 // proc returns the code of name in the process runtime.
 func proc(name string) *jen.Statement { return jen.Qual(processPath, name) }
@@ -25,8 +30,14 @@ func (k *Kind) clientType() string   { return "pluginkClient" + k.camel }
 // declarations are the same whichever plugin uses them.
 func (k *Kind) EmitHost(f *jen.File) {
 	f.ImportAlias(processPath, processAlias)
-	f.Commentf("%s are the sentinel errors of kind %s's package: errors.Is", k.sentinelsVar(), k.name).Line().
-		Comment("holds for them across the process boundary.")
+	for path, name := range k.pkgs {
+		// The kind's package is gen's to name (and it avoids hostLocals).
+		if hostLocals.MatchString(name) && (k.kindPkg == nil || path != k.kindPkg.Path()) {
+			f.ImportAlias(path, name+"pkg")
+		}
+	}
+	f.Commentf("%s are the sentinel errors of kind %s's package, and context's:", k.sentinelsVar(), k.name).Line().
+		Comment("errors.Is holds for them across the process boundary.")
 	f.Var().Id(k.sentinelsVar()).Op("=").Add(k.sentinelTable())
 	f.Line()
 	k.emitHostConstructor(f)
@@ -43,16 +54,19 @@ func (k *Kind) EmitHost(f *jen.File) {
 }
 
 // sentinelTable returns the []pluginkprocess.Sentinel of the kind's
-// sentinel errors, nil if none.
+// sentinel errors, then context's two, so that a plugin's error that
+// wraps its call's context error does on the host as well.
 func (k *Kind) sentinelTable() jen.Code {
-	if len(k.sentinels) == 0 {
-		return jen.Index().Add(proc("Sentinel")).Parens(jen.Nil())
-	}
 	var items []jen.Code
 	for _, name := range k.sentinels {
 		items = append(items, jen.Values(
 			jen.Id("Name").Op(":").Lit(k.kindPkg.Name()+"."+name),
 			jen.Id("Err").Op(":").Qual(k.kindPkg.Path(), name)))
+	}
+	for _, name := range []string{"Canceled", "DeadlineExceeded"} {
+		items = append(items, jen.Values(
+			jen.Id("Name").Op(":").Lit("context."+name),
+			jen.Id("Err").Op(":").Qual("context", name)))
 	}
 	return jen.Index().Add(proc("Sentinel")).Add(multiline(items...))
 }

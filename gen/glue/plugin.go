@@ -63,8 +63,8 @@ func (k *Kind) Plugin(name, pluginPath, newFunc string) ([]byte, error) {
 	f.Commentf("pluginkShape is the shape of kind %s's interface: the handshake's contract.", k.name)
 	f.Const().Id("pluginkShape").Op("=").Lit(k.Shape())
 	f.Line()
-	f.Commentf("pluginkSentinels are the sentinel errors of kind %s's package: errors.Is", k.name).Line().
-		Comment("holds for them across the process boundary.")
+	f.Commentf("pluginkSentinels are the sentinel errors of kind %s's package, and context's:", k.name).Line().
+		Comment("errors.Is holds for them across the process boundary.")
 	f.Var().Id("pluginkSentinels").Op("=").Add(k.sentinelTable())
 	f.Line()
 	f.Commentf("Plugin is the net/rpc receiver of the host's calls: PluginkNew constructs an").Line().

@@ -45,7 +45,7 @@ func (k *Kind) EmitHost(f *jen.File) {
 	f.Commentf("%s is a %s whose instance lives in a plugin process.", k.clientType(), typeString(k.iface))
 	f.Type().Id(k.clientType()).Struct(
 		jen.Id("i").Op("*").Add(proc("Instance")),
-		jen.Id("err").Error().Comment("why the instance was not constructed, if it was not"),
+		jen.Id("err").Error().Comment("why the host refused the constructor's arguments, if it did"),
 	)
 	for _, m := range k.methods {
 		f.Line()
@@ -271,8 +271,8 @@ func (k *Kind) emitHostConstructor(f *jen.File) {
 			jen.Return(jen.Id("c")))
 	}
 	body = append(body, jen.Return(jen.Func().Add(k.signature(sig, argNames(k.params))).Block(inner...)))
-	f.Commentf("%s returns a constructor of kind %s whose instances live in the process", k.HostConstructor(), k.name).Line().
-		Comment("plugin spec names; each is released when the host drops it.")
+	f.Commentf("%s returns a constructor of kind %s whose instances live in", k.HostConstructor(), k.name).Line().
+		Comment("the process plugin that spec names; an instance the host drops is released.")
 	f.Func().Id(k.HostConstructor()).Params(jen.Id("spec").Add(proc("Spec"))).Add(k.typ(k.ctor)).Block(body...)
 }
 

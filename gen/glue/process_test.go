@@ -119,6 +119,79 @@ func (c *impl) Notify(err error) {
 func (c *impl) Bump(n *int) { *n -= 5 }
 `
 
+// storeKind is a second kind, whose constructor returns an error and
+// takes plain values and an option without context fields.
+const storeKind = `package store
+
+import "errors"
+
+var ErrFull = errors.New("store: full")
+
+type Options struct {
+	Size int
+	Tags []string
+}
+
+type Option func(*Options)
+
+func Size(n int) Option { return func(o *Options) { o.Size = n } }
+
+type Store interface {
+	Get(key string) (string, bool)
+	Put(key, value string) error
+}
+
+var Stores = map[string]func(name string, limit *int, opts ...Option) (Store, error){}
+`
+
+const memPlugin = `package mem
+
+import (
+	"errors"
+	"fmt"
+
+	"example.com/svc/store"
+)
+
+type mem struct {
+	o     store.Options
+	name  string
+	limit int
+	m     map[string]string
+}
+
+func New(name string, limit *int, opts ...store.Option) (store.Store, error) {
+	if name == "" {
+		return nil, errors.New("mem: no name")
+	}
+	o := store.Options{Size: 10, Tags: []string{"default"}}
+	for _, f := range opts {
+		f(&o)
+	}
+	s := &mem{o: o, name: name, limit: -1, m: map[string]string{}}
+	if limit != nil {
+		s.limit = *limit
+	}
+	return s, nil
+}
+
+func (s *mem) Get(key string) (string, bool) {
+	if key == "config" {
+		return fmt.Sprintf("%s size=%d tags=%v limit=%d", s.name, s.o.Size, s.o.Tags, s.limit), true
+	}
+	v, ok := s.m[key]
+	return v, ok
+}
+
+func (s *mem) Put(key, value string) error {
+	if len(s.m) >= s.limit {
+		return fmt.Errorf("put %s: %w", key, store.ErrFull)
+	}
+	s.m[key] = value
+	return nil
+}
+`
+
 // hostMain calls through the generated client, checks what comes back,
 // and prints PASS.
 const hostMain = `package main
@@ -134,6 +207,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"example.com/svc/client"
+	"example.com/svc/store"
 	pluginkprocess "github.com/plugink/plugink/process"
 )
 
@@ -149,7 +223,7 @@ func check(ok bool, format string, args ...any) {
 type key struct{}
 
 func main() {
-	client.DefaultClients["echo"] = pluginkProcessClient(pluginkprocess.Spec{Kind: "client", Name: "echo", Manifest: "plugink.yaml", Dir: os.Args[1], Shape: pluginkShape})
+	client.DefaultClients["echo"] = pluginkProcessClient(pluginkprocess.Spec{Kind: "client", Name: "echo", Manifest: "plugink.yaml", Dir: os.Args[1], Shape: pluginkShapeClient})
 	c := client.DefaultClients["echo"](client.Address("host:9"))
 	ctx := context.Background()
 
@@ -212,6 +286,23 @@ func main() {
 	check(client.DefaultClients["echo"](client.WithContext(context.Background())).Close() == nil, "context.Background() crosses")
 
 	check(c.Close() == nil, "Close")
+
+	newStore := pluginkProcessStore(pluginkprocess.Spec{Kind: "store", Name: "mem", Manifest: "plugink.yaml", Dir: os.Args[1], Shape: pluginkShapeStore})
+	limit := 1
+	st, err := newStore("a", &limit, store.Size(3))
+	check(err == nil && st != nil, "a constructor with an error result: %v", err)
+	v, ok := st.Get("config")
+	check(ok && v == "a size=3 tags=[default] limit=1", "the constructor's arguments: %q, %v", v, ok)
+	err = st.Put("k", "v")
+	check(err == nil, "Put: %v", err)
+	v, ok = st.Get("k")
+	check(ok && v == "v", "Get: %q, %v", v, ok)
+	_, ok = st.Get("none")
+	check(!ok, "Get of nothing: %v", ok)
+	err = st.Put("k2", "v")
+	check(errors.Is(err, store.ErrFull) && !errors.Is(err, client.ErrNotFound), "a sentinel of the second kind: %v", err)
+	_, err = newStore("", nil)
+	check(err != nil && strings.Contains(err.Error(), "mem: no name"), "the constructor's error: %v", err)
 	if failed {
 		os.Exit(1)
 	}
@@ -229,7 +320,7 @@ func loadKind(t *testing.T, dir, pkgPath string) (*token.FileSet, *types.Package
 		t.Fatal(err)
 	}
 	if len(list) != 1 || len(list[0].Errors) > 0 || list[0].ExportFile == "" {
-		t.Fatalf("load %s: %+v", pkgPath, list)
+		t.Fatalf("load %s: %+v %v %q", pkgPath, list, list[0].Errors, list[0].ExportFile)
 	}
 	f, err := os.Open(list[0].ExportFile)
 	if err != nil {
@@ -265,36 +356,57 @@ func TestProcessEndToEnd(t *testing.T) {
 		"client/client.go":     string(kindSrc),
 		"plugins/echo/echo.go": echoPlugin,
 		"cmd/host/main.go":     hostMain,
-		"cmd/client_echo/x.go": "package main\n\nimport (\n\t_ \"example.com/svc/plugins/echo\"\n\t_ \"github.com/plugink/plugink/process\"\n)\n\nfunc main() {}\n",
+		"store/store.go":       storeKind,
+		"plugins/mem/mem.go":   memPlugin,
+		"bad/bad.go":           "package bad\n\ntype Client interface {\n\tWatch(ch chan string) error\n}\n\nvar Kinds = map[string]func() Client{}\n",
+		"cmd/client_echo/x.go": "package main\n\nimport (\n\t_ \"example.com/svc/plugins/echo\"\n\t_ \"example.com/svc/plugins/mem\"\n\t_ \"github.com/plugink/plugink/process\"\n)\n\nfunc main() {}\n",
 	})
 	goCmd(t, dir, "mod", "tidy")
-	fset, p := loadKind(t, dir, "example.com/svc/client")
-	k, problems := Analyze(fset, "client", p.Scope().Lookup("DefaultClients").Type().Underlying().(*types.Map).Elem(), p)
-	if len(problems) > 0 {
-		t.Fatalf("problems: %v", problems)
+
+	// From export data, a problem is at its line of the Go source.
+	bfset, bad := loadKind(t, dir, "example.com/svc/bad")
+	_, problems := Analyze(bfset, "bad", bad.Scope().Lookup("Kinds").Type().Underlying().(*types.Map).Elem(), bad)
+	if len(problems) != 1 || problems[0].Pos.Line != 4 || !strings.HasSuffix(filepath.ToSlash(problems[0].Pos.Filename), "bad/bad.go") ||
+		problems[0].Msg != "bad.Client.Watch: parameter ch: chan string cannot cross a process (a channel)" {
+		t.Errorf("problems of example.com/svc/bad: %v", problems)
 	}
 
+	// Both kinds' host sides in one file, each kind's plugin main in its
+	// own package.
 	f := jen.NewFilePathName("example.com/svc/cmd/host", "main")
 	f.HeaderComment("Code generated by plugink. DO NOT EDIT.")
-	k.EmitHost(f)
-	f.Line()
-	f.Const().Id("pluginkShape").Op("=").Lit(k.Shape())
+	files := map[string]string{}
+	for _, kind := range []struct{ name, pkg, bound, plugin, pluginPkg, newFunc string }{
+		{"client", "example.com/svc/client", "DefaultClients", "echo", "example.com/svc/plugins/echo", "NewClient"},
+		{"store", "example.com/svc/store", "Stores", "mem", "example.com/svc/plugins/mem", "New"},
+	} {
+		fset, p := loadKind(t, dir, kind.pkg)
+		k, problems := Analyze(fset, kind.name, p.Scope().Lookup(kind.bound).Type().Underlying().(*types.Map).Elem(), p)
+		if len(problems) > 0 {
+			t.Fatalf("problems: %v", problems)
+		}
+		k.EmitHost(f)
+		f.Const().Id("pluginkShape" + k.camel).Op("=").Lit(k.Shape())
+		plugin, err := k.Plugin(kind.plugin, kind.pluginPkg, kind.newFunc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["cmd/"+kind.name+"_"+kind.plugin+"/main.go"] = string(plugin)
+	}
 	var host bytes.Buffer
 	if err := f.Render(&host); err != nil {
 		t.Fatal(err)
 	}
-	plugin, err := k.Plugin("echo", "example.com/svc/plugins/echo", "NewClient")
-	if err != nil {
+	files["cmd/host/zz_glue.go"] = host.String()
+	if err := os.RemoveAll(filepath.Join(dir, "cmd", "client_echo")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "cmd", "client_echo", "x.go")); err != nil {
-		t.Fatal(err)
-	}
-	testmod.Write(t, dir, map[string]string{"cmd/host/zz_glue.go": host.String(), "cmd/client_echo/main.go": string(plugin)})
+	testmod.Write(t, dir, files)
 
 	plugins := filepath.Join(dir, "plugins.d")
 	goCmd(t, dir, "vet", "./...")
 	goCmd(t, dir, "build", "-o", filepath.Join(plugins, "client_echo"), "./cmd/client_echo")
+	goCmd(t, dir, "build", "-o", filepath.Join(plugins, "store_mem"), "./cmd/store_mem")
 	goCmd(t, dir, "build", "-o", filepath.Join(dir, "host"), "./cmd/host")
 	cmd := exec.Command(filepath.Join(dir, "host"), plugins)
 	cmd.Dir = dir

@@ -215,6 +215,10 @@ func (a *analyzer) constructor(sig *types.Signature) bool {
 		iface, _ = types.Unalias(res.At(0).Type()).(*types.Named)
 		ok = iface != nil && types.IsInterface(iface) && !isError(iface) && !isContext(iface) && !isMessage(iface)
 	}
+	for i := range sig.Params().Len() {
+		v := sig.Params().At(i)
+		k.params = append(k.params, a.value(where, "parameter", v, i, sig.Variadic() && i == sig.Params().Len()-1, firstPos(v.Pos(), objPos(k.ctor))))
+	}
 	if !ok {
 		pos := firstPos(objPos(k.ctor))
 		if res.Len() > 0 {
@@ -224,15 +228,13 @@ func (a *analyzer) constructor(sig *types.Signature) bool {
 		return false
 	}
 	k.iface, k.ctorErr = iface, res.Len() == 2
-	if r := a.spell(k.ctor); r != "" {
-		a.problem(objPos(k.ctor), "%s cannot be written in generated code (%s)", where, r)
-	}
 	if r := a.spell(iface); r != "" {
 		a.problem(firstPos(iface.Obj().Pos(), objPos(k.ctor)), "%s: interface %s cannot be written in generated code (%s)", where, typeString(iface), r)
-	}
-	for i := range sig.Params().Len() {
-		v := sig.Params().At(i)
-		k.params = append(k.params, a.value(where, "parameter", v, i, sig.Variadic() && i == sig.Params().Len()-1, firstPos(v.Pos(), objPos(k.ctor))))
+	} else if _, unnamed := k.ctor.(*types.Signature); !unnamed {
+		// Its parameters and result are checked; a named F's name too.
+		if r := a.spell(k.ctor); r != "" {
+			a.problem(objPos(k.ctor), "%s cannot be written in generated code (%s)", where, r)
+		}
 	}
 	return true
 }

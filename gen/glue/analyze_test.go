@@ -324,3 +324,28 @@ func TestAnalyzeBadKindName(t *testing.T) {
 		t.Errorf("nil constructor: problems %v", problems)
 	}
 }
+
+// TestAnalyzeConstructorAll: a constructor with a wrong result still has
+// its parameters checked.
+func TestAnalyzeConstructorAll(t *testing.T) {
+	src := kindSource("\tClose() error", "var Kinds = map[string]func(chan int) *Impl{}\ntype Impl struct{ X int }")
+	fset, p := check(t, map[string]string{"example.com/svc/client": src, "example.com/other/internal/hidden": "package hidden\ntype T int\n"}, "example.com/svc/client")
+	if _, problems := Analyze(fset, "client", ctorOf(t, p, "Kinds"), p); len(problems) != 2 {
+		t.Errorf("problems: %v", problems)
+	}
+}
+
+// TestAnalyzeUnwritableInterface: an unexported interface, or an
+// unexported named constructor type, is refused once.
+func TestAnalyzeUnwritableInterface(t *testing.T) {
+	for decl, want := range map[string]string{
+		"var Kinds = map[string]func() client{}\ntype client interface{ Close() error }": "interface client.client cannot be written in generated code (client.client is not exported)",
+		"var Kinds = map[string]newFunc{}\ntype newFunc func() Client":                   "kind client: constructor client.newFunc cannot be written in generated code (client.newFunc is not exported)",
+	} {
+		src := kindSource("\tClose() error", decl)
+		fset, p := check(t, map[string]string{"example.com/svc/client": src, "example.com/other/internal/hidden": "package hidden\ntype T int\n"}, "example.com/svc/client")
+		if _, problems := Analyze(fset, "client", ctorOf(t, p, "Kinds"), p); len(problems) != 1 || !strings.Contains(problems[0].Msg, want) {
+			t.Errorf("%s: problems %v, want one with %q", decl, problems, want)
+		}
+	}
+}

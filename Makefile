@@ -21,17 +21,22 @@ FUZZ := \
 	FuzzRewriteImports:./build:20000x \
 	FuzzParse:./internal/signature:20000x
 
-.PHONY: demo demo-upgrade demo-loader test test-short mutation fuzz vet bench stress
+.PHONY: demo demo-upgrade demo-process demo-loader test test-short mutation fuzz vet bench stress
 
 ## demo: the main job: the greeter switches from gRPC to a brpc plugin, static and .so,
-## then upgrades the plugin under load (demo-upgrade).
+## then upgrades the plugin under load (demo-upgrade), then runs it as a child process (demo-process).
 demo:
 	bash scripts/demo.sh
 	bash scripts/demo-upgrade.sh
+	bash scripts/demo-process.sh
 
 ## demo-upgrade: a rebuilt brpc plugin swapped into the running greeter by SIGHUP, under load.
 demo-upgrade:
 	bash scripts/demo-upgrade.sh
+
+## demo-process: the brpc plugin as a child process (-tags plugink_process, CGO_ENABLED=0).
+demo-process:
+	bash scripts/demo-process.sh
 
 ## demo-loader: go-micro's contract by hand: Build a .so, Load, Init, select by --client.
 demo-loader:

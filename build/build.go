@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/execbuild"
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/internal/layout"
@@ -66,6 +67,10 @@ type Options struct {
 	// Warn, if set, is called with what is worth knowing but not an
 	// error: generated files out of date.
 	Warn func(string)
+	// Process builds an executable for every plugin whose kind can cross
+	// a process, for a host built with -tags plugink_process; a plugin
+	// with mode: process is built as one in any case.
+	Process bool
 	// Sign, if set, is a private key file (from [GenerateKey], plugink
 	// keygen) to sign each plugin file with, built or kept: its
 	// signature goes beside it, <file>.sig, written atomically; a kept
@@ -129,6 +134,10 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	procs, plugins, checked, err := execbuild.Split(ctx, m, plugins, o.Process, o.Tags)
+	if err != nil {
+		return nil, err
+	}
 	sign, err := readSigning(o.Sign)
 	if err != nil {
 		return nil, err
@@ -183,6 +192,9 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 		results[i] = buildOne(ctx, p, filepath.Join(dir, p.FileName()), plans[p], bo, o, sign)
 		report(results[i])
 	})
+	if len(procs) > 0 {
+		results = append(executables(ctx, checked, procs, dir, bo.SumFile, o, sign, report), results...)
+	}
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/tools/go/gcexportdata"
 	"golang.org/x/tools/go/packages"
+
+	"github.com/plugink/plugink/gen/glue"
 )
 
 // runtimePath is the import path of plugink's runtime package.
@@ -40,6 +42,14 @@ type CheckedKind struct {
 	IsMap bool
 	// Constructor is F, the constructor type.
 	Constructor types.Type
+	// Types is the package that declares the kind's variable.
+	Types *types.Package
+	// Glue is the kind's process glue, nil if it cannot cross a process
+	// (Problems say why).
+	Glue *glue.Kind
+	// Problems say why the kind cannot cross a process, at positions of
+	// its Go code.
+	Problems []glue.Problem
 }
 
 // CheckedPlugin is a plugin whose constructor exists and fits its kind.
@@ -63,7 +73,7 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 	for _, p := range m.Enabled() {
 		paths[p.Path] = true
 	}
-	pkgs, err := loadPackages(ctx, o, slices.Sorted(maps.Keys(paths)))
+	fset, pkgs, err := loadPackages(ctx, o, slices.Sorted(maps.Keys(paths)))
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +86,28 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 			kinds[k.Name] = ck
 		}
 	}
+	for _, k := range ch.Kinds {
+		k.Glue, k.Problems = glue.Analyze(fset, k.Name, k.Constructor, k.Types)
+		if len(k.Problems) > 0 {
+			k.Glue = nil
+		}
+	}
+	var refused ErrorList // at positions of Go code, after the manifest's
 	for _, p := range m.Enabled() {
-		if cp := checkPlugin(c, p, pkgs[p.Path], kinds[p.Type]); cp != nil {
+		cp := checkPlugin(c, p, pkgs[p.Path], kinds[p.Type])
+		if cp != nil {
 			ch.Plugins = append(ch.Plugins, cp)
+		}
+		if k := kinds[p.Type]; cp != nil && p.Process && k != nil && len(k.Problems) > 0 {
+			at := p.FieldPos["mode"]
+			c.add(at.Line, at.Column, "plugin %q (%s): mode: process: kind %s cannot cross a process (%d problems follow); leave mode out to compile the plugin in, or load it as a .so", p.Name, p.Type, p.Type, len(k.Problems))
+			for _, pr := range k.Problems {
+				refused = append(refused, &Error{Pos: pr.Pos, Msg: pr.Msg})
+			}
 		}
 	}
 	if err := c.err(); err != nil {
-		return nil, err
+		return nil, append(err.(ErrorList), refused...)
 	}
 	slices.SortFunc(ch.Plugins, func(a, b *CheckedPlugin) int {
 		return strings.Compare(a.Type+"\x00"+a.Name, b.Type+"\x00"+b.Name)
@@ -108,7 +133,7 @@ type loaded struct {
 // is the same *types.Package object in both. Asking go/packages for
 // NeedTypes instead would cost two more go commands per run (the type sizes
 // and the dependency graph), which export data does not need.
-func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*loaded, error) {
+func loadPackages(ctx context.Context, o Options, paths []string) (*token.FileSet, map[string]*loaded, error) {
 	cfg := &packages.Config{
 		Context: ctx,
 		Mode:    packages.NeedName | packages.NeedExportFile,
@@ -124,7 +149,7 @@ func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*l
 	}
 	list, err := packages.Load(cfg, paths...)
 	if err != nil {
-		return nil, fmt.Errorf("load packages: %w", err)
+		return nil, nil, fmt.Errorf("load packages: %w", err)
 	}
 	slices.SortFunc(list, func(a, b *packages.Package) int { return strings.Compare(a.PkgPath, b.PkgPath) })
 	fset := token.NewFileSet()
@@ -140,7 +165,7 @@ func loadPackages(ctx context.Context, o Options, paths []string) (map[string]*l
 		}
 		out[p.PkgPath] = l
 	}
-	return out, nil
+	return fset, out, nil
 }
 
 // readExport reads p's types from its export data file into imports.
@@ -219,7 +244,7 @@ func checkKind(c *collector, k *KindDecl, p *loaded) *CheckedKind {
 		c.add(at.Line, at.Column, "kind %q: %s.%s: %s; want a variable of type map[string]F or *runtime.Kind[F]", k.Name, k.Pkg, k.Var, what)
 		return nil
 	}
-	ck := &CheckedKind{KindDecl: k, PkgName: p.Name}
+	ck := &CheckedKind{KindDecl: k, PkgName: p.Name, Types: p.Types}
 	qual := qualifier
 	switch t := types.Unalias(v.Type()); {
 	case isMapKind(t):

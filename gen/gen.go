@@ -67,7 +67,8 @@ type File struct {
 }
 
 // Generate parses the manifest, type-checks it against the code it names,
-// and returns the static and dynamic files for the host package in o.Dir.
+// and returns the generated files for the host package in o.Dir (static,
+// dynamic, process, and the process glue).
 // It writes nothing; on error (an [ErrorList] for problems in the manifest
 // or the code it names) no file is returned.
 func Generate(ctx context.Context, o Options) ([]File, *Checked, error) {
@@ -103,10 +104,20 @@ func Emit(ctx context.Context, ch *Checked, o Options) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	process, err := emit.Process(h)
+	if err != nil {
+		return nil, err
+	}
+	glue, err := emit.Glue(h)
+	if err != nil {
+		return nil, err
+	}
 	dir := o.dir()
 	return []File{
 		{Path: filepath.Join(dir, emit.StaticFile), Data: static},
 		{Path: filepath.Join(dir, emit.DynamicFile), Data: dynamic},
+		{Path: filepath.Join(dir, emit.ProcessFile), Data: process},
+		{Path: filepath.Join(dir, emit.GlueFile), Data: glue},
 	}, nil
 }
 
@@ -127,7 +138,7 @@ func hostPackage(ctx context.Context, o Options) (string, []string, error) {
 	fset := token.NewFileSet()
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || filepath.Ext(name) != ".go" || name == emit.StaticFile || name == emit.DynamicFile || strings.HasSuffix(name, "_test.go") {
+		if e.IsDir() || filepath.Ext(name) != ".go" || slices.Contains(emit.Files, name) || strings.HasSuffix(name, "_test.go") {
 			continue
 		}
 		// A file with a syntax error still yields its package clause and
@@ -183,10 +194,14 @@ func hostSpec(pkg string, ch *Checked) emit.Host {
 	h := emit.Host{Package: pkg, Manifest: filepath.Base(ch.Manifest.File), DynamicDir: ch.Manifest.DynamicDir, RequireSums: ch.Manifest.RequireSums, UpgradeSignal: ch.Manifest.UpgradeSignal,
 		TrustedKeys: ch.Manifest.TrustedKeys}
 	for _, k := range ch.Kinds {
-		h.Kinds = append(h.Kinds, emit.Kind{Name: k.Name, Pkg: k.Pkg, PkgName: k.PkgName, Var: k.Var, IsMap: k.IsMap})
+		ek := emit.Kind{Name: k.Name, Pkg: k.Pkg, PkgName: k.PkgName, Var: k.Var, IsMap: k.IsMap}
+		if k.Glue != nil {
+			ek.Glue = k.Glue
+		}
+		h.Kinds = append(h.Kinds, ek)
 	}
 	for _, p := range ch.Plugins {
-		h.Plugins = append(h.Plugins, emit.Plugin{Config: p.Config, PkgName: p.PkgName, Replace: p.Replace})
+		h.Plugins = append(h.Plugins, emit.Plugin{Config: p.Config, PkgName: p.PkgName, Replace: p.Replace, Process: p.Process})
 	}
 	return h
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/gen/emit"
 	"github.com/plugink/plugink/internal/testmod"
 )
 
@@ -28,7 +29,7 @@ func generate(t *testing.T, dir string) []gen.File {
 	files, checked, err := gen.Generate(context.Background(), gen.Options{Dir: dir})
 	require.NoError(t, err)
 	require.NotNil(t, checked)
-	require.Len(t, files, 2)
+	require.Len(t, files, len(emit.Files))
 	return files
 }
 

@@ -76,6 +76,9 @@ type PluginDecl struct {
 	// Replace lets the plugin replace an implementation of the same name
 	// already in the kind's default map (e.g. a built-in).
 	Replace bool
+	// Process (mode: process) runs the plugin as a child process in every
+	// build of the host.
+	Process bool
 	// Pos is the position of the plugin's entry.
 	Pos token.Position
 	// FieldPos is the position of each field's value, by key ("newfunc").
@@ -435,7 +438,13 @@ func splitQualified(s string) (pkg, name string, ok bool) {
 	return pkg, name, true
 }
 
-var pluginKeys = []string{"name", "type", "path", "newfunc", "disabled", "replace"}
+var pluginKeys = []string{"name", "type", "path", "newfunc", "mode", "disabled", "replace"}
+
+// Modes a plugin may name (mode:): ModeProcess runs it as a child process
+// in every build of the host; without mode, it is compiled in, or loaded as
+// a .so with -tags plugink_dynamic, or run as a process with -tags
+// plugink_process.
+const ModeProcess = "process"
 
 func (p *manifestParser) plugins(n *yaml.Node) {
 	if n.Kind != yaml.SequenceNode {
@@ -491,6 +500,12 @@ func (p *manifestParser) plugin(i int, n *yaml.Node) *PluginDecl {
 			d.Path = s
 		case "newfunc":
 			d.NewFunc = s
+		case "mode":
+			if s != ModeProcess {
+				p.c.add(v.Line, v.Column, "%s: mode %s: want %q (leave mode out for a plugin compiled in, or loaded as a .so with -tags plugink_dynamic)", what, runtime.Quote(s), ModeProcess)
+				return
+			}
+			d.Process = true
 		}
 	})
 	if n.Kind != yaml.MappingNode {

@@ -355,7 +355,8 @@ type batch struct {
 	want    map[string]*runtime.Config
 	need    map[string]string // "kind/name" -> the file expected in the plugin directory
 	fromEnv map[string]bool
-	hint    string // for a needed plugin no file provides
+	hint    string            // for a needed plugin no file provides
+	extra   []*runtime.Config // registered with the files' plugins (process plugins)
 }
 
 func (l *Loader) loadAll(b batch) ([]*runtime.Config, error) {
@@ -401,7 +402,7 @@ func (l *Loader) loadAll(b batch) ([]*runtime.Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := l.initBatch(cfgs); err != nil {
+	if err := l.initBatch(append(cfgs, b.extra...)); err != nil {
 		return nil, fileErrors(err, files)
 	}
 	return cfgs, nil

@@ -38,6 +38,10 @@ type Manifest struct {
 	// Plugins are the manifest's enabled plugins. NewFunc holds the
 	// constructor's name, as for Build.
 	Plugins []runtime.Config
+	// Processes are the manifest's plugins that run as child processes
+	// (mode: process), their NewFunc a generated constructor: registered
+	// with the loaded plugins, all or none.
+	Processes []*runtime.Config
 	// Replace lists, as "kind/name", the plugins the manifest marks
 	// "replace: true": only they may replace a registered implementation.
 	Replace []string
@@ -135,7 +139,7 @@ func (m *Manifest) Load(opts ...Option) error {
 	if err := l.pinned.Err(); err != nil {
 		return fmt.Errorf("%s: dynamic.trusted_keys: %w", m.File, err)
 	}
-	b := batch{want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
+	b := batch{extra: m.Processes, want: map[string]*runtime.Config{}, need: map[string]string{}, fromEnv: map[string]bool{}, hint: m.missingHint(dir)}
 	env := envPaths()
 	var errs []error
 	for i := range m.Plugins {

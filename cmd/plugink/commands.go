@@ -162,6 +162,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	sign := fs.String("sign", "", "sign each plugin file, built or kept, with the private key `keyfile` (plugink keygen): writes <file>.sig beside it, and signs again a kept file whose .sig is not this key's signature of it. Without -sign, the .sig of a rebuilt file is removed (it is another file's); a kept file's is left alone")
 	verbose := fs.Bool("v", false, "print each plugin's go build command as it starts, after a line cd <dir> that says where it runs")
 	goX := fs.Bool("x", false, "pass -x to go build, and print what it prints: every command it runs")
+	process := fs.Bool("process", false, "build an executable (<kind>_<name>) for every plugin whose kind can cross a process, for a host built with -tags plugink_process, instead of a .so; a plugin with mode: process is built as one in any case. GOOS, GOARCH and CGO_ENABLED choose its platform")
 	showProgress := fs.Bool("progress", w.terminal, "print a line on standard error as each plugin's build starts (its line on standard output says when it ends, with its time); the default when standard error is a terminal")
 	back, err := start(fs, args, &mf.dir, true)
 	if err != nil {
@@ -177,7 +178,7 @@ func runBuild(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 		return w.explainPath(fs, "-manifest", mf.manifest, err)
 	}
 	stderr := &syncWriter{w: fs.Output()}
-	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout, w), Sign: *sign,
+	o := build.Options{Names: fs.Args(), Jobs: *jobs, Force: *force, Tags: mf.options().Tags, Progress: progress(stdout, w), Sign: *sign, Process: *process,
 		Warn: func(msg string) { fmt.Fprintf(stdout, "%swarning: %s\n", prefix, msg) }}
 	if *showProgress {
 		o.Started = progressLines(stderr)

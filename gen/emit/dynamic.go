@@ -11,10 +11,14 @@ func Dynamic(h Host) ([]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
-	f := h.newFile(DynamicTag)
-	var configs []jen.Code
+	f := h.newFile(DynamicTag + " && !" + ProcessTag)
+	var configs, processes []jen.Code
 	for _, p := range h.Plugins {
-		configs = append(configs, config(p, jen.Lit(p.newFunc())))
+		if p.Process {
+			processes = append(processes, config(p, h.processConstructor(p)))
+		} else {
+			configs = append(configs, config(p, jen.Lit(p.newFunc())))
+		}
 	}
 	manifest := []jen.Code{
 		jen.Id("File").Op(":").Lit(h.Manifest),
@@ -22,6 +26,9 @@ func Dynamic(h Host) ([]byte, error) {
 	}
 	if len(configs) > 0 {
 		manifest = append(manifest, jen.Id("Plugins").Op(":").Index().Qual(runtimePath, "Config").Add(fields(configs...)))
+	}
+	if len(processes) > 0 {
+		manifest = append(manifest, jen.Id("Processes").Op(":").Index().Op("*").Qual(runtimePath, "Config").Add(fields(processes...)))
 	}
 	if keys := h.replaceKeys(); len(keys) > 0 {
 		manifest = append(manifest, jen.Id("Replace").Op(":").Index().String().Values(keys...))

@@ -10,14 +10,19 @@ func Static(h Host) ([]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
-	f := h.newFile("!" + DynamicTag)
+	f := h.newFile("!" + DynamicTag + " && !" + ProcessTag)
 	f.Commentf("%s registers the plugins compiled into this program by %s, all", InitFunc, h.Manifest).Line().
 		Commentf("or none: %s.", h.summary()).Line().
 		Comment("Call it once, after flag.Parse and before selecting implementations.").Line().
-		Commentf("Built with -tags %s, the program loads them as .so files instead.", DynamicTag)
+		Commentf("Built with -tags %s, the program loads them as .so files instead; with", DynamicTag).Line().
+		Commentf("-tags %s, it runs them as child processes.", ProcessTag)
 	var configs []jen.Code
 	for _, p := range h.Plugins {
-		configs = append(configs, config(p, h.typeChecked(p)))
+		if p.Process {
+			configs = append(configs, config(p, h.processConstructor(p)))
+		} else {
+			configs = append(configs, config(p, h.typeChecked(p)))
+		}
 	}
 	opts := []jen.Code{jen.Qual(runtimePath, "FromManifest").Call(jen.Lit(h.Manifest)), jen.Qual(runtimePath, "CompiledIn").Call()}
 	if keys := h.replaceKeys(); len(keys) > 0 {

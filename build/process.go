@@ -1,0 +1,33 @@
+package build
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/execbuild"
+	"github.com/plugink/plugink/internal/sums"
+)
+
+// executables builds the executables of procs (see execbuild), records
+// each in the plugin directory's plugink.sum and signs it as [Plugins]
+// does a .so.
+func executables(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, dir, sumFile string, o Options, sign *signing, report func(Result)) []Result {
+	var out []Result
+	built := execbuild.Plugins(ctx, ch, procs, dir, execbuild.Options{Dir: filepath.Dir(ch.Manifest.File), Flags: o.Loader.Flags, Verbose: o.Loader.Verbose})
+	for _, b := range built {
+		r := Result{Plugin: b.Plugin, File: b.File, Duration: b.Duration, Err: b.Err}
+		if r.Err == nil {
+			r.Err = sums.Record(sumFile, b.File, b.Sum)
+		}
+		if r.Err == nil {
+			r.SigChanged, r.Err = signFile(b.File, b.Sum, sign, true)
+		}
+		if r.Err == nil && sign != nil {
+			r.SignedBy = sign.id
+		}
+		report(r)
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+// Package execbuild builds a process plugin's executable: the main package
+// the glue generator wrote for it, compiled by the go command in the host's
+// module, for the GOOS and GOARCH the go environment names (cgo or not, as
+// CGO_ENABLED says). It pins nothing to a host: the handshake is the
+// contract between the two.
+package execbuild
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/plugink/plugink/internal/gocmd"
+	"github.com/plugink/plugink/internal/layout"
+	"github.com/plugink/plugink/internal/sums"
+)
+
+// Options says how to build.
+type Options struct {
+	// Dir is a directory of the module the plugins are built in (the
+	// manifest's): the main package is written under Dir/_plugink.
+	Dir string
+	// Flags are more go build flags (-race, -trimpath, -tags=...).
+	Flags []string
+	// Verbose, if set, gets the go build command line as it starts.
+	Verbose io.Writer
+}
+
+// Name returns the executable's file name for kind and name on goos:
+// "<kind>_<name>", with ".exe" on windows.
+func Name(kind, name, goos string) string {
+	if goos == "windows" {
+		return kind + "_" + name + ".exe"
+	}
+	return kind + "_" + name
+}
+
+// GOOS returns the target operating system of a build in dir, as the go
+// environment says.
+func GOOS(ctx context.Context, dir string) (string, error) {
+	out, err := gocmd.Cmd{Dir: dir}.Output(ctx, "env", "GOOS")
+	if err != nil {
+		return "", fmt.Errorf("go env GOOS: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Build compiles the main package src into the executable out, written
+// whole or not at all, and returns its SHA-256 in hex. The package goes in
+// a directory of its own under o.Dir/_plugink, removed afterwards.
+func Build(ctx context.Context, src []byte, out string, o Options) (string, error) {
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	base := filepath.Join(o.Dir, layout.Dir)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+	}
+	pkg, err := os.MkdirTemp(base, "process-")
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+	}
+	defer os.RemoveAll(pkg)
+	if err := os.WriteFile(filepath.Join(pkg, "main.go"), src, 0o644); err != nil {
+		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp-"+hex.EncodeToString(r[:]))
+	defer os.Remove(tmp)
+	args := append([]string{"build", "-o", tmp}, o.Flags...)
+	args = append(args, "./"+filepath.ToSlash(mustRel(o.Dir, pkg)))
+	if o.Verbose != nil {
+		fmt.Fprintf(o.Verbose, "cd %s\ngo %s\n", o.Dir, strings.Join(args, " "))
+	}
+	if b, err := (gocmd.Cmd{Dir: o.Dir}).Combined(ctx, args...); err != nil {
+		return "", fmt.Errorf("go build of %s: %w\n%s", filepath.Base(out), err, strings.TrimSpace(string(b)))
+	}
+	sum, err := sums.File(tmp)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+	}
+	return sum, nil
+}
+
+// mustRel returns target relative to base; both are under base.
+func mustRel(base, target string) string {
+	rel, err := filepath.Rel(base, target)
+	if err != nil {
+		return target
+	}
+	return rel
+}

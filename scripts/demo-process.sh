@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make demo, third part: the same greeter and manifest, with the brpc plugin
+# as a child process (hashicorp/go-plugin): -tags plugink_process builds the
+# host, plugink build -process the plugin's executable, with CGO_ENABLED=0.
+# The plugin's process is killed under load: the greeter lives and its
+# calls resume. Stops everything it starts.
+set -euo pipefail
+scripts=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$scripts/lib.sh"
+cd "$scripts/../examples/brpc-client"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/plugink-process.XXXXXX")
+server=
+plugins_before=
+[ -e cmd/greeter/plugins ] && plugins_before=yes
+cleanup() {
+	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+	rm -rf "$work"
+	[ -n "$plugins_before" ] || rm -rf cmd/greeter/plugins
+	[ -z "$plugins_before" ] || rm -f cmd/greeter/plugins/client_brpc
+}
+trap cleanup EXIT INT TERM
+fail() { echo "demo-process: $*" >&2; exit 1; }
+
+step "Build the greeter with -tags plugink_process, and the brpc plugin as an executable"
+what "no cgo, no pinning to the host's toolchain: the handshake, derived from the client interface's shape, is the contract"
+go build -o "$work/echo-server" ./cmd/echo-server
+go build -tags plugink_process -o "$work/greeter-process" ./cmd/greeter
+echo '$ CGO_ENABLED=0 go tool plugink build -process -C cmd/greeter'
+CGO_ENABLED=0 go tool plugink build -process -C cmd/greeter
+go version -m cmd/greeter/plugins/client_brpc | grep -E 'CGO_ENABLED|^\s+path' | sed 's/^/   /'
+grep client_brpc cmd/greeter/plugins/plugink.sum | grep -v '\.so$' | sed 's/^/   plugink.sum: /'
+
+step "Start the echo server"
+start_echo_server "$work/echo-server" "$work/addrs"
+addrs=(-grpc_addr "$(awk '/^grpc /{print $2}' "$work/addrs")" -brpc_addr "$(awk '/^brpc /{print $2}' "$work/addrs")")
+
+step "7. --client=brpc, process build: the greeter starts plugins/client_brpc and calls it over RPC"
+what "the host's code did not change: the generated client implements client.Client by calls to the plugin's process"
+(cd cmd/greeter && show "$work/greeter-process" "${addrs[@]}" --client=brpc)
+
+step "8. 64 callers through the process plugin, and the same load with the plugin compiled in"
+(cd cmd/greeter && show "$work/greeter-process" "${addrs[@]}" --client=brpc -n 20000 -c 64)
+go build -o "$work/greeter" ./cmd/greeter
+show "$work/greeter" "${addrs[@]}" --client=brpc -n 20000 -c 64
+
+step "Done: the echo server is stopped, $work removed, the plugin executable removed"

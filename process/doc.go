@@ -18,9 +18,10 @@
 // again, after a back-off that grows with consecutive failures. A call's
 // context bounds it, even against a hung plugin. On the manifest's upgrade
 // signal, a plugin whose executable changed is started again and the old
-// process drains (the calls in flight end) before it is killed. The
-// plugin's stderr reaches the host's log, each line prefixed with the
-// plugin's name.
+// process drains (the calls in flight end) before it is killed; closing a
+// plugin's last instance ends its process the same way. What the plugin
+// writes to its stderr and stdout reaches the host's log, each line
+// prefixed with the plugin's name.
 //
 // Generated code is the only intended caller of this package's
 // exported names; they are the contract between the generator (package

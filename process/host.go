@@ -261,9 +261,10 @@ func (g *generation) endLost() {
 // that go-plugin's Kill waited for says it instead.
 func (g *generation) kill() {
 	g.killOnce.Do(func() {
-		if !g.hasExited() && g.cmd.Process != nil {
+		// A process already waited for (it ended by itself) is done: Kill
+		// fails, and the host did not end it.
+		if !g.hasExited() && g.cmd.Process != nil && g.cmd.Process.Kill() == nil {
 			g.hostKilled.Store(true)
-			_ = g.cmd.Process.Kill()
 			// go-plugin's Kill sends its request to quit over the
 			// connection: once go-plugin has seen the end, the connection is
 			// known to be closed and nothing is written to it (yamux would

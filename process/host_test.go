@@ -172,8 +172,8 @@ func TestCrash(t *testing.T) {
 	var r BoolReply
 	err := inst.Call(ctxFor(t, bound), "Exit", &SleepArgs{}, &r)
 	ce := isCallError(t, err, "Exit")
-	if ce.Method != "Exit" || ce.Plugin != testKind+"/crash" {
-		t.Fatalf("CallError = %+v, want plugin %s/crash, method Exit", ce, testKind)
+	if ce.Method != "Exit" || ce.Plugin != p.spec.String() {
+		t.Fatalf("CallError = %+v, want plugin %s, method Exit", ce, p.spec)
 	}
 	var ee *ExitError
 	if !errors.As(err, &ee) {
@@ -317,8 +317,8 @@ func TestTrust(t *testing.T) {
 	pub := key.Public().String()
 
 	t.Run("wrong sum", func(t *testing.T) {
-		p, dir := openTest(t, "trustwrongsum", false, nil)
-		record(t, filepath.Join(dir, exeName("trustwrongsum")), strings.Repeat("0", 64))
+		p, path := openTest(t, "trustwrongsum", false, nil)
+		record(t, path, strings.Repeat("0", 64))
 		err := start(t, p)
 		var ce *sums.ChecksumError
 		if !errors.As(err, &ce) {
@@ -333,8 +333,7 @@ func TestTrust(t *testing.T) {
 		}
 	})
 	t.Run("right sum", func(t *testing.T) {
-		p, dir := openTest(t, "trustrightsum", false, func(s *Spec) { s.RequireSums = true })
-		path := filepath.Join(dir, exeName("trustrightsum"))
+		p, path := openTest(t, "trustrightsum", false, func(s *Spec) { s.RequireSums = true })
 		sum, err := sums.File(path)
 		if err != nil {
 			t.Fatal(err)
@@ -351,8 +350,7 @@ func TestTrust(t *testing.T) {
 		}
 	})
 	t.Run("signed", func(t *testing.T) {
-		p, dir := openTest(t, "trustsigned", false, func(s *Spec) { s.TrustedKeys = []string{pub} })
-		path := filepath.Join(dir, exeName("trustsigned"))
+		p, path := openTest(t, "trustsigned", false, func(s *Spec) { s.TrustedKeys = []string{pub} })
 		sum, err := sums.File(path)
 		if err != nil {
 			t.Fatal(err)
@@ -369,8 +367,7 @@ func TestTrust(t *testing.T) {
 }
 
 func TestBackoffMissingExecutable(t *testing.T) {
-	p, dir := openTest(t, "backoff", true, nil)
-	path := filepath.Join(dir, exeName("backoff"))
+	p, path := openTest(t, "backoff", true, nil)
 	check := func(err error, what string) {
 		t.Helper()
 		isCallError(t, err, what)
@@ -401,7 +398,7 @@ func TestBackoffMissingExecutable(t *testing.T) {
 		t.Errorf("a call with a 20ms context during the back-off took %v", d)
 	}
 
-	install(t, dir, "backoff")
+	install(t, path)
 	got, err := echo(ctxFor(t, maxBackoff+time.Second), inst, "x")
 	if err != nil || got != "b:x" {
 		t.Fatalf("Echo once the executable is there: %q, %v", got, err)
@@ -409,8 +406,7 @@ func TestBackoffMissingExecutable(t *testing.T) {
 }
 
 func TestUpgrade(t *testing.T) {
-	p, dir := openTest(t, "upgrade", false, nil)
-	path := filepath.Join(dir, exeName("upgrade"))
+	p, path := openTest(t, "upgrade", false, nil)
 	inst := newInstance(t, p, &NewArgs{Prefix: "u:"})
 	mustEcho(t, inst, "u:", "v1")
 	if changed, err := p.Upgrade(); changed || err != nil {
@@ -487,9 +483,9 @@ func TestClose(t *testing.T) {
 }
 
 func TestStderrReachesLog(t *testing.T) {
-	const prefix = "plugin " + testKind + "/stderr: "
-	w := watchLog(t, prefix+"hello", prefix+"hello (fd 2)")
 	p, _ := openTest(t, "stderr", false, nil)
+	prefix := "plugin " + p.spec.String() + ": "
+	w := watchLog(t, prefix+"hello", prefix+"hello (fd 2)")
 	inst := newInstance(t, p, &NewArgs{})
 	var r BoolReply
 	if err := inst.Call(ctxFor(t, bound), "Say", &SayArgs{Line: "hello"}, &r); err != nil {
@@ -515,9 +511,9 @@ func TestStderrReachesLog(t *testing.T) {
 // instance, the hold file and the listener the constructor connects to.
 func rebindSetup(t *testing.T, name string) (*Plugin, *Instance, string, net.Listener) {
 	t.Helper()
-	p, dir := openTest(t, name, false, nil)
+	p, path := openTest(t, name, false, nil)
 	ln := listen(t)
-	hold := filepath.Join(dir, "hold")
+	hold := filepath.Join(filepath.Dir(path), "hold")
 	inst := newInstance(t, p, &NewArgs{Prefix: "r:", HoldFile: hold, HoldAddr: ln.Addr().String()})
 	mustEcho(t, inst, "r:", "x")
 	p.mu.Lock()

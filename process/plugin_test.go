@@ -15,9 +15,11 @@ import (
 	"log"
 	"net"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,35 +312,39 @@ func writeExe(t testing.TB, path string, extra []byte) {
 	}
 }
 
-// install puts the test plugin's executable into dir under name's file
-// name (a hard link to the test binary where it can, else a copy) and
-// returns its path.
-func install(t testing.TB, dir, name string) string {
+// install puts the test plugin's executable at path (a hard link to the
+// test binary where it can, else a copy).
+func install(t testing.TB, path string) {
 	t.Helper()
-	path := dir + string(os.PathSeparator) + exeName(name)
 	if err := os.Link(testExe, path); err != nil {
 		writeExe(t, path, nil)
 	}
-	return path
 }
 
-// openTest opens the test plugin name in a new directory, the executable
-// in place unless missing; edit, if not nil, changes the Spec first.
+// seq numbers the plugins of the tests: Open keeps one *Plugin per
+// kind/name in a process, and go test -count=n runs a test n times.
+var seq atomic.Int64
+
+// openTest opens the test plugin name (made unique in the process) in a
+// new directory, and returns it and its executable's path; the executable
+// is in place unless missing. edit, if not nil, changes the Spec first.
 func openTest(t testing.TB, name string, missing bool, edit func(*Spec)) (*Plugin, string) {
 	t.Helper()
 	dir := t.TempDir()
+	name = fmt.Sprintf("%s%d", name, seq.Add(1))
+	path := filepath.Join(dir, exeName(name))
 	if !missing {
-		install(t, dir, name)
+		install(t, path)
 	}
 	spec := Spec{Kind: testKind, Name: name, Dir: dir, Shape: testShape, Manifest: "plugink.yaml"}
 	if edit != nil {
 		edit(&spec)
 	}
 	p := Open(spec)
-	if p.spec.Dir != dir {
-		t.Fatalf("plugin name %s used by two tests", name)
+	if p.spec.Dir != dir || p.path() != path {
+		t.Fatalf("plugin %s: opened %s, want %s", name, p.path(), path)
 	}
-	return p, dir
+	return p, path
 }
 
 // ctxFor returns a context that ends after d and is cancelled at the

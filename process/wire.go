@@ -124,7 +124,13 @@ type Message struct {
 	Desc []byte
 }
 
-var marshal = proto.MarshalOptions{Deterministic: true}
+// marshal and unmarshal take messages as they are: a response not yet
+// filled lacks its required fields (proto2), and the plugin or the
+// caller, not the crossing, decides whether that is an error.
+var (
+	marshal   = proto.MarshalOptions{Deterministic: true, AllowPartial: true}
+	unmarshal = proto.UnmarshalOptions{AllowPartial: true}
+)
 
 // MarshalMessage returns m as it crosses.
 func MarshalMessage(m proto.Message) (Message, error) {
@@ -233,7 +239,7 @@ func (m Message) New() (proto.Message, error) {
 		return nil, err
 	}
 	v := t.New().Interface()
-	if err := proto.Unmarshal(m.Data, v); err != nil {
+	if err := unmarshal.Unmarshal(m.Data, v); err != nil {
 		return nil, fmt.Errorf("unmarshal %s: %w", m.Name, err)
 	}
 	return v, nil
@@ -253,7 +259,7 @@ func (m Message) Into(dst proto.Message) error {
 		return fmt.Errorf("message %s cannot be copied into a %s", m.Name, got)
 	}
 	proto.Reset(dst)
-	if err := proto.Unmarshal(m.Data, dst); err != nil {
+	if err := unmarshal.Unmarshal(m.Data, dst); err != nil {
 		return fmt.Errorf("unmarshal %s: %w", m.Name, err)
 	}
 	return nil

@@ -1,0 +1,54 @@
+//go:build unix
+
+package process
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A stopped process (SIGSTOP) answers nothing: go-plugin's Kill, which
+// asks it to quit over the connection and waits for the answer without a
+// time limit, would block for ever. The host ends it anyway, and a call
+// on it is bounded by its context.
+func TestStoppedProcess(t *testing.T) {
+	p, _ := openTest(t, "stopped", false, nil)
+	inst, err := p.New(ctxFor(t, bound), &NewArgs{Prefix: "s:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, pid := p.currentForTest(), p.Pid()
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Signal(syscall.SIGKILL) })
+
+	// The signal is delivered in its time: a call may be answered before.
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := echo(ctx, inst, "x")
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil || try == 100 {
+			t.Fatalf("a call on a stopped process: %v, want context.DeadlineExceeded", err)
+		}
+	}
+	closed := async(func() (string, error) { return "", inst.Close() })
+	if r := await(t, closed, "Close of a stopped process's last instance"); r.err != nil || r.d > 5*time.Second {
+		t.Fatalf("Close = %v after %v", r.err, r.d)
+	}
+	waitClosed(t, g.exited, "the stopped process's end after its last instance closed")
+	if !g.hostKilled.Load() || g.how != "signal: killed" {
+		t.Fatalf("the stopped process ended %q (host killed: %v), want killed by the host", g.how, g.hostKilled.Load())
+	}
+}

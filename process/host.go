@@ -155,9 +155,11 @@ type generation struct {
 
 	dead atomic.Bool // out of service: no new calls
 
-	// The calls in flight are counted under mu, not with a sync.WaitGroup:
-	// a call may begin (current) while the generation is being retired, and
-	// a WaitGroup's Add from zero must not run concurrently with its Wait.
+	// The calls in flight are counted under mu, not with a sync.WaitGroup,
+	// so that a call's beginning and the retirement are decided together
+	// (acquire refuses a retiring generation) whatever their order: with a
+	// WaitGroup, an Add from zero concurrent with the retirement's Wait is
+	// a misuse, which only the order of the updates of p.cur prevented.
 	mu       sync.Mutex
 	calls    int           // calls in flight
 	retiring bool          // no more calls: the process ends once calls is 0

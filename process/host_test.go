@@ -258,6 +258,7 @@ func TestKillUnderLoad(t *testing.T) {
 	go func() { done.Wait(); close(finished) }()
 	waitClosed(t, finished, "the callers' end")
 
+	exits, conns := 0, 0
 	for _, err := range failures {
 		var ce *CallError
 		var ee *ExitError
@@ -265,15 +266,17 @@ func TestKillUnderLoad(t *testing.T) {
 		case !errors.As(err, &ce):
 			t.Errorf("a call failed with %T %v, want a *CallError", err, err)
 		case errors.As(err, &ee):
+			exits++
 			if ee.How != "signal: killed" && !goosWindows {
 				t.Errorf("ExitError.How = %q, want %q", ee.How, "signal: killed")
 			}
 		case strings.Contains(err.Error(), "connection"):
+			conns++
 		default:
 			t.Errorf("a call failed with %v, want the process's end or the connection's", err)
 		}
 	}
-	t.Logf("%d calls failed", len(failures))
+	t.Logf("%d calls failed: %d with the process's end, %d with the connection's", len(failures), exits, conns)
 	if got := p.Pid(); got == pid || got == 0 {
 		t.Fatalf("after the kill Pid() = %d, want a new process (the killed was %d)", got, pid)
 	}

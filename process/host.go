@@ -50,6 +50,10 @@ type Spec struct {
 	// UpgradeSignal, if set ("SIGHUP"), is the signal on which the host
 	// starts again each plugin whose executable changed.
 	UpgradeSignal string
+	// Sentinels are the kind's sentinel errors, which errors.Is finds in a
+	// constructor's error that crossed (the methods' errors are decoded by
+	// the generated client).
+	Sentinels []Sentinel
 }
 
 // String returns "kind/name", the plugin's name in messages.
@@ -646,7 +650,7 @@ func (i *Instance) bind(ctx context.Context, g *generation) (uint64, error) {
 		case err != nil:
 			return 0, err
 		case r.Err != nil:
-			return 0, i.p.errorf("", fmt.Errorf("the constructor failed: %w", DecodeError(r.Err, nil)))
+			return 0, i.p.errorf("", fmt.Errorf("the constructor failed: %w", DecodeError(r.Err, i.p.spec.Sentinels)))
 		case closed:
 			// Closed during its construction: the process forgets it.
 			g.rpc.Go("Plugin.PluginkRelease", &ReleaseArgs{Instance: r.Instance}, new(struct{}), make(chan *rpc.Call, 1))

@@ -85,7 +85,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestConstructorError(t *testing.T) {
-	p, _ := openTest(t, "ctorerror", false, nil)
+	p, _ := openTest(t, "ctorerror", false, func(s *Spec) { s.Sentinels = testSentinels })
 	inst, err := p.New(ctxFor(t, bound), &NewArgs{Prefix: "bad", Fail: true})
 	if inst == nil {
 		t.Fatal("New returned no instance")
@@ -94,6 +94,9 @@ func TestConstructorError(t *testing.T) {
 	isCallError(t, err, "New")
 	if err == nil || !strings.Contains(err.Error(), "the constructor failed") || !strings.Contains(err.Error(), `constructor refused "bad"`) {
 		t.Fatalf("New: %v, want the constructor's error", err)
+	}
+	if !errors.Is(err, errNotFound) {
+		t.Fatalf("New: %v does not match the constructor's sentinel", err)
 	}
 	// A later call constructs again, and fails the same way.
 	_, err = echo(ctxFor(t, bound), inst, "x")

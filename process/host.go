@@ -554,10 +554,18 @@ func (p *Plugin) verify(path string) (string, error) {
 }
 
 // New constructs an instance on the plugin's process, starting it if none
-// serves, bounded by ctx. It always returns an instance: if the process
-// cannot start or the constructor fails, the error is returned and the
+// serves, bounded by ctx (by NoContextTimeout if ctx has no deadline). It
+// always returns an instance: if the process cannot start or the
+// constructor fails, the error is returned and the
 // instance's next call tries again.
 func (p *Plugin) New(ctx context.Context, args Args) (*Instance, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// A constructor the host calls without a context (the kind's
+		// constructor type has none) must not hang it on a hung plugin.
+		c, cancel := context.WithTimeout(ctx, NoContextTimeout)
+		defer cancel()
+		ctx = c
+	}
 	i := &Instance{p: p, args: args}
 	p.mu.Lock()
 	p.instances[i] = true
@@ -704,6 +712,15 @@ func (i *Instance) Call(ctx context.Context, method string, args Args, reply any
 // call makes one call on g, as method (the interface's, "" while
 // constructing).
 func (p *Plugin) call(ctx context.Context, g *generation, method, rpcMethod string, args Args, reply any) error {
+	return p.callOnce(ctx, g, method, rpcMethod, args, reply, 0)
+}
+
+// maxDescribed bounds the descriptors one call may ask for (one per
+// message it carries).
+const maxDescribed = 8
+
+// callOnce is call, after described descriptors were given for it.
+func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod string, args Args, reply any, described int) error {
 	rv := reflect.ValueOf(reply)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return p.errorf(method, fmt.Errorf("the reply is a %T, not a pointer to a value to fill", reply))
@@ -736,6 +753,21 @@ func (p *Plugin) call(ctx context.Context, g *generation, method, rpcMethod stri
 		p.succeeded()
 		return nil
 	case errors.As(err, &se):
+		if name, desc, ok := wantedDescriptor(string(se)); ok && described < maxDescribed {
+			// The plugin does not link a message's type: give it the
+			// descriptor and call again (it failed before calling the
+			// implementation, decoding the arguments).
+			d := g.rpc.Go("Plugin.PluginkDescribe", &DescribeArgs{Name: name, Desc: desc}, new(struct{}), make(chan *rpc.Call, 1))
+			select {
+			case <-d.Done:
+				if d.Error == nil {
+					return p.callOnce(ctx, g, method, rpcMethod, args, reply, described+1)
+				}
+				return p.errorf(method, fmt.Errorf("describe message %s to the plugin: %w", name, d.Error))
+			case <-ctx.Done():
+				return p.errorf(method, ctx.Err())
+			}
+		}
 		return p.errorf(method, errors.New(string(se)))
 	default:
 		return p.errorf(method, p.lost(ctx, g, err))

@@ -181,3 +181,18 @@ func (s *Server) PluginkRelease(a *ReleaseArgs, _ *struct{}) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// DescribeArgs is the descriptor of a message the plugin does not link.
+type DescribeArgs struct {
+	// Name is the message's full name.
+	Name string
+	// Desc is a marshalled FileDescriptorSet that holds it, with its
+	// imports.
+	Desc []byte
+}
+
+// PluginkDescribe makes the type of a message from its descriptor, for the
+// calls that carry such messages (net/rpc method).
+func (s *Server) PluginkDescribe(a *DescribeArgs, _ *struct{}) error {
+	return describe(a.Name, a.Desc)
+}

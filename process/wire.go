@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,11 +119,6 @@ type Message struct {
 	Set bool
 	// Same, in a reply, says the callee left the message as it came.
 	Same bool
-	// Desc is the message's file descriptor and those it imports (a
-	// marshalled FileDescriptorSet): a program that does not link the
-	// message's type (a client plugin forwards messages of any service)
-	// makes one from it.
-	Desc []byte
 }
 
 // marshal and unmarshal take messages as they are: a response not yet
@@ -142,11 +139,10 @@ func MarshalMessage(m proto.Message) (Message, error) {
 		return Message{}, fmt.Errorf("marshal %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
 	}
 	d := m.ProtoReflect().Descriptor()
-	desc, err := descriptorSet(d)
-	if err != nil {
+	if _, err := descriptorSet(d); err != nil { // kept for a plugin that asks for it
 		return Message{}, err
 	}
-	return Message{Name: string(d.FullName()), Data: data, Set: true, Desc: desc}, nil
+	return Message{Name: string(d.FullName()), Data: data, Set: true}, nil
 }
 
 // descs caches the marshalled FileDescriptorSet of each message type.
@@ -186,45 +182,75 @@ func descriptorSet(d protoreflect.MessageDescriptor) ([]byte, error) {
 var dynamicTypes sync.Map // string -> dynamicType
 
 type dynamicType struct {
-	desc []byte
-	t    protoreflect.MessageType
+	t protoreflect.MessageType
 }
 
 // maxDesc bounds the descriptor a peer may send.
 const maxDesc = 4 << 20
 
+// needDescriptor begins the error of a plugin that neither links a
+// message's type nor was given its descriptor: the host then sends it
+// ([Server.PluginkDescribe]) and calls again. The name follows, quoted.
+const needDescriptor = "plugink: need the descriptor of message "
+
 // messageType returns the type of m: the one linked into this program, else
-// one made from m.Desc.
+// one made from the descriptor the host gave.
 func (m Message) messageType() (protoreflect.MessageType, error) {
 	t, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(m.Name))
 	if err == nil {
 		return t, nil
 	}
-	if len(m.Desc) == 0 || len(m.Desc) > maxDesc {
-		return nil, fmt.Errorf("message %s: not linked into this program, and no descriptor came with it: %w", m.Name, err)
-	}
-	if v, ok := dynamicTypes.Load(m.Name); ok && bytes.Equal(v.(dynamicType).desc, m.Desc) {
+	if v, ok := dynamicTypes.Load(m.Name); ok {
 		return v.(dynamicType).t, nil
 	}
+	return nil, fmt.Errorf("%s%q: this program does not link it", needDescriptor, m.Name)
+}
+
+// describe makes the type of message name from desc, a marshalled
+// FileDescriptorSet that holds it.
+func describe(name string, desc []byte) error {
+	if len(desc) > maxDesc {
+		return fmt.Errorf("message %s: descriptor of %d bytes, over %d", name, len(desc), maxDesc)
+	}
 	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(m.Desc, &set); err != nil {
-		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+	if err := proto.Unmarshal(desc, &set); err != nil {
+		return fmt.Errorf("message %s: descriptor: %w", name, err)
 	}
 	files, err := protodesc.NewFiles(&set)
 	if err != nil {
-		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+		return fmt.Errorf("message %s: descriptor: %w", name, err)
 	}
-	d, err := files.FindDescriptorByName(protoreflect.FullName(m.Name))
+	d, err := files.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
-		return nil, fmt.Errorf("message %s: descriptor: %w", m.Name, err)
+		return fmt.Errorf("message %s: descriptor: %w", name, err)
 	}
 	md, ok := d.(protoreflect.MessageDescriptor)
 	if !ok {
-		return nil, fmt.Errorf("message %s: the descriptor names no message", m.Name)
+		return fmt.Errorf("message %s: the descriptor names no message", name)
 	}
-	t = dynamicpb.NewMessageType(md)
-	dynamicTypes.Store(m.Name, dynamicType{desc: bytes.Clone(m.Desc), t: t})
-	return t, nil
+	dynamicTypes.LoadOrStore(name, dynamicType{t: dynamicpb.NewMessageType(md)})
+	return nil
+}
+
+// wantedDescriptor returns the name of the message whose descriptor a
+// plugin's error asks for, and the descriptor, if this program has it.
+func wantedDescriptor(msg string) (string, []byte, bool) {
+	_, rest, ok := strings.Cut(msg, needDescriptor)
+	if !ok {
+		return "", nil, false
+	}
+	name, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return "", nil, false
+	}
+	if name, err = strconv.Unquote(name); err != nil {
+		return "", nil, false
+	}
+	d, ok := descs.Load(protoreflect.FullName(name))
+	if !ok {
+		return "", nil, false
+	}
+	return name, d.([]byte), true
 }
 
 // New returns a new message of m's type, found by its full name among the
@@ -275,7 +301,6 @@ func (m Message) Return(after proto.Message) (Message, error) {
 	if back.Set == m.Set && bytes.Equal(back.Data, m.Data) {
 		return Message{Same: true}, nil
 	}
-	back.Desc = nil // the caller has the type
 	return back, nil
 }
 

@@ -244,7 +244,9 @@ func (k *Kind) hostArgs(params []*value, fail func(err jen.Code) []jen.Code) []j
 func (k *Kind) emitHostConstructor(f *jen.File) {
 	sig := k.ctor.Underlying().(*types.Signature)
 	body := append(k.mirrorDecls(k.params, false), k.callTypes(k.params, nil, "pluginkArgs", "", false)...)
-	body = append(body, jen.Id("p").Op(":=").Add(proc("Open")).Call(jen.Id("spec")))
+	body = append(body,
+		jen.Id("spec").Dot("Sentinels").Op("=").Id(k.sentinelsVar()),
+		jen.Id("p").Op(":=").Add(proc("Open")).Call(jen.Id("spec")))
 	fail := func(err jen.Code) []jen.Code {
 		ret := jen.Return(jen.Id("c"))
 		if k.ctorErr {

@@ -53,6 +53,7 @@ func pluginkProcessClient(spec pluginkprocess.Spec) func(...client.Option) clien
 		pluginkprocess.Header
 		P0 pluginkOptions
 	}
+	spec.Sentinels = pluginkSentinelsClient
 	p := pluginkprocess.Open(spec)
 	return func(p0 ...client.Option) client.Client {
 		c := &pluginkClientClient{}

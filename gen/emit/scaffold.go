@@ -23,7 +23,7 @@ const GenerateDirective = "//go:generate go tool plugink gen"
 // editing the host's own files.
 func GenerateFile(pkg string) ([]byte, error) {
 	f := jen.NewFile(pkg)
-	for _, line := range wrap("plugink.yaml lists the plugins this package links: go generate runs plugink gen, which writes "+StaticFile+" and "+DynamicFile+" from it.", 72) {
+	for _, line := range wrap("plugink.yaml lists the plugins this package links: go generate runs plugink gen, which writes "+strings.Join(Files[:len(Files)-1], ", ")+" and "+Files[len(Files)-1]+" from it.", 72) {
 		f.Comment(line)
 	}
 	f.Line()

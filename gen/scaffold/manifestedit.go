@@ -20,9 +20,11 @@ import (
 func initManifest(kinds []KindSpec) []byte {
 	var b bytes.Buffer
 	b.WriteString(`# The plugins this program links (written by plugink init). go generate
-# (plugink gen) turns it into zz_plugink_static.go, the default build, and
-# zz_plugink_dynamic.go (-tags plugink_dynamic); plugink build makes the
-# .so files.
+# (plugink gen) turns it into zz_plugink_static.go, the default build,
+# zz_plugink_dynamic.go (-tags plugink_dynamic), zz_plugink_process.go
+# (-tags plugink_process) and zz_plugink_glue.go (the clients of plugins
+# run as processes); plugink build makes the .so files and executables.
+# A plugin with "mode: process" runs as a child process in every build.
 kinds:
   # kind name: the Go variable it binds to, a map[string]F or a *runtime.Kind[F]
 `)

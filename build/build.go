@@ -24,6 +24,7 @@ import (
 	"github.com/plugink/plugink/internal/layout"
 	"github.com/plugink/plugink/internal/pluginbuild"
 	"github.com/plugink/plugink/internal/self"
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/loader"
 )
@@ -138,7 +139,7 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	sign, err := readSigning(o.Sign)
+	sign, err := signature.ReadSigner(o.Sign)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func selectPlugins(m *gen.Manifest, names []string) ([]*gen.PluginDecl, error) {
 
 // buildOne builds p into file as pl says (a generation of its own), unless
 // it is up to date, and signs it with sign, if set (see signFile).
-func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo loader.BuildOptions, o Options, sign *signing) (r Result) {
+func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo loader.BuildOptions, o Options, sign *signature.Signer) (r Result) {
 	start := time.Now()
 	r = Result{Plugin: p, File: file}
 	defer func() { r.Duration = time.Since(start) }()
@@ -366,12 +367,12 @@ func buildOne(ctx context.Context, p *gen.PluginDecl, file string, pl *plan, bo 
 		}
 	}
 	var err error
-	if r.SigChanged, err = signFile(file, sum, sign, !r.Cached); err != nil {
+	if r.SigChanged, err = signature.SignFile(file, sum, sign, !r.Cached); err != nil {
 		r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, err)
 		return r
 	}
 	if sign != nil {
-		r.SignedBy = sign.id
+		r.SignedBy = sign.ID
 	}
 	if o.Host != nil {
 		if err := loader.Preflight(file, o.Host); err != nil {

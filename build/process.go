@@ -6,13 +6,14 @@ import (
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/execbuild"
+	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 )
 
 // executables builds the executables of procs (see execbuild), records
 // each in the plugin directory's plugink.sum and signs it as [Plugins]
 // does a .so.
-func executables(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, dir, sumFile string, o Options, sign *signing, report func(Result)) []Result {
+func executables(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, dir, sumFile string, o Options, sign *signature.Signer, report func(Result)) []Result {
 	var out []Result
 	built := execbuild.Plugins(ctx, ch, procs, dir, execbuild.Options{Dir: filepath.Dir(ch.Manifest.File), Flags: o.Loader.Flags, Verbose: o.Loader.Verbose})
 	for _, b := range built {
@@ -21,10 +22,10 @@ func executables(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, 
 			r.Err = sums.Record(sumFile, b.File, b.Sum)
 		}
 		if r.Err == nil {
-			r.SigChanged, r.Err = signFile(b.File, b.Sum, sign, true)
+			r.SigChanged, r.Err = signature.SignFile(b.File, b.Sum, sign, true)
 		}
 		if r.Err == nil && sign != nil {
-			r.SignedBy = sign.id
+			r.SignedBy = sign.ID
 		}
 		report(r)
 		out = append(out, r)

@@ -1,6 +1,9 @@
 package build
 
 import (
+	"cmp"
+	goruntime "runtime"
+
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/execbuild"
 	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/internal/sums"
@@ -27,7 +31,11 @@ type PluginStatus struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Package is "ok" when the package resolves, else why not.
 	Package string `json:"package"`
-	// File is the plugin's .so path.
+	// Process says the plugin runs as a child process (mode: process):
+	// File is then its executable, which has no recorded inputs and is
+	// not checked against a host.
+	Process bool `json:"process,omitempty"`
+	// File is the plugin's .so path, or its executable's.
 	File string `json:"file"`
 	// Built says whether File exists.
 	Built bool `json:"built"`
@@ -98,7 +106,10 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 	}
 	for _, p := range m.Plugins {
 		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
-			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName())}
+			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName()), Process: p.Process}
+		if p.Process {
+			ps.File = filepath.Join(dir, execbuild.Name(p.Type, p.Name, cmp.Or(os.Getenv("GOOS"), goruntime.GOOS)))
+		}
 		key := ""
 		if pl := plans[p]; pl != nil {
 			key = pl.key
@@ -133,7 +144,7 @@ func (ps *PluginStatus) state(s sums.Sums, key string, host *loader.Host) {
 			ps.Inputs = "current"
 		}
 	}
-	if host != nil {
+	if host != nil && !ps.Process {
 		ps.Fits = "yes"
 		if err := loader.Preflight(ps.File, host); err != nil {
 			ps.Fits = err.Error()

@@ -1,4 +1,4 @@
-package build
+package signature
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 )
 
@@ -19,35 +18,35 @@ import (
 // without a key, a rebuilt file's .sig goes and a kept file's stays.
 func TestSignFile(t *testing.T) {
 	dir := t.TempDir()
-	kf, err := signature.WriteKeyPair(filepath.Join(dir, "release"))
+	kf, err := WriteKeyPair(filepath.Join(dir, "release"))
 	require.NoError(t, err)
-	s, err := readSigning(kf.Private)
+	s, err := ReadSigner(kf.Private)
 	require.NoError(t, err)
-	otherKF, err := signature.WriteKeyPair(filepath.Join(dir, "other"))
+	otherKF, err := WriteKeyPair(filepath.Join(dir, "other"))
 	require.NoError(t, err)
-	other, err := readSigning(otherKF.Private)
+	other, err := ReadSigner(otherKF.Private)
 	require.NoError(t, err)
 
 	file := filepath.Join(dir, "client_x.so")
 	require.NoError(t, os.WriteFile(file, []byte("plugin bytes"), 0o755))
 	sigFile := file + ".sig"
 	verifies := func() bool {
-		sig, err := signature.ReadSignature(sigFile)
+		sig, err := ReadSignature(sigFile)
 		require.NoError(t, err)
-		pub, err := signature.ParsePublicKey(kf.PublicKey)
+		pub, err := ParsePublicKey(kf.PublicKey)
 		require.NoError(t, err)
-		_, err = signature.Verify([]signature.PublicKey{pub}, sha256.Sum256([]byte("plugin bytes")), sig)
+		_, err = Verify([]PublicKey{pub}, sha256.Sum256([]byte("plugin bytes")), sig)
 		return err == nil
 	}
 
-	changed, err := signFile(file, sumOf(t, file), s, true)
+	changed, err := SignFile(file, sumOf(t, file), s, true)
 	require.NoError(t, err)
 	assert.True(t, changed)
 	assert.True(t, verifies())
 	fi, err := os.Stat(sigFile)
 	require.NoError(t, err)
 
-	changed, err = signFile(file, sumOf(t, file), s, false)
+	changed, err = SignFile(file, sumOf(t, file), s, false)
 	require.NoError(t, err)
 	assert.False(t, changed, "already this key's signature of these bytes")
 	now, err := os.Stat(sigFile)
@@ -56,20 +55,20 @@ func TestSignFile(t *testing.T) {
 
 	for name, setup := range map[string]func(){
 		"missing":       func() { os.Remove(sigFile) },
-		"another key's": func() { _, err := signFile(file, sumOf(t, file), other, false); require.NoError(t, err) },
+		"another key's": func() { _, err := SignFile(file, sumOf(t, file), other, false); require.NoError(t, err) },
 		"garbled":       func() { require.NoError(t, os.WriteFile(sigFile, []byte("garbage\n"), 0o644)) },
 		"another file's": func() {
-			require.NoError(t, os.WriteFile(sigFile, signature.Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644))
+			require.NoError(t, os.WriteFile(sigFile, Sign(s.key, sha256.Sum256(nil)).Marshal(), 0o644))
 		},
 		"too large": func() {
-			require.NoError(t, os.WriteFile(sigFile, bytes.Repeat([]byte("a"), signature.MaxFile+1), 0o644))
+			require.NoError(t, os.WriteFile(sigFile, bytes.Repeat([]byte("a"), MaxFile+1), 0o644))
 		},
 		"a directory":     func() { os.Remove(sigFile); require.NoError(t, os.Mkdir(sigFile, 0o755)) },
 		"a dangling link": func() { os.Remove(sigFile); require.NoError(t, os.Symlink(filepath.Join(dir, "nowhere"), sigFile)) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			setup()
-			changed, err := signFile(file, sumOf(t, file), s, false)
+			changed, err := SignFile(file, sumOf(t, file), s, false)
 			require.NoError(t, err)
 			assert.True(t, changed, "signed again")
 			assert.True(t, verifies())
@@ -77,20 +76,20 @@ func TestSignFile(t *testing.T) {
 	}
 
 	t.Run("without a key", func(t *testing.T) {
-		changed, err := signFile(file, sumOf(t, file), nil, false)
+		changed, err := SignFile(file, sumOf(t, file), nil, false)
 		require.NoError(t, err)
 		assert.False(t, changed)
 		assert.FileExists(t, sigFile, "a kept file's .sig stays")
-		changed, err = signFile(file, sumOf(t, file), nil, true)
+		changed, err = SignFile(file, sumOf(t, file), nil, true)
 		require.NoError(t, err)
 		assert.True(t, changed)
 		assert.NoFileExists(t, sigFile, "a rebuilt file's .sig is another file's: it goes")
-		changed, err = signFile(file, sumOf(t, file), nil, true)
+		changed, err = SignFile(file, sumOf(t, file), nil, true)
 		require.NoError(t, err)
 		assert.False(t, changed)
 	})
 
-	_, err = readSigning(file)
+	_, err = ReadSigner(file)
 	assert.ErrorContains(t, err, "sign: "+file+": private key: want the header line")
 }
 

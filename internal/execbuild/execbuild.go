@@ -29,6 +29,10 @@ type Options struct {
 	Flags []string
 	// Verbose, if set, gets the go build command line as it starts.
 	Verbose io.Writer
+	// Env are more environment variables for go build (CGO_ENABLED=0),
+	// after this process's: the last of a name wins. Plugins names the
+	// executables for the GOOS of this process's environment, not Env's.
+	Env []string
 }
 
 // Name returns the executable's file name for kind and name on goos:
@@ -81,7 +85,11 @@ func Build(ctx context.Context, src []byte, out string, o Options) (string, erro
 	if o.Verbose != nil {
 		fmt.Fprintf(o.Verbose, "cd %s\ngo %s\n", o.Dir, strings.Join(args, " "))
 	}
-	if b, err := (gocmd.Cmd{Dir: o.Dir}).Combined(ctx, args...); err != nil {
+	var env []string
+	if len(o.Env) > 0 {
+		env = append(os.Environ(), o.Env...)
+	}
+	if b, err := (gocmd.Cmd{Dir: o.Dir, Env: env}).Combined(ctx, args...); err != nil {
 		return "", fmt.Errorf("go build of %s: %w\n%s", filepath.Base(out), err, strings.TrimSpace(string(b)))
 	}
 	sum, err := sums.File(tmp)

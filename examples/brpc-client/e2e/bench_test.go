@@ -10,10 +10,12 @@ import (
 var loadLine = regexp.MustCompile(`calls/s=(\S+) p50-µs=(\S+) p99-µs=(\S+)`)
 
 // BenchmarkModes compares, in one run, Echo calls through the gRPC client,
-// the brpc plugin compiled in (static greeter) and the brpc plugin loaded
-// from a .so (dynamic greeter), with 1 and 64 concurrent callers, against
-// an echo server in this process. Each op is one call; the greeter measures
-// its own calls (process start-up is not counted) and reports calls/s and
+// the brpc plugin compiled in (static greeter), the brpc plugin loaded
+// from a .so (dynamic greeter) and the brpc plugin running as a child
+// process (process greeter), with 1 and 64 concurrent callers, against an
+// echo server in this process. Each op is one call; the greeter measures
+// its own calls (neither its start-up nor the plugin process's, which the
+// client's construction starts, is counted) and reports calls/s and
 // latency percentiles, which this benchmark reports as its metrics.
 //
 //	go test -run '^$' -bench Modes -benchtime 20000x -count 3 ./e2e
@@ -30,6 +32,7 @@ func BenchmarkModes(b *testing.B) {
 		{"grpc", fixtures.static, nil, "grpc"},
 		{"brpc-static", fixtures.static, nil, "brpc"},
 		{"brpc-dynamic", fixtures.dynamic, []string{"MICRO_PLUGIN=" + fixtures.plugin}, "brpc"},
+		{"brpc-process", fixtures.process, []string{"PLUGINK_DIR=" + processDir()}, "brpc"},
 	}
 	for _, callers := range []int{1, 64} {
 		for _, m := range modes {

@@ -1,11 +1,14 @@
-// Package e2e runs the greeter service end to end in both of plugink's
+// Package e2e runs the greeter service end to end in each of plugink's
 // modes, over real loopback sockets: the static build with the brpc plugin
-// compiled in, and the dynamic build loading it from a .so.
+// compiled in, the dynamic build loading it from a .so, and the process
+// build running it as a child process.
 package e2e
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,18 +21,23 @@ import (
 
 	"github.com/plugink/plugink/examples/brpc-client/internal/echotest"
 	"github.com/plugink/plugink/gen"
+	"github.com/plugink/plugink/internal/execbuild"
 	"github.com/plugink/plugink/internal/testmod"
 	"github.com/plugink/plugink/loader"
 	"github.com/plugink/plugink/runtime"
 )
 
-// fixtures are built once for the package: the two greeter binaries and
-// the brpc plugin. The plugin takes the longest (gRPC and protobuf are
-// compiled for dynamic linking), so it starts as soon as the dynamic host
-// exists, while the static host builds.
+// fixtures are built once for the package: the three greeter binaries,
+// the brpc plugin as a .so and as an executable. The .so takes the longest
+// (gRPC and protobuf are compiled for dynamic linking), so it starts as
+// soon as the dynamic host exists, while the others build.
 var fixtures struct {
 	dir, static, dynamic, plugin string
-	err                          error
+	// process is the greeter built with -tags plugink_process, and
+	// processPlugin the brpc plugin's executable (CGO_ENABLED=0), alone in
+	// its directory, without a plugink.sum.
+	process, processPlugin string
+	err                    error
 }
 
 func TestMain(m *testing.M) {
@@ -51,9 +59,13 @@ func buildFixtures(dir string) error {
 	fixtures.static = filepath.Join(dir, "greeter")
 	fixtures.dynamic = filepath.Join(dir, "greeter-dynamic")
 	fixtures.plugin = filepath.Join(dir, "plugins", "client_brpc.so")
+	fixtures.process = filepath.Join(dir, "greeter-process")
+	fixtures.processPlugin = filepath.Join(dir, "process-plugins", "client_brpc")
 	var wg sync.WaitGroup
-	var staticErr, pluginErr error
+	var staticErr, pluginErr, processErr, execErr error
 	wg.Go(func() { staticErr = goBuild("-o", fixtures.static, "../cmd/greeter") })
+	wg.Go(func() { processErr = goBuild("-tags", "plugink_process", "-o", fixtures.process, "../cmd/greeter") })
+	wg.Go(func() { execErr = buildExecutable(fixtures.processPlugin) })
 	if err := goBuild("-tags", "plugink_dynamic", "-o", fixtures.dynamic, "../cmd/greeter"); err != nil {
 		wg.Wait()
 		return err
@@ -69,10 +81,48 @@ func buildFixtures(dir string) error {
 			Path: "github.com/plugink/plugink/examples/brpc-client/plugins/brpc", NewFunc: "NewClient"})
 	})
 	wg.Wait()
-	if staticErr != nil {
-		return staticErr
+	return errors.Join(staticErr, pluginErr, processErr, execErr)
+}
+
+// buildExecutable builds the greeter's brpc plugin as a process plugin's
+// executable at out, as plugink build -process does, without cgo, and
+// records nothing (no plugink.sum).
+func buildExecutable(out string) error {
+	ctx := context.Background()
+	const greeter = "../cmd/greeter"
+	m, err := gen.ReadManifest(filepath.Join(greeter, "plugink.yaml"))
+	if err != nil {
+		return err
 	}
-	return pluginErr
+	ch, err := gen.Check(ctx, m, gen.Options{Dir: greeter})
+	if err != nil {
+		return err
+	}
+	var kind *gen.CheckedKind
+	for _, k := range ch.Kinds {
+		if k.Name == "client" && k.Glue != nil {
+			kind = k
+		}
+	}
+	if kind == nil {
+		return fmt.Errorf("%s: kind client cannot cross a process", m.File)
+	}
+	var src []byte
+	for _, p := range m.Enabled() {
+		if p.Type == "client" && p.Name == "brpc" {
+			if src, err = kind.Glue.Plugin(p.Name, p.Path, p.Func()); err != nil {
+				return err
+			}
+		}
+	}
+	if src == nil {
+		return fmt.Errorf("%s: no plugin client/brpc", m.File)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	_, err = execbuild.Build(ctx, src, out, execbuild.Options{Dir: greeter, Env: []string{"CGO_ENABLED=0"}})
+	return err
 }
 
 func goBuild(args ...string) error {
@@ -180,7 +230,7 @@ func TestDynamic(t *testing.T) {
 
 func TestUnknownClientListsClients(t *testing.T) {
 	s := startServer(t)
-	for _, bin := range []string{fixtures.static, fixtures.dynamic} {
+	for _, bin := range []string{fixtures.static, fixtures.dynamic, fixtures.process} {
 		out, err := greet(t, s, bin, t.TempDir(), []string{"MICRO_PLUGIN=" + fixtures.plugin}, "--client=thrift")
 		require.Error(t, err)
 		assert.Contains(t, out, `unknown name "thrift" (available: brpc, grpc)`)

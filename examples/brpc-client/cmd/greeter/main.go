@@ -12,6 +12,11 @@
 //
 //	greeter --client=brpc -brpc_addr 127.0.0.1:8002 -c 64 -d 10s -request_size 11
 //
+// With -keep_going, a failed call does not end the load: each call is
+// bounded by -timeout, the greeter says on stderr when calls are under way,
+// and it prints how many calls failed, each distinct failure once with its
+// count, and how many calls succeeded after the first failure.
+//
 // With -follow_upgrades, it calls through a client.Upgrading, which moves
 // its calls to a new generation of the plugin when the host upgrades it
 // (the manifest's dynamic.upgrade_signal: kill -HUP), and it ends a load
@@ -53,6 +58,7 @@ func run() error {
 	flag.DurationVar(&load.Duration, "d", 0, "load mode: call for this long (instead of -n)")
 	flag.IntVar(&load.Callers, "c", 1, "load mode: concurrent callers sharing the client")
 	flag.IntVar(&load.RequestSize, "request_size", 0, `load mode: bytes of each request's message (default: "hello world", 11 bytes)`)
+	flag.BoolVar(&load.KeepGoing, "keep_going", false, "load mode: count failed calls and go on, rather than stop at the first; print each distinct failure once, with its count")
 	follow := flag.Bool("follow_upgrades", false, "call through a client that follows upgrades of its plugin (a dynamic build whose manifest sets dynamic.upgrade_signal), and report each")
 	flag.Parse()
 
@@ -83,11 +89,22 @@ func run() error {
 	defer c.Close()
 
 	if load.Calls > 0 || load.Duration > 0 {
+		if load.KeepGoing {
+			load.CallTimeout = *timeout
+			load.Started = func() { fmt.Fprintln(os.Stderr, "greeter: load: calls under way") }
+		}
 		r, err := echoload.Run(c, load)
 		if err != nil {
 			return fmt.Errorf("%s client: %w", name, err)
 		}
 		fmt.Printf("client=%s callers=%d %s\n", name, max(load.Callers, 1), r)
+		if load.KeepGoing {
+			fmt.Printf("failed=%d succeeded-after-first-failure=%d longest-µs=%.1f\n",
+				r.Failed, r.SucceededAfterFailure, float64(r.Longest)/float64(time.Microsecond))
+			for _, f := range r.Failures {
+				fmt.Printf("failure x%d: %s\n", f.Count, f.Err)
+			}
+		}
 		if !*follow {
 			return nil
 		}

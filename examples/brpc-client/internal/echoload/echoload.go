@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -30,6 +31,24 @@ type Result struct {
 	Elapsed time.Duration
 	// P50 and P99 are latency percentiles of single calls.
 	P50, P99 time.Duration
+
+	// With Config.KeepGoing, Calls and the latencies count the failed
+	// calls too. Failed is how many calls failed; Failures are their
+	// distinct errors (by text), in the order first seen.
+	Failed   int
+	Failures []Failure
+	// SucceededAfterFailure is how many calls that began after a call had
+	// failed succeeded.
+	SucceededAfterFailure int
+	// Longest is the longest call.
+	Longest time.Duration
+}
+
+// Failure is one distinct error of failed calls, and how many failed
+// with it.
+type Failure struct {
+	Err   string
+	Count int
 }
 
 // CallsPerSecond is Calls over Elapsed.
@@ -53,27 +72,48 @@ type Config struct {
 	// RequestSize is the length of each request's message, in bytes, as
 	// bRPC's echo client's -request_size; 0 sends [Message].
 	RequestSize int
+	// KeepGoing makes a failed call count, rather than end the run: the
+	// callers go on, and the result counts and lists the failures.
+	KeepGoing bool
+	// CallTimeout, if set, bounds each call's context (the warm-up's too).
+	CallTimeout time.Duration
+	// Started, if set, is called once, when the first call after the
+	// warm-up has ended, however it ended: calls are under way.
+	Started func()
 }
 
 // Run makes one warm-up call, then Echo calls through c as cfg says, and
-// returns what it measured. It stops at the first failed call and returns
-// its error.
+// returns what it measured. Unless cfg.KeepGoing, it stops at the first
+// failed call and returns its error; a failed warm-up call always ends it.
 func Run(c client.Client, cfg Config) (Result, error) {
 	msg := Message
 	if cfg.RequestSize > 0 {
 		msg = strings.Repeat("r", cfg.RequestSize)
 	}
 	req := &echopb.EchoRequest{Message: proto.String(msg)}
+	call := func(rsp *echopb.EchoResponse) error {
+		return c.Call(context.Background(), "example.EchoService", "Echo", req, rsp)
+	}
+	if cfg.CallTimeout > 0 {
+		call = func(rsp *echopb.EchoResponse) error {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.CallTimeout)
+			defer cancel()
+			return c.Call(ctx, "example.EchoService", "Echo", req, rsp)
+		}
+	}
 	var rsp echopb.EchoResponse
-	if err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp); err != nil {
+	if err := call(&rsp); err != nil {
 		return Result{}, fmt.Errorf("warm-up call: %w", err)
 	}
 	callers := max(cfg.Callers, 1)
 	lat := make([][]time.Duration, callers)
+	after := make([]int, callers) // calls succeeded after a failure, by caller
 	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
+		wg      sync.WaitGroup
+		once    sync.Once
+		first   error
+		started sync.Once
+		fails   failures
 	)
 	start := time.Now()
 	end := start.Add(cfg.Duration)
@@ -91,11 +131,24 @@ func Run(c client.Client, cfg Config) (Result, error) {
 		}
 		wg.Go(func() {
 			var rsp echopb.EchoResponse
+			n := 0 // calls succeeded after a failure
+			defer func() { after[g] = n }()
 			for i := 0; more(i); i++ {
+				failedBefore := cfg.KeepGoing && fails.any.Load()
 				t0 := time.Now()
-				err := c.Call(context.Background(), "example.EchoService", "Echo", req, &rsp)
+				err := call(&rsp)
 				lat[g] = append(lat[g], time.Since(t0))
-				if err != nil {
+				if cfg.Started != nil {
+					started.Do(cfg.Started)
+				}
+				switch {
+				case err == nil:
+					if failedBefore {
+						n++
+					}
+				case cfg.KeepGoing:
+					fails.add(err)
+				default:
 					once.Do(func() { first = err })
 					return
 				}
@@ -109,7 +162,42 @@ func Run(c client.Client, cfg Config) (Result, error) {
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	return Result{Calls: len(all), Elapsed: elapsed, P50: percentile(all, 50), P99: percentile(all, 99)}, nil
+	r := Result{Calls: len(all), Elapsed: elapsed, P50: percentile(all, 50), P99: percentile(all, 99)}
+	if len(all) > 0 {
+		r.Longest = all[len(all)-1]
+	}
+	r.Failures = fails.list
+	for _, f := range fails.list {
+		r.Failed += f.Count
+	}
+	for _, n := range after {
+		r.SucceededAfterFailure += n
+	}
+	return r, nil
+}
+
+// failures collects the errors of failed calls, by text.
+type failures struct {
+	any  atomic.Bool // a call failed
+	mu   sync.Mutex
+	list []Failure
+	at   map[string]int // index in list
+}
+
+func (f *failures) add(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.any.Store(true)
+	text := err.Error()
+	if i, ok := f.at[text]; ok {
+		f.list[i].Count++
+		return
+	}
+	if f.at == nil {
+		f.at = map[string]int{}
+	}
+	f.at[text] = len(f.list)
+	f.list = append(f.list, Failure{Err: text, Count: 1})
 }
 
 // maxRate is the most calls a second latencyRoom plans for.

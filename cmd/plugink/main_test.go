@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plugink/plugink/internal/testmod"
+	"github.com/plugink/plugink/runtime"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/mod/module"
 )
@@ -41,6 +43,8 @@ func TestScripts(t *testing.T) {
 			"publish":        publish,
 			"setgoversion":   setGoVersion,
 			"patchbuildinfo": patchBuildInfo,
+			"waitfile":       waitFile,
+			"signal":         signalPid,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINK_ROOT", root)
@@ -130,7 +134,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"gen", "-C", bad}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
 		{[]string{"gen", "-C", bad, "-check"}, exitError, "", `plugink.yaml:5:11: plugin "alpha": unknown kind "clinet"`},
 		// gen -check: the diff on stdout, what it means on stderr.
-		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "+++ b/zz_plugink_static.go", "plugink: gen -check: 2 generated files out of date: " + greeterAbs + "/zz_plugink_static.go, " + greeterAbs + "/zz_plugink_dynamic.go\n" +
+		{[]string{"gen", "-C", greeter, "-check"}, exitStale, "+++ b/zz_plugink_static.go", "plugink: gen -check: 4 generated files out of date: " + greeterAbs + "/zz_plugink_static.go, " + greeterAbs + "/zz_plugink_dynamic.go, " + greeterAbs + "/zz_plugink_process.go, " + greeterAbs + "/zz_plugink_glue.go\n" +
 			"plugink: hint: regenerate them: plugink gen -C " + greeter + "\n"},
 		{[]string{"gen", "-C", greeter, "-manifest", "plugink.yaml", "-check"}, exitStale, "+++ b/zz_plugink_static.go", "out of date"}, // relative to -C
 		{[]string{"inspect", "missing.so"}, exitError, "", "plugink: inspect missing.so: open missing.so"},
@@ -284,4 +288,42 @@ func TestDocUsage(t *testing.T) {
 			t.Errorf("doc.go does not show the usage of %s: %q", c.name, line)
 		}
 	}
+}
+
+// waitFile waits, up to a minute, for a file that a background command
+// writes (whole, by a rename) to exist:
+//
+//	waitfile file
+func waitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile file")
+	}
+	file := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(file); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			ts.Fatalf("%s: not written within a minute: %v", args[0], err)
+		}
+	}
+}
+
+// signalPid sends a signal (SIGHUP, SIGUSR1 or SIGUSR2) to the process
+// whose ID a file holds (a background command writes it, as testscript's
+// kill sends only SIGINT and SIGKILL):
+//
+//	signal SIGHUP pidfile
+func signalPid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal SIGNAL pidfile")
+	}
+	sig, err := runtime.SignalNamed(args[0])
+	ts.Check(err)
+	data, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	ts.Check(err)
+	p, err := os.FindProcess(pid)
+	ts.Check(err)
+	ts.Check(p.Signal(sig))
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/plugink/plugink/internal/fsx"
 	"github.com/plugink/plugink/internal/gocmd"
 	"github.com/plugink/plugink/internal/layout"
 	"github.com/plugink/plugink/internal/sums"
@@ -56,48 +57,52 @@ func GOOS(ctx context.Context, dir string) (string, error) {
 
 // Build compiles the main package src into the executable out, written
 // whole or not at all, and returns its SHA-256 in hex. The package goes in
-// a directory of its own under o.Dir/_plugink, removed afterwards.
+// o.Dir/_plugink/process/<out's name>, where it stays (go build records
+// its path in the executable: a fixed one makes the same sources give the
+// same bytes, so a rebuild of an unchanged plugin changes no checksum or
+// signature, and an upgrade signal after it changes nothing).
 func Build(ctx context.Context, src []byte, out string, o Options) (string, error) {
-	var r [6]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	base := filepath.Join(o.Dir, layout.Dir)
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
-	}
-	pkg, err := os.MkdirTemp(base, "process-")
+	name := strings.TrimSuffix(filepath.Base(out), ".exe")
+	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
-	defer os.RemoveAll(pkg)
-	if err := os.WriteFile(filepath.Join(pkg, "main.go"), src, 0o644); err != nil {
-		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+	pkg := filepath.Join(dir, layout.Dir, "process", name)
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		return "", fmt.Errorf("build %s: %w", name, err)
+	}
+	if err := fsx.WriteFiles(fsx.File{Path: filepath.Join(pkg, "main.go"), Data: src}); err != nil {
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return "", err
 	}
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
 	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp-"+hex.EncodeToString(r[:]))
 	defer os.Remove(tmp)
 	args := append([]string{"build", "-o", tmp}, o.Flags...)
-	args = append(args, "./"+filepath.ToSlash(mustRel(o.Dir, pkg)))
-	if o.Verbose != nil {
-		fmt.Fprintf(o.Verbose, "cd %s\ngo %s\n", o.Dir, strings.Join(args, " "))
-	}
-	var env []string
+	args = append(args, "./"+filepath.ToSlash(mustRel(dir, pkg)))
+	cmd := gocmd.Cmd{Dir: dir}
 	if len(o.Env) > 0 {
-		env = append(os.Environ(), o.Env...)
+		cmd.Env = append(os.Environ(), o.Env...)
 	}
-	if b, err := (gocmd.Cmd{Dir: o.Dir, Env: env}).Combined(ctx, args...); err != nil {
-		return "", fmt.Errorf("go build of %s: %w\n%s", filepath.Base(out), err, strings.TrimSpace(string(b)))
+	if o.Verbose != nil {
+		fmt.Fprintf(o.Verbose, "cd %s\ngo %s\n", dir, strings.Join(args, " "))
+		cmd.Echo = o.Verbose // what go build -x prints, as it prints it
+	}
+	if b, err := cmd.Combined(ctx, args...); err != nil {
+		return "", fmt.Errorf("go build of %s: %w\n%s", name, err, strings.TrimSpace(string(b)))
 	}
 	sum, err := sums.File(tmp)
 	if err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, abs); err != nil {
-		return "", fmt.Errorf("build %s: %w", filepath.Base(out), err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	return sum, nil
 }

@@ -55,24 +55,24 @@ func GOOS(ctx context.Context, dir string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Build compiles the main package src into the executable out, written
-// whole or not at all, and returns its SHA-256 in hex. The package goes in
-// o.Dir/_plugink/process/<out's name>, where it stays (go build records
+// Build compiles the main package src of the process plugin kind/name into
+// the executable out, written whole or not at all, and returns its SHA-256
+// in hex. The package goes in o.Dir/[layout.ProcessMainDir], where it
+// stays (go build records
 // its path in the executable: a fixed one makes the same sources give the
 // same bytes, so a rebuild of an unchanged plugin changes no checksum or
 // signature, and an upgrade signal after it changes nothing).
-func Build(ctx context.Context, src []byte, out string, o Options) (string, error) {
-	name := strings.TrimSuffix(filepath.Base(out), ".exe")
+func Build(ctx context.Context, kind, name string, src []byte, out string, o Options) (string, error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s/%s: %w", kind, name, err)
 	}
-	pkg := filepath.Join(dir, layout.Dir, "process", name)
+	pkg := filepath.Join(dir, filepath.FromSlash(layout.ProcessMainDir(kind, name)))
 	if err := os.MkdirAll(pkg, 0o755); err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s/%s: %w", kind, name, err)
 	}
 	if err := fsx.WriteFiles(fsx.File{Path: filepath.Join(pkg, "main.go"), Data: src}); err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s/%s: %w", kind, name, err)
 	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
@@ -95,14 +95,14 @@ func Build(ctx context.Context, src []byte, out string, o Options) (string, erro
 		cmd.Echo = o.Verbose // what go build -x prints, as it prints it
 	}
 	if b, err := cmd.Combined(ctx, args...); err != nil {
-		return "", fmt.Errorf("go build of %s: %w\n%s", name, err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("go build of %s/%s: %w\n%s", kind, name, err, strings.TrimSpace(string(b)))
 	}
 	sum, err := sums.File(tmp)
 	if err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, abs); err != nil {
-		return "", fmt.Errorf("build %s: %w", name, err)
+		return "", fmt.Errorf("build %s/%s: %w", kind, name, err)
 	}
 	return sum, nil
 }

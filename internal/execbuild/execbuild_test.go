@@ -28,7 +28,7 @@ func TestBuild(t *testing.T) {
 	testmod.Write(t, mod, map[string]string{"go.mod": "module example.com/m\n\ngo 1.24\n"})
 	out := filepath.Join(t.TempDir(), "client_hello")
 	ctx := context.Background()
-	sum, err := Build(ctx, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), out, Options{Dir: mod})
+	sum, err := Build(ctx, "client", "hello", []byte("package main\n\nfunc main() { println(\"hello\") }\n"), out, Options{Dir: mod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestBuild(t *testing.T) {
 	}
 
 	bad := filepath.Join(filepath.Dir(out), "client_bad")
-	_, err = Build(ctx, []byte("package main\n\nfunc main() { undefined() }\n"), bad, Options{Dir: mod})
+	_, err = Build(ctx, "client", "bad", []byte("package main\n\nfunc main() { undefined() }\n"), bad, Options{Dir: mod})
 	if err == nil || !strings.Contains(err.Error(), "undefined") {
 		t.Fatalf("a package that does not compile: %v, want the compiler's error", err)
 	}
@@ -54,7 +54,7 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	// The same sources give the same bytes: the package's path is fixed.
-	again, err := Build(ctx, []byte("package main\n\nfunc main() { println(\"hello\") }\n"), out, Options{Dir: mod})
+	again, err := Build(ctx, "client", "hello", []byte("package main\n\nfunc main() { println(\"hello\") }\n"), out, Options{Dir: mod})
 	if err != nil || again != sum {
 		t.Errorf("rebuilt unchanged: %s, %v; first build %s", again, err, sum)
 	}

@@ -76,7 +76,7 @@ func Plugins(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, dir 
 			r.Err = fmt.Errorf("%s: plugin %s: kind %s cannot cross a process", p.Pos, p, p.Type)
 		default:
 			if src, r.Err = k.Glue.Plugin(p.Name, p.Path, p.Func()); r.Err == nil {
-				r.Sum, r.Err = Build(ctx, src, r.File, o)
+				r.Sum, r.Err = Build(ctx, p.Type, p.Name, src, r.File, o)
 			}
 			if r.Err != nil {
 				r.Err = fmt.Errorf("%s: plugin %s: %w", p.Pos, p, r.Err)

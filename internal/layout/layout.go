@@ -36,6 +36,14 @@ func MainPackageDir(c *runtime.Config, gen string) string {
 	return rel
 }
 
+// ProcessMainDir returns the directory of the main package of a process
+// plugin's executable, relative to the host package's directory,
+// slash-separated: _plugink/_process/<type>/<name> (no kind name begins
+// with '_', so it never meets a .so's).
+func ProcessMainDir(kind, name string) string {
+	return Dir + "/_process/" + kind + "/" + name
+}
+
 // MainPackage returns the import path of the main package of the plugin c
 // built in the module modulePath as the generation gen ("" for none): the
 // plugin's pluginpath.

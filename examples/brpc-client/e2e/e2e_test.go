@@ -121,7 +121,7 @@ func buildExecutable(out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	_, err = execbuild.Build(ctx, src, out, execbuild.Options{Dir: greeter, Env: []string{"CGO_ENABLED=0"}})
+	_, err = execbuild.Build(ctx, "client", "brpc", src, out, execbuild.Options{Dir: greeter, Env: []string{"CGO_ENABLED=0"}})
 	return err
 }
 

@@ -118,7 +118,7 @@ func Open(spec Spec) *Plugin {
 	if p := registry.plugins[key]; p != nil {
 		return p
 	}
-	p := &Plugin{spec: spec, instances: map[*Instance]bool{}}
+	p := &Plugin{spec: spec, instances: map[*Instance]bool{}, hungAfter: hungAfter}
 	registry.plugins[key] = p
 	if sig := spec.UpgradeSignal; sig != "" && !registry.watching[sig] {
 		if s, ok := upgradeSignal(sig); ok {
@@ -132,8 +132,9 @@ func Open(spec Spec) *Plugin {
 // Plugin is one process plugin of a host: its executable, the process
 // serving new calls (at most one), and the instances constructed on it.
 type Plugin struct {
-	spec Spec
-	next atomic.Uint64 // call numbers
+	spec      Spec
+	next      atomic.Uint64 // call numbers
+	hungAfter time.Duration // hungAfter, but for tests
 
 	upgrading sync.Mutex // one Upgrade at a time
 
@@ -174,6 +175,7 @@ type generation struct {
 	how        string // how it ended ("exit status 3"), set before exited closes
 	killOnce   sync.Once
 	hostKilled atomic.Bool // the host ended the process, which had not ended by itself
+	watching   atomic.Bool // a cancellation's answer is awaited (watchHung)
 }
 
 // ended records how g's process ended: the first report counts.
@@ -511,6 +513,12 @@ func (p *Plugin) startError(path string, err error) error {
 			"build the plugin again from this host's manifest: plugink build")
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		return fmt.Errorf("%s changed between its check and its start: %w", path, err)
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		// go-plugin's explanation is fifteen lines for a log of one.
+		first, _, _ := strings.Cut(msg, "\n")
+		got := strings.TrimSpace(strings.TrimPrefix(first, "Unrecognized remote plugin message:"))
+		return runtime.WithHint(fmt.Errorf("%s is not a plugin executable for this host, or failed as it started: it wrote %s where the handshake was due", path, runtime.Quote(got)),
+			"its standard error is in the log, prefixed with the plugin's name; build it with plugink build")
 	}
 	return fmt.Errorf("start %s: %w", path, err)
 }
@@ -519,7 +527,8 @@ func (p *Plugin) startError(path string, err error) error {
 // (required with RequireSums) and the pinned keys, and returns its SHA-256.
 func (p *Plugin) verify(path string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
-		return "", runtime.WithHint(fmt.Errorf("plugin %s of %s: %w", p.spec.String(), p.spec.Manifest, err), "build the plugin's executable: plugink build")
+		return "", runtime.WithHint(fmt.Errorf("its executable: %w", err),
+			fmt.Sprintf("build it where %s is: plugink build -process (plugink build alone builds those with mode: process); or point -%s or $%s at the directory that holds it", p.spec.Manifest, runtime.PluginDirFlag, runtime.PluginDirEnv))
 	}
 	s, err := sums.InDir(filepath.Dir(path))
 	if err != nil {
@@ -743,7 +752,8 @@ func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod 
 	case <-c.Done:
 	case <-ctx.Done():
 		// Tell the plugin, without waiting: its answer, if any, is dropped.
-		g.rpc.Go("Plugin.PluginkCancel", &CancelArgs{Call: n}, new(struct{}), make(chan *rpc.Call, 1))
+		cancel := g.rpc.Go("Plugin.PluginkCancel", &CancelArgs{Call: n}, new(struct{}), make(chan *rpc.Call, 1))
+		p.watchHung(g, cancel)
 		return p.errorf(method, ctx.Err())
 	}
 	var se rpc.ServerError
@@ -772,6 +782,35 @@ func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod 
 	default:
 		return p.errorf(method, p.lost(ctx, g, err))
 	}
+}
+
+// hungAfter is how long a plugin process may leave a cancellation
+// unanswered before the host takes it for hung (stopped, or its net/rpc
+// loop wedged; a slow implementation still answers one) and ends it: its
+// calls in flight fail, and the next call starts the plugin again.
+const hungAfter = 10 * time.Second
+
+// watchHung ends g if it does not answer cancel, a cancellation it was
+// sent, within hungAfter; one watch per process at a time.
+func (p *Plugin) watchHung(g *generation, cancel *rpc.Call) {
+	if !g.watching.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer g.watching.Store(false)
+		t := time.NewTimer(p.hungAfter)
+		defer t.Stop()
+		select {
+		case <-cancel.Done:
+		case <-g.exited:
+		case <-t.C:
+			log.Printf("plugin %s: the plugin process (pid %d) answered no cancellation for %v: the host ends it; the next call starts the plugin again", p.spec, g.cmd.Process.Pid, p.hungAfter)
+			p.mu.Lock()
+			p.dropLocked(g, fmt.Errorf("the plugin process answered nothing for %v", p.hungAfter))
+			p.mu.Unlock()
+			g.kill()
+		}
+	}()
 }
 
 // lost takes g out of service after its connection failed with err, and

@@ -52,3 +52,46 @@ func TestStoppedProcess(t *testing.T) {
 		t.Fatalf("the stopped process ended %q (host killed: %v), want killed by the host", g.how, g.hostKilled.Load())
 	}
 }
+
+// A stopped process answers no cancellation: after hungAfter, the host
+// takes it for hung and ends it, without a Close; the next call starts the
+// plugin again.
+func TestHungProcessIsReplaced(t *testing.T) {
+	p, _ := openTest(t, "hung", false, nil)
+	p.hungAfter = 300 * time.Millisecond
+	inst, err := p.New(ctxFor(t, bound), &NewArgs{Prefix: "h:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, pid := p.currentForTest(), p.Pid()
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Signal(syscall.SIGKILL) })
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := echo(ctx, inst, "x")
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil || try == 100 {
+			t.Fatalf("a call on a stopped process: %v, want context.DeadlineExceeded", err)
+		}
+	}
+	waitClosed(t, g.exited, "the end of the process that answered no cancellation")
+	if !g.hostKilled.Load() {
+		t.Fatalf("the hung process ended %q by itself, want ended by the host", g.how)
+	}
+	got, err := echo(ctxFor(t, bound), inst, "again")
+	if err != nil || got != "h:again" {
+		t.Fatalf("the call after the hung process ended: %q, %v", got, err)
+	}
+	if p.Pid() == pid {
+		t.Fatal("the hung process still serves")
+	}
+}

@@ -172,8 +172,17 @@ func TestCrash(t *testing.T) {
 	inst := newInstance(t, p, &NewArgs{Prefix: "c:"})
 	mustEcho(t, inst, "c:", "before")
 	pid := p.Pid()
+	w := watchLog(t, "plugin "+p.spec.String()+": last words")
 	var r BoolReply
 	err := inst.Call(ctxFor(t, bound), "Exit", &SleepArgs{}, &r)
+	// What the plugin wrote to os.Stderr just before it exited is in the
+	// log by the time the call fails: the host reads the process's stderr
+	// to its end before it reports the exit.
+	select {
+	case <-w.seen[0]:
+	default:
+		t.Errorf("the line the plugin wrote to os.Stderr before it exited is not in the log; it holds:\n%s", w)
+	}
 	ce := isCallError(t, err, "Exit")
 	if ce.Method != "Exit" || ce.Plugin != p.spec.String() {
 		t.Fatalf("CallError = %+v, want plugin %s, method Exit", ce, p.spec)

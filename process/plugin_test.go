@@ -211,6 +211,7 @@ func (t *testPlugin) WaitCancelled(a *SleepArgs, r *BoolReply) error {
 }
 
 func (t *testPlugin) Exit(a *SleepArgs, r *BoolReply) error {
+	fmt.Fprintln(os.Stderr, "last words")
 	os.Exit(3)
 	return nil
 }

@@ -30,9 +30,18 @@ type ServeConfig struct {
 func Serve(c ServeConfig) {
 	s := newServer()
 	go exitWithParent(os.Getppid())
+	stderr := os.Stderr
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake(c.Kind, c.Name, c.Shape),
-		Plugins:         plugin.PluginSet{pluginName: &rpcPlugin{server: func() any { return c.Receiver(s) }}},
+		Plugins: plugin.PluginSet{pluginName: &rpcPlugin{server: func() any {
+			// go-plugin has pointed os.Stderr at a pipe it copies to the
+			// host over the connection: what is written just before an
+			// exit is lost there. The process's own stderr, which the host
+			// reads to its end before it reports the exit, loses nothing.
+			// No code of the plugin has run yet: it is constructed later.
+			os.Stderr = stderr
+			return c.Receiver(s)
+		}}},
 		// go-plugin's default logs its debug messages, in JSON, on the
 		// process's stderr, which the host logs line by line: its warnings
 		// and errors are enough, in plain text.

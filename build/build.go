@@ -165,7 +165,7 @@ func Plugins(ctx context.Context, m *gen.Manifest, o Options) ([]Result, error) 
 	var mod *pluginbuild.Module
 	if len(plugins) > 0 {
 		if mod, err = bo.FindModule(ctx); err != nil { // once for every plugin
-			return nil, err
+			return nil, soFiles(plugins, procs, err)
 		}
 	}
 	plans, err := planBuilds(ctx, m, o.Host, bo, mod, plugins)

@@ -2,7 +2,9 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/plugink/plugink/gen"
 	"github.com/plugink/plugink/internal/execbuild"
@@ -31,4 +33,17 @@ func executables(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, 
 		out = append(out, r)
 	}
 	return out
+}
+
+// soFiles names, in err, the plugins that are built as .so files, when
+// some (procs) are executables: err is about the former.
+func soFiles(plugins, procs []*gen.PluginDecl, err error) error {
+	if len(procs) == 0 {
+		return err
+	}
+	names := make([]string, len(plugins))
+	for i, p := range plugins {
+		names[i] = p.String()
+	}
+	return fmt.Errorf("build %s as .so (a plugin without mode: process, or whose kind cannot cross a process): %w", strings.Join(names, ", "), err)
 }

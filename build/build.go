@@ -277,8 +277,8 @@ func checkManifest(ctx context.Context, m *gen.Manifest, o Options, pin *pinning
 	for _, f := range old {
 		names = append(names, filepath.Base(f.Path))
 	}
-	o.Warn(fmt.Sprintf("%s: %s out of date: a host built from them expects other plugins than %s lists; run go generate (plugink gen)",
-		filepath.Dir(m.File), strings.Join(names, " and "), filepath.Base(m.File)))
+	o.Warn(fmt.Sprintf("%s: the generated %s differ from what plugink gen writes now (other plugins, or another plugink): a host built from them may not fit the plugins built now; run go generate (plugink gen)",
+		m.File, strings.Join(names, ", ")))
 	return true, nil
 }
 

@@ -100,7 +100,11 @@ func Check(ctx context.Context, m *Manifest, o Options) (*Checked, error) {
 		}
 		if k := kinds[p.Type]; cp != nil && p.Process && k != nil && len(k.Problems) > 0 {
 			at := p.FieldPos["mode"]
-			c.add(at.Line, at.Column, "plugin %q (%s): mode: process: kind %s cannot cross a process (%d problems follow); leave mode out to compile the plugin in, or load it as a .so", p.Name, p.Type, p.Type, len(k.Problems))
+			follow := "1 problem follows"
+			if len(k.Problems) > 1 {
+				follow = fmt.Sprintf("%d problems follow", len(k.Problems))
+			}
+			c.add(at.Line, at.Column, "plugin %q (%s): mode: process: kind %s cannot cross a process (%s); leave mode out to compile the plugin in, or load it as a .so", p.Name, p.Type, p.Type, follow)
 			for _, pr := range k.Problems {
 				refused = append(refused, &Error{Pos: pr.Pos, Msg: pr.Msg})
 			}

@@ -502,7 +502,7 @@ func (p *manifestParser) plugin(i int, n *yaml.Node) *PluginDecl {
 			d.NewFunc = s
 		case "mode":
 			if s != ModeProcess {
-				p.c.add(v.Line, v.Column, "%s: mode %s: want %q (leave mode out for a plugin compiled in, or loaded as a .so with -tags plugink_dynamic)", what, runtime.Quote(s), ModeProcess)
+				p.c.add(v.Line, v.Column, "%s: mode %s: want %q, or no mode: the build tag chooses (compiled in; a .so with -tags plugink_dynamic; a process with -tags plugink_process)", what, runtime.Quote(s), ModeProcess)
 				return
 			}
 			d.Process = true

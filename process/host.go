@@ -309,6 +309,20 @@ func (p *Plugin) path() string {
 	return path
 }
 
+// RegisterFlag defines the flag -plugin_dir (runtime.PluginDirFlag) on fs,
+// or on flag.CommandLine if fs is nil, unless it is defined already (by
+// the loader, in a dynamic host): the directory of the plugins'
+// executables, def by default. The generated glue calls it from an init
+// function.
+func RegisterFlag(fs *flag.FlagSet, def string) {
+	if fs == nil {
+		fs = flag.CommandLine
+	}
+	if fs.Lookup(runtime.PluginDirFlag) == nil {
+		fs.String(runtime.PluginDirFlag, "", fmt.Sprintf("directory of plugin executables (default %q, or $%s)", def, runtime.PluginDirEnv))
+	}
+}
+
 // pluginDir returns the plugin directory: the -plugin_dir flag if the
 // program defines it and it is set, else $PLUGINK_DIR, else def.
 func pluginDir(def string) string {

@@ -28,6 +28,11 @@ type Config struct {
 // it where it compares builds.
 const DynamicTag = "plugink_dynamic"
 
+// ProcessTag is the build tag that builds a host in process mode: its
+// generated file runs every plugin whose kind can cross a process as a
+// child process.
+const ProcessTag = "plugink_process"
+
 // String returns "kind/name", the form used in messages.
 func (c *Config) String() string {
 	if c == nil {

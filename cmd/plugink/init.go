@@ -87,7 +87,8 @@ func writeInit(out io.Writer, res *scaffold.InitResult, dir string, w *where) er
 	b.WriteString("\nNext: ")
 	if !res.CallsInit {
 		fmt.Fprintf(&b, `call %[1]s in main, after flag.Parse and before it selects an implementation
-(it registers the plugins: compiled in, or loaded from .so files with -tags plugink_dynamic):
+(it registers the plugins: compiled in; loaded from .so files with -tags plugink_dynamic;
+or run as child processes with -tags plugink_process, or for those with mode: process):
 
 	if err := %[1]s(); err != nil {
 		log.Fatal(runtime.Explain(err)) // runtime: github.com/plugink/plugink/runtime

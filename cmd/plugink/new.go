@@ -75,8 +75,18 @@ func writeNew(out io.Writer, res *scaffold.NewResult, w *where) error {
 	run := fmt.Sprintf("./%s --%s=%s", bin, k.Name, p.Name)
 	static := fmt.Sprintf("go build -o %s . && %s", bin, run)
 	dynamic := fmt.Sprintf("go build -tags %s -o %s . && %s build -host %s && %s", runtime.DynamicTag, bin, invokedAs(), bin, run)
-	fmt.Fprintf(&b, "%-*s  # compiled in\n", len(dynamic), static)
-	fmt.Fprintf(&b, "%s  # loaded from %s\n", dynamic, path.Join(res.Manifest.DynamicDir, p.FileName()))
+	lines := [][2]string{{static, "compiled in"}, {dynamic, "loaded from " + path.Join(res.Manifest.DynamicDir, p.FileName())}}
+	if k.Glue != nil {
+		process := fmt.Sprintf("go mod tidy && go build -tags %s -o %s . && %s build -process && %s", runtime.ProcessTag, bin, invokedAs(), run)
+		lines = append(lines, [2]string{process, "a child process: " + path.Join(res.Manifest.DynamicDir, p.Type+"_"+p.Name)})
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%-*s  # %s\n", width, l[0], l[1])
+	}
 	_, err := io.WriteString(out, b.String())
 	return err
 }

@@ -63,6 +63,9 @@ func Dynamic(h Host) ([]byte, error) {
 	if len(h.TrustedKeys) > 0 {
 		f.Comment("It loads only files signed by a key of dynamic.trusted_keys (each beside its <file>.sig).")
 	}
+	if procs := h.processes(); procs != "" {
+		f.Commentf("Those with mode: process run as child processes, registered with the others: %s.", procs)
+	}
 	if h.UpgradeSignal != "" {
 		f.Comment("On " + h.UpgradeSignal + ", the plugins whose files changed are upgraded (pluginkloader.Manifest.Upgrade).")
 	}

@@ -12,7 +12,7 @@ import (
 const (
 	// ProcessTag is the build tag that runs every plugin that can cross a
 	// process as one.
-	ProcessTag = "plugink_process"
+	ProcessTag = runtime.ProcessTag
 	// ProcessFile is the registration file of a host built with ProcessTag.
 	ProcessFile = "zz_plugink_process.go"
 	// GlueFile holds the generated clients of the kinds whose plugins may
@@ -51,6 +51,18 @@ func (h Host) anyProcess() bool {
 		}
 	}
 	return false
+}
+
+// processes lists, for a doc comment, the plugins with mode: process; ""
+// if none.
+func (h Host) processes() string {
+	var out []string
+	for _, p := range h.Plugins {
+		if p.Process {
+			out = append(out, p.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // crosses reports whether p can run as a process: its kind has glue.
@@ -119,6 +131,10 @@ func Glue(h Host) ([]byte, error) {
 	f.Func().Id(specFunc).Params(jen.List(jen.Id("kind"), jen.Id("name")).String()).Qual(processPath, "Spec").Block(
 		jen.Return(jen.Qual(processPath, "Spec").Add(fields(spec...))),
 	)
+	f.Line()
+	f.Commentf("init defines -%s, the directory of the plugins' executables, unless the", runtime.PluginDirFlag).Line().
+		Comment("program (or the loader) has.")
+	f.Func().Id("init").Params().Block(jen.Qual(processPath, "RegisterFlag").Call(jen.Nil(), jen.Lit(h.DynamicDir)))
 	for _, k := range h.Kinds {
 		if k.Glue != nil && used[k.Name] {
 			f.Line()

@@ -16,6 +16,9 @@ func Static(h Host) ([]byte, error) {
 		Comment("Call it once, after flag.Parse and before selecting implementations.").Line().
 		Commentf("Built with -tags %s, the program loads them as .so files instead; with", DynamicTag).Line().
 		Commentf("-tags %s, it runs them as child processes.", ProcessTag)
+	if procs := h.processes(); procs != "" {
+		f.Commentf("Those with mode: process run as child processes in every build: %s.", procs)
+	}
 	var configs []jen.Code
 	for _, p := range h.Plugins {
 		if p.Process {

@@ -32,6 +32,12 @@ func pluginkSpec(kind, name string) pluginkprocess.Spec {
 	}
 }
 
+// init defines -plugin_dir, the directory of the plugins' executables, unless the
+// program (or the loader) has.
+func init() {
+	pluginkprocess.RegisterFlag(nil, "plugins")
+}
+
 // pluginkSentinelsClient are the sentinel errors of kind client's package, and context's:
 // errors.Is holds for them across the process boundary.
 var pluginkSentinelsClient = []pluginkprocess.Sentinel{

@@ -15,7 +15,7 @@ server=
 plugins_before=
 [ -e cmd/greeter/plugins ] && plugins_before=yes
 cleanup() {
-	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+	for p in ${greeter:-} $server; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
 	[ -n "$plugins_before" ] || rm -rf cmd/greeter/plugins
 	[ -z "$plugins_before" ] || rm -f cmd/greeter/plugins/client_brpc
@@ -40,7 +40,25 @@ step "7. --client=brpc, process build: the greeter starts plugins/client_brpc an
 what "the host's code did not change: the generated client implements client.Client by calls to the plugin's process"
 (cd cmd/greeter && show "$work/greeter-process" "${addrs[@]}" --client=brpc)
 
-step "8. 64 callers through the process plugin, and the same load with the plugin compiled in"
+step "8. The plugin's process killed (SIGKILL) under 8 callers: the greeter lives, the calls resume"
+what "the calls in flight fail, each saying which plugin ended and how; the next call starts the plugin again"
+greeter=
+(cd cmd/greeter && exec "$work/greeter-process" "${addrs[@]}" --client=brpc -n 0 -d 4s -c 8 -keep_going -timeout 5s >"$work/load.out" 2>"$work/load.err") &
+greeter=$!
+for _ in $(seq 300); do
+	grep -q 'calls under way' "$work/load.err" 2>/dev/null && break
+	sleep 0.05
+done
+child=$(pgrep -P "$greeter" -f client_brpc || true)
+[ -n "$child" ] || fail "no plugin process under the greeter (pid $greeter)"
+echo "\$ kill -KILL $child   # the plugin's process"
+kill -KILL "$child"
+wait "$greeter" || fail "the greeter failed after its plugin was killed: $(cat "$work/load.err")"
+greeter=
+sed 's/^/   /' "$work/load.out"
+grep -q 'succeeded-after-first-failure=[1-9]' "$work/load.out" || fail "no call succeeded after the kill"
+
+step "9. 64 callers through the process plugin, and the same load with the plugin compiled in"
 (cd cmd/greeter && show "$work/greeter-process" "${addrs[@]}" --client=brpc -n 20000 -c 64)
 go build -o "$work/greeter" ./cmd/greeter
 show "$work/greeter" "${addrs[@]}" --client=brpc -n 20000 -c 64

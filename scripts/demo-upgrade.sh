@@ -82,4 +82,4 @@ upgraded=$(sed -n 's/.*calls\/s=\([0-9]*\).*/\1/p' "$work/out" | head -1)
 echo "calls/s over 10 s: $steady steady; $upgraded in the run with the upgrade (the two runs differ by the machine's noise: the upgrade costs no call)"
 
 step "Done: every call succeeded, and generation 2 answers; everything started is stopped"
-echo "Next: README.md, section 8 (Upgrading a plugin in a running host)."
+echo "Next: README.md, section 9 (Upgrading a plugin in a running host)."

@@ -23,7 +23,7 @@ trap cleanup EXIT INT TERM
 
 
 step "The greeter's manifest (checked in) and its generated files are current"
-what "which plugins the service links is in version control: plugink.yaml; go generate turns it into two files"
+what "which plugins the service links is in version control: plugink.yaml; go generate turns it into the generated files (static, dynamic, process, glue)"
 cat cmd/greeter/plugink.yaml
 show go tool plugink gen -C cmd/greeter -check
 echo "The lines the service adds for plugink (cmd/greeter/main.go):"

@@ -104,8 +104,9 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 // BenchmarkStart: a plugin's start-up, from plugin.NewClient to the first
 // successful Echo (the process started, the handshake read, the
 // connection made, the plugin dispensed, one call). Killing it is not
-// timed. Each iteration costs milliseconds: run it with -benchtime 100x or
-// so.
+// timed. BenchmarkStart/generated is the same for the generated glue (see
+// benchStartGlue), whose plugin it builds first. Each iteration costs
+// milliseconds: run it with -benchtime 100x or so.
 func BenchmarkStart(b *testing.B) {
 	for _, transport := range transports {
 		b.Run(transport, func(b *testing.B) {
@@ -128,4 +129,5 @@ func BenchmarkStart(b *testing.B) {
 			}
 		})
 	}
+	b.Run("generated", benchStartGlue)
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/plugink/plugink/runtime"
 )
 
 // Echoer is the interface both transports carry.
@@ -316,12 +318,16 @@ func TestMain(m *testing.M) {
 		serve(t)
 		os.Exit(0)
 	}
+	// The generated plugin's directory is its Spec's, whatever the
+	// environment says.
+	os.Unsetenv(runtime.PluginDirEnv)
 	code := m.Run()
 	started.Lock()
 	for _, c := range started.m {
 		c.Kill()
 	}
 	started.Unlock()
+	removeGluePlugins()
 	os.Exit(code)
 }
 

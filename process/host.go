@@ -498,7 +498,7 @@ func (p *Plugin) launch() (*generation, error) {
 	rc, err := g.client.Client()
 	if err != nil {
 		g.kill()
-		return nil, p.startError(path, err)
+		return nil, p.startError(path, sum, err)
 	}
 	d, err := rc.Dispense(pluginName)
 	if err != nil {
@@ -514,8 +514,9 @@ func (p *Plugin) launch() (*generation, error) {
 // about a version this host does not speak.
 var pluginVersion = regexp.MustCompile(`Plugin version: (\d+)`)
 
-// startError explains a start that failed.
-func (p *Plugin) startError(path string, err error) error {
+// startError explains a start of path, whose checksum should be want,
+// that failed.
+func (p *Plugin) startError(path, want string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "ncompatible API version"):
@@ -526,7 +527,11 @@ func (p *Plugin) startError(path string, err error) error {
 		return runtime.WithHint(fmt.Errorf("%s was built for another shape of kind %s's interface than this host: its protocol version is %s, this host's %d (%w)", path, p.spec.Kind, theirs, Version(p.spec.Shape), err),
 			"build the plugin again from this host's manifest: plugink build")
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		return fmt.Errorf("%s changed between its check and its start: %w", path, err)
+		got, herr := sums.File(path)
+		if herr != nil {
+			got = "unreadable: " + herr.Error()
+		}
+		return &sums.ChecksumError{Path: path, Want: want, Got: got}
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		// go-plugin's explanation is fifteen lines for a log of one.
 		first, _, _ := strings.Cut(msg, "\n")
@@ -548,14 +553,17 @@ func (p *Plugin) verify(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum, err := sums.File(path)
-	if err != nil {
-		return "", err
-	}
-	if want, ok := s.Lookup(path); ok && want != sum {
-		return "", &sums.ChecksumError{Path: path, Want: want, Got: sum}
-	} else if !ok && p.spec.RequireSums {
+	// A checksum plugink.sum records is the one go-plugin's SecureConfig
+	// checks the file against before it starts it: hashing the file here
+	// too would read it twice (some 17 ms each for a 19 MB executable).
+	sum, ok := s.Lookup(path)
+	if !ok && p.spec.RequireSums {
 		return "", runtime.WithHint(fmt.Errorf("%w for %s, and %s requires one (dynamic.require_sums)", sums.ErrNoChecksum, path, p.spec.Manifest), "build the plugin with plugink build, which records its checksum")
+	}
+	if !ok {
+		if sum, err = sums.File(path); err != nil {
+			return "", err
+		}
 	}
 	var keys signature.Pinned
 	keys.Add(p.spec.TrustedKeys...)

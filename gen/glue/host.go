@@ -42,7 +42,7 @@ func (k *Kind) EmitHost(f *jen.File) {
 	f.Line()
 	k.emitHostConstructor(f)
 	f.Line()
-	f.Commentf("%s is a %s whose instance lives in a plugin process.", k.clientType(), typeString(k.iface))
+	f.Commentf("%s implements %s by calls to its instance in a plugin process.", k.clientType(), typeString(k.iface))
 	f.Type().Id(k.clientType()).Struct(
 		jen.Id("i").Op("*").Add(proc("Instance")),
 		jen.Id("err").Error().Comment("why the host refused the constructor's arguments, if it did"),

@@ -202,7 +202,7 @@ func (k *Kind) emitPluginMethod(f *jen.File, m *method) {
 		jen.Defer().Id("end").Call(),
 		jen.List(jen.Id("c"), jen.Id("ok")).Op(":=").Id("impl").Assert(k.typ(k.iface)),
 		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(
-			jen.Lit("instance %d is a %T, not a "+typeString(k.iface)), jen.Id("a").Dot("Instance"), jen.Id("impl")))),
+			jen.Lit("instance %d is a %T, which does not implement "+typeString(k.iface)), jen.Id("a").Dot("Instance"), jen.Id("impl")))),
 	}
 	pre, args := k.pluginArgs(m.params, where)
 	body = append(body, pre...)

@@ -44,7 +44,7 @@ func pluginkProcessEcho(spec pluginkprocess.Spec) func(...echo.Option) echo.Echo
 	}
 }
 
-// pluginkClientEcho is a echo.Echoer whose instance lives in a plugin process.
+// pluginkClientEcho implements echo.Echoer by calls to its instance in a plugin process.
 type pluginkClientEcho struct {
 	i   *pluginkprocess.Instance
 	err error // why the host refused the constructor's arguments, if it did

@@ -80,7 +80,7 @@ func pluginkProcessClient(spec pluginkprocess.Spec) func(...client.Option) clien
 	}
 }
 
-// pluginkClientClient is a client.Client whose instance lives in a plugin process.
+// pluginkClientClient implements client.Client by calls to its instance in a plugin process.
 type pluginkClientClient struct {
 	i   *pluginkprocess.Instance
 	err error // why the host refused the constructor's arguments, if it did

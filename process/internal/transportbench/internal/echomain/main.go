@@ -78,7 +78,7 @@ func (s *Plugin) Echo(a *EchoArgs, r *EchoReply) error {
 	defer end()
 	c, ok := impl.(echo.Echoer)
 	if !ok {
-		return fmt.Errorf("instance %d is a %T, not a echo.Echoer", a.Instance, impl)
+		return fmt.Errorf("instance %d is a %T, which does not implement echo.Echoer", a.Instance, impl)
 	}
 	r0, r1 := c.Echo(ctx, a.P1)
 	r.R0 = r0

@@ -151,6 +151,25 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
+	// A process host and a plugin executable link package process: it
+	// links neither the loader nor the generator, and the loader does
+	// not link it (nor go-plugin): a dynamic host pays nothing for the
+	// third mode.
+	if p := pkgs[module+"/process"]; p == nil {
+		t.Error("no package process")
+	} else {
+		for _, d := range p.Deps {
+			rel, ok := strings.CutPrefix(d, module+"/")
+			if ok && (rel == "loader" || strings.HasPrefix(rel, "loader/") || rel == "gen" || strings.HasPrefix(rel, "gen/") || rel == "build") {
+				t.Errorf("process depends on %s", d)
+			}
+		}
+	}
+	for _, d := range pkgs[module+"/loader"].Deps {
+		if d == module+"/process" || strings.HasPrefix(d, "github.com/hashicorp/") {
+			t.Errorf("the loader links %s", d)
+		}
+	}
 }
 
 // maxPackageLines bounds a package's size: lines of its non-test files,

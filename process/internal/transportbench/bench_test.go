@@ -65,15 +65,8 @@ func echoCalls(b *testing.B, e Echoer, callers, size int) {
 				if i >= len(lat) {
 					return
 				}
-				t0 := time.Now()
-				out, err := e.Echo(ctx, msg)
-				lat[i] = time.Since(t0)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if len(out) != size {
-					b.Errorf("Echo of %d bytes returned %d", size, len(out))
+				var ok bool
+				if lat[i], ok = timedEcho(ctx, b, e, msg); !ok {
 					return
 				}
 			}
@@ -130,4 +123,21 @@ func BenchmarkStart(b *testing.B) {
 		})
 	}
 	b.Run("generated", benchStartGlue)
+}
+
+// timedEcho echoes msg through e and returns how long it took; false, with
+// the benchmark failed, if the call failed or msg did not come back whole.
+func timedEcho(ctx context.Context, b *testing.B, e Echoer, msg []byte) (time.Duration, bool) {
+	t0 := time.Now()
+	out, err := e.Echo(ctx, msg)
+	d := time.Since(t0)
+	if err != nil {
+		b.Error(err)
+		return d, false
+	}
+	if len(out) != len(msg) {
+		b.Errorf("Echo of %d bytes returned %d", len(msg), len(out))
+		return d, false
+	}
+	return d, true
 }

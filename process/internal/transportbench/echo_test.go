@@ -345,19 +345,7 @@ func TestEchoBothTransports(t *testing.T) {
 			defer c.Kill()
 			ctx := context.Background()
 
-			for _, n := range []int{0, 1, 64, 4 << 10, 64 << 10} {
-				msg := make([]byte, n)
-				for i := range msg {
-					msg[i] = byte(i*7 + n)
-				}
-				got, err := e.Echo(ctx, msg)
-				if err != nil {
-					t.Fatalf("Echo(%d bytes): %v", n, err)
-				}
-				if !bytes.Equal(got, msg) {
-					t.Fatalf("Echo(%d bytes) = %d bytes, not the message sent", n, len(got))
-				}
-			}
+			checkEchoSizes(t, e)
 
 			got, err := e.Echo(ctx, deadlineProbe)
 			if err != nil {
@@ -396,5 +384,24 @@ func TestEchoBothTransports(t *testing.T) {
 				t.Errorf("Echo with a cancelled context: %v, want context canceled", err)
 			}
 		})
+	}
+}
+
+// checkEchoSizes echoes messages of 0 bytes to 64 KiB through e, and
+// fails t unless each comes back as sent.
+func checkEchoSizes(t *testing.T, e Echoer) {
+	t.Helper()
+	for _, n := range []int{0, 1, 64, 4 << 10, 64 << 10} {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i*7 + n)
+		}
+		got, err := e.Echo(context.Background(), msg)
+		if err != nil {
+			t.Fatalf("Echo(%d bytes): %v", n, err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("Echo(%d bytes) = %d bytes, not the message sent", n, len(got))
+		}
 	}
 }

@@ -338,15 +338,8 @@ func pairedCalls(b *testing.B, hand, gen Echoer, callers, size int) {
 					if j == 1 {
 						e = gen
 					}
-					t0 := time.Now()
-					out, err := e.Echo(ctx, msg)
-					lat[j][i] = time.Since(t0)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if len(out) != size {
-						b.Errorf("Echo of %d bytes returned %d", size, len(out))
+					var ok bool
+					if lat[j][i], ok = timedEcho(ctx, b, e, msg); !ok {
 						return
 					}
 				}
@@ -407,19 +400,7 @@ func TestGlueEcho(t *testing.T) {
 	defer closeGlue(t, e, limited)
 	ctx := context.Background()
 
-	for _, n := range []int{0, 1, 64, 4 << 10, 64 << 10} {
-		msg := make([]byte, n)
-		for i := range msg {
-			msg[i] = byte(i*7 + n)
-		}
-		got, err := e.Echo(ctx, msg)
-		if err != nil {
-			t.Fatalf("Echo(%d bytes): %v", n, err)
-		}
-		if !bytes.Equal(got, msg) {
-			t.Fatalf("Echo(%d bytes) = %d bytes, not the message sent", n, len(got))
-		}
-	}
+	checkEchoSizes(t, e)
 
 	got, err := e.Echo(ctx, echoimpl.DeadlineProbe)
 	if err != nil {

@@ -14,11 +14,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/plugink-process.XXXXXX")
 server=
 plugins_before=
 [ -e cmd/greeter/plugins ] && plugins_before=yes
+generated_before=
+[ -e cmd/greeter/_plugink ] && generated_before=yes
 cleanup() {
 	for p in ${greeter:-} $server; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
 	[ -n "$plugins_before" ] || rm -rf cmd/greeter/plugins
 	[ -z "$plugins_before" ] || rm -f cmd/greeter/plugins/client_brpc
+	# the plugin's generated main package, which plugink build keeps
+	[ -n "$generated_before" ] || rm -rf cmd/greeter/_plugink
 }
 trap cleanup EXIT INT TERM
 fail() { echo "demo-process: $*" >&2; exit 1; }

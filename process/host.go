@@ -155,8 +155,9 @@ type generation struct {
 	client *plugin.Client
 	cmd    *exec.Cmd
 	rpc    *rpc.Client
-	sum    string   // the executable's SHA-256
-	stderr *lineLog // the process's standard error, as go-plugin copies it
+	sum    string      // the executable's SHA-256 if it was checked, else ""
+	info   os.FileInfo // the executable's, as it started
+	stderr *lineLog    // the process's standard error, as go-plugin copies it
 
 	dead atomic.Bool // out of service: no new calls
 
@@ -466,7 +467,15 @@ func (p *Plugin) launch() (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := hex.DecodeString(sum)
+	var secure *plugin.SecureConfig
+	if sum != "" {
+		raw, err := hex.DecodeString(sum)
+		if err != nil {
+			return nil, err
+		}
+		secure = &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()}
+	}
+	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
@@ -476,14 +485,14 @@ func (p *Plugin) launch() (*generation, error) {
 	p.mu.Unlock()
 	name := p.spec.String()
 	prefix := "plugin " + name + ": "
-	g := &generation{n: n, sum: sum, exited: make(chan struct{}), stderr: &lineLog{prefix: prefix}}
+	g := &generation{n: n, sum: sum, info: info, exited: make(chan struct{}), stderr: &lineLog{prefix: prefix}}
 	g.cmd = exec.Command(path)
 	setParentDeath(g.cmd)
 	g.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake(p.spec.Kind, p.spec.Name, p.spec.Shape),
 		Plugins:          plugin.PluginSet{pluginName: &rpcPlugin{}},
 		Cmd:              g.cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()},
+		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
 		Stderr:           g.stderr,
 		// Once it serves, go-plugin's Serve points the plugin's os.Stderr
@@ -543,7 +552,9 @@ func (p *Plugin) startError(path, want string, err error) error {
 }
 
 // verify checks the executable against the plugink.sum of its directory
-// (required with RequireSums) and the pinned keys, and returns its SHA-256.
+// (required with RequireSums) and the pinned keys, and returns its SHA-256:
+// the one plugink.sum records, else the file's if a key must have signed
+// it, else "" (nothing says what the file should be).
 func (p *Plugin) verify(path string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", runtime.WithHint(fmt.Errorf("its executable: %w", err),
@@ -560,13 +571,16 @@ func (p *Plugin) verify(path string) (string, error) {
 	if !ok && p.spec.RequireSums {
 		return "", runtime.WithHint(fmt.Errorf("%w for %s, and %s requires one (dynamic.require_sums)", sums.ErrNoChecksum, path, p.spec.Manifest), "build the plugin with plugink build, which records its checksum")
 	}
+	var keys signature.Pinned
+	keys.Add(p.spec.TrustedKeys...)
+	if !ok && !keys.Active() {
+		return "", nil // nothing to check the file against
+	}
 	if !ok {
 		if sum, err = sums.File(path); err != nil {
 			return "", err
 		}
 	}
-	var keys signature.Pinned
-	keys.Add(p.spec.TrustedKeys...)
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return "", err

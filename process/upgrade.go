@@ -65,12 +65,8 @@ func (p *Plugin) Upgrade() (bool, error) {
 	if g == nil || g.dead.Load() || g.hasExited() {
 		return false, nil
 	}
-	sum, err := sums.File(p.path())
-	if err != nil {
+	if changed, err := g.changed(p.path()); err != nil || !changed {
 		return false, err
-	}
-	if sum == g.sum {
-		return false, nil
 	}
 	ng, err := p.launch()
 	if err != nil {
@@ -100,4 +96,21 @@ func (p *Plugin) Pid() int {
 		return rc.Pid
 	}
 	return 0
+}
+
+// changed reports whether the executable at path is another than g runs:
+// by its checksum if g's was checked, else by the file's identity, size
+// and modification time (a rebuild that renames a new file over it
+// changes them, even to the same bytes).
+func (g *generation) changed(path string) (bool, error) {
+	if g.sum != "" {
+		sum, err := sums.File(path)
+		return sum != g.sum, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	same := os.SameFile(fi, g.info) && fi.Size() == g.info.Size() && fi.ModTime().Equal(g.info.ModTime())
+	return !same, nil
 }

@@ -1,7 +1,9 @@
 package process
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -37,11 +39,16 @@ func unlinkedMessage(t *testing.T, name, text string) *dynamicpb.Message {
 	return m
 }
 
+// things numbers the unlinked message types the tests make.
+var things atomic.Int64
+
 // TestUnlinkedMessageAsksForItsDescriptor: a program that does not link a
 // message's type says so with an error naming it; the descriptor the
 // sender kept for it makes the type, and the message then decodes.
 func TestUnlinkedMessageAsksForItsDescriptor(t *testing.T) {
-	m := unlinkedMessage(t, "Thing", "hello")
+	// A name of its own each run: a type made from a descriptor stays.
+	thing := fmt.Sprintf("Thing%d", things.Add(1))
+	m := unlinkedMessage(t, thing, "hello")
 	wire, err := MarshalMessage(m)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +58,7 @@ func TestUnlinkedMessageAsksForItsDescriptor(t *testing.T) {
 		t.Fatalf("New of an unlinked message: %v, want an error asking for its descriptor", err)
 	}
 	name, desc, ok := wantedDescriptor("decode parameter req: " + err.Error())
-	if !ok || name != "plugink.test.Thing" || len(desc) == 0 {
+	if !ok || name != "plugink.test."+thing || len(desc) == 0 {
 		t.Fatalf("wantedDescriptor = %q, %d bytes, %v", name, len(desc), ok)
 	}
 	if err := describe(name, desc); err != nil {

@@ -304,14 +304,93 @@ func (m Message) Return(after proto.Message) (Message, error) {
 	return back, nil
 }
 
-// IsZero reports whether v is its type's zero value. Options applied on
-// the host side cross as the fields they set: a field left zero keeps the
-// plugin constructor's default.
+// IsZero reports whether v is its type's zero value.
 func IsZero(v any) bool {
 	if v == nil {
 		return true
 	}
 	return reflect.ValueOf(v).IsZero()
+}
+
+// Fill sets every exported field of the struct *ptr to a value that is not
+// its type's zero (a number 1, a string, true, a non-nil empty slice or
+// map, a pointer to a filled value), for [SetFields].
+func Fill(ptr any) {
+	v := reflect.ValueOf(ptr).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); v.Type().Field(i).IsExported() && f.CanSet() {
+			fill(f, 0)
+		}
+	}
+}
+
+// fill sets f to a value that is not its type's zero, depth levels deep.
+func fill(f reflect.Value, depth int) {
+	switch f.Kind() {
+	case reflect.Bool:
+		f.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		f.SetInt(1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		f.SetUint(1)
+	case reflect.Float32, reflect.Float64:
+		f.SetFloat(1)
+	case reflect.Complex64, reflect.Complex128:
+		f.SetComplex(1)
+	case reflect.String:
+		f.SetString("\x00plugink")
+	case reflect.Slice:
+		f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+	case reflect.Map:
+		f.Set(reflect.MakeMap(f.Type()))
+	case reflect.Pointer:
+		p := reflect.New(f.Type().Elem())
+		if depth < 4 {
+			fill(p.Elem(), depth+1)
+		}
+		f.Set(p)
+	case reflect.Struct:
+		if f.Type() == reflect.TypeFor[time.Time]() {
+			f.Set(reflect.ValueOf(time.Unix(1, 0)))
+			return
+		}
+		for i := range f.NumField() {
+			if g := f.Field(i); f.Type().Field(i).IsExported() && g.CanSet() && depth < 4 {
+				fill(g, depth+1)
+			}
+		}
+	case reflect.Array:
+		for i := range f.Len() {
+			fill(f.Index(i), depth+1)
+		}
+	}
+}
+
+// SetFields returns the names of the fields functional options set: zero
+// is what they made of a zero value, filled of one that [Fill] filled. A
+// field the options set holds the same in both, or something other than
+// zero in zero (an option that appends to a slice). Options applied on the
+// host cross as these fields: a field they did not set keeps the plugin
+// constructor's default, and one they set to zero crosses as zero.
+func SetFields(zero, filled any) []string {
+	z, f := reflect.ValueOf(zero).Elem(), reflect.ValueOf(filled).Elem()
+	probe := reflect.New(z.Type())
+	Fill(probe.Interface())
+	var out []string
+	for i := range z.NumField() {
+		sf := z.Type().Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		// A field Fill cannot fill (an interface, a struct without
+		// exported fields) tells nothing when both are zero: not set.
+		zf, ff := z.Field(i), f.Field(i)
+		fillable := !probe.Elem().Field(i).IsZero()
+		if !zf.IsZero() || fillable && reflect.DeepEqual(zf.Interface(), ff.Interface()) {
+			out = append(out, sf.Name)
+		}
+	}
+	return out
 }
 
 // CheckContext reports a context.Context held in a field (where, such as

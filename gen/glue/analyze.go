@@ -483,7 +483,7 @@ func (k *Kind) HostConstructor() string { return "pluginkProcess" + k.camel }
 // full package paths. The same input gives the same text.
 func (k *Kind) Shape() string {
 	var b strings.Builder
-	b.WriteString("plugink process shape 1\n")
+	b.WriteString("plugink process shape 2\n") // 2: options cross with the fields they set
 	fmt.Fprintf(&b, "kind %s\n", k.name)
 	fmt.Fprintf(&b, "constructor %s\n", shapeType(k.ctor.Underlying()))
 	fmt.Fprintf(&b, "interface %s\n", shapeType(k.iface))

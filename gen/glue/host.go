@@ -93,7 +93,11 @@ func argNames(params []*value) []string {
 }
 
 func pField(p *value) string { return fmt.Sprintf("P%d", p.index) }
-func rField(i int) string    { return fmt.Sprintf("R%d", i) }
+
+// setField names the field that lists the fields a functional option
+// parameter's options set.
+func setField(p *value) string { return fmt.Sprintf("S%d", p.index) }
+func rField(i int) string      { return fmt.Sprintf("R%d", i) }
 
 // elem returns the element type of the pointer or slice t.
 func elem(t types.Type) types.Type {
@@ -159,6 +163,9 @@ func (k *Kind) callTypes(params []*value, m *method, args, reply string, doc boo
 		if p.role != roleContext {
 			fields = append(fields, jen.Id(pField(p)).Add(k.wireType(p)))
 		}
+		if p.role == roleOption {
+			fields = append(fields, jen.Id(setField(p)).Index().String().Comment("the fields the options set"))
+		}
 	}
 	if doc {
 		out = append(out, jen.Commentf("%s are the arguments of %s as they cross.", args, k.what(m)))
@@ -217,9 +224,21 @@ func (k *Kind) hostArgs(params []*value, fail func(err jen.Code) []jen.Code) []j
 			}
 			after = append(after, jen.If(jen.List(field, jen.Err()).Op("=").Add(proc("MarshalMessage")).Call(arg), jen.Err().Op("!=").Nil()).Block(fail(jen.Err())...))
 		case roleOption:
-			o := jen.Id(fmt.Sprintf("o%d", p.index))
+			// The options run twice, on a zero value and on one whose
+			// every field holds something: a field they set (to zero, too)
+			// is the same in both (see pluginkprocess.SetFields).
+			// (Without options, nothing is set: a call pays nothing.)
+			o, q, set := jen.Id(fmt.Sprintf("o%d", p.index)), jen.Id(fmt.Sprintf("q%d", p.index)), jen.Id(fmt.Sprintf("s%d", p.index))
 			out = append(out, jen.Var().Add(o).Add(k.typ(p.opt.st)),
-				jen.For(jen.List(jen.Id("_"), jen.Id("f")).Op(":=").Range().Add(arg)).Block(jen.Id("f").Call(jen.Op("&").Add(o))))
+				jen.Var().Add(set).Index().String(),
+				jen.If(jen.Len(arg).Op(">").Lit(0)).Block(
+					jen.For(jen.List(jen.Id("_"), jen.Id("f")).Op(":=").Range().Add(arg)).Block(jen.Id("f").Call(jen.Op("&").Add(o))),
+					jen.Var().Add(q).Add(k.typ(p.opt.st)),
+					proc("Fill").Call(jen.Op("&").Add(q)),
+					jen.For(jen.List(jen.Id("_"), jen.Id("f")).Op(":=").Range().Add(arg)).Block(jen.Id("f").Call(jen.Op("&").Add(q))),
+					set.Clone().Op("=").Add(proc("SetFields")).Call(jen.Op("&").Add(o), jen.Op("&").Add(q)),
+				))
+			lit = append(lit, jen.Id(setField(p)).Op(":").Add(set))
 			var mirror []jen.Code
 			for _, f := range p.opt.fields {
 				if f.ctx {

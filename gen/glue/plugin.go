@@ -156,10 +156,11 @@ func (k *Kind) pluginArgs(params []*value, where string) (pre, args []jen.Code) 
 			args = append(args, arg)
 		case roleOption:
 			var sets []jen.Code
+			set := jen.Id("a").Dot(setField(p))
 			for _, f := range p.opt.fields {
 				if !f.ctx {
 					v := field.Clone().Dot(f.name)
-					sets = append(sets, jen.If(jen.Op("!").Add(proc("IsZero")).Call(v)).Block(jen.Id("o").Dot(f.name).Op("=").Add(v.Clone())))
+					sets = append(sets, jen.If(jen.Qual("slices", "Contains").Call(set.Clone(), jen.Lit(f.name))).Block(jen.Id("o").Dot(f.name).Op("=").Add(v.Clone())))
 				}
 			}
 			args = append(args, jen.Func().Params(jen.Id("o").Op("*").Add(k.typ(p.opt.st))).Block(sets...))

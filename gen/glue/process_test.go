@@ -232,6 +232,8 @@ func main() {
 	check(err == nil && rsp.GetValue() == "hi@host:9 retries=2", "echo with an option: %v, %q", err, rsp.GetValue())
 	err = c.Call(ctx, "svc", "echo", req, rsp)
 	check(err == nil && rsp.GetValue() == "hi@host:9 retries=1", "echo, the plugin's default option: %v, %q", err, rsp.GetValue())
+	err = c.Call(ctx, "svc", "echo", req, rsp, client.WithRetries(0))
+	check(err == nil && rsp.GetValue() == "hi@host:9 retries=0", "echo with an option that sets zero: %v, %q", err, rsp.GetValue())
 	check(req.GetValue() == "hi", "req changed: %q", req.GetValue())
 
 	err = c.Call(ctx, "svc", "missing", req, rsp)
@@ -254,7 +256,7 @@ func main() {
 	for range 20 {
 		var st client.Stats
 		m, err := c.Stats(ctx, since, &st)
-		check(err == nil && st.Calls == 4 && st.Last.Equal(since), "Stats: %v, %+v", err, st)
+		check(err == nil && st.Calls == 5 && st.Last.Equal(since), "Stats: %v, %+v", err, st)
 		if cancelled = m["cancelled"]; cancelled == 1 {
 			break
 		}

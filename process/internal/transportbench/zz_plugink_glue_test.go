@@ -11,7 +11,7 @@ import (
 )
 
 // pluginkShapeEcho is the shape of kind echo's interface: the handshake's contract.
-const pluginkShapeEcho = "plugink process shape 1\nkind echo\nconstructor func(...github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option) github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\ninterface github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\nmethod Echo(context.Context, []uint8) ([]uint8, error)\noption github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option func(*github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options)\nstruct github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options struct{Max int}\n"
+const pluginkShapeEcho = "plugink process shape 2\nkind echo\nconstructor func(...github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option) github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\ninterface github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\nmethod Echo(context.Context, []uint8) ([]uint8, error)\noption github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option func(*github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options)\nstruct github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options struct{Max int}\n"
 
 // pluginkSentinelsEcho are the sentinel errors of kind echo's package, and context's:
 // errors.Is holds for them across the process boundary.
@@ -26,16 +26,26 @@ func pluginkProcessEcho(spec pluginkprocess.Spec) func(...echo.Option) echo.Echo
 	type pluginkArgs struct {
 		pluginkprocess.Header
 		P0 echo.Options
+		S0 []string // the fields the options set
 	}
 	spec.Sentinels = pluginkSentinelsEcho
 	p := pluginkprocess.Open(spec)
 	return func(p0 ...echo.Option) echo.Echoer {
 		c := &pluginkClientEcho{}
 		var o0 echo.Options
-		for _, f := range p0 {
-			f(&o0)
+		var s0 []string
+		if len(p0) > 0 {
+			for _, f := range p0 {
+				f(&o0)
+			}
+			var q0 echo.Options
+			pluginkprocess.Fill(&q0)
+			for _, f := range p0 {
+				f(&q0)
+			}
+			s0 = pluginkprocess.SetFields(&o0, &q0)
 		}
-		a := &pluginkArgs{P0: o0}
+		a := &pluginkArgs{S0: s0, P0: o0}
 		c.i, _ = p.New(context.Background(), a)
 		runtime.AddCleanup(c, func(i *pluginkprocess.Instance) {
 			go i.Close()

@@ -16,7 +16,7 @@ import (
 // pluginkShapes are the shapes of the interfaces of plugink.yaml's kinds that cross a process:
 // a plugin executable built for another shape is refused at its start.
 var pluginkShapes = map[string]string{
-	"client": "plugink process shape 1\nkind client\nconstructor func(...github.com/plugink/plugink/examples/brpc-client/micro/client.Option) github.com/plugink/plugink/examples/brpc-client/micro/client.Client\ninterface github.com/plugink/plugink/examples/brpc-client/micro/client.Client\nmethod Call(context.Context, string, string, google.golang.org/protobuf/reflect/protoreflect.ProtoMessage, google.golang.org/protobuf/reflect/protoreflect.ProtoMessage, ...github.com/plugink/plugink/examples/brpc-client/micro/client.CallOption) error\nmethod Close() error\nmethod String() string\noption github.com/plugink/plugink/examples/brpc-client/micro/client.CallOption func(*github.com/plugink/plugink/examples/brpc-client/micro/client.CallOptions)\noption github.com/plugink/plugink/examples/brpc-client/micro/client.Option func(*github.com/plugink/plugink/examples/brpc-client/micro/client.Options)\nstruct github.com/plugink/plugink/examples/brpc-client/micro/client.CallOptions struct{Timeout time.Duration; Context context.Context}\nstruct github.com/plugink/plugink/examples/brpc-client/micro/client.Options struct{Address string; Timeout time.Duration; DialTimeout time.Duration; Context context.Context}\ntype time.Duration int64\n",
+	"client": "plugink process shape 2\nkind client\nconstructor func(...github.com/plugink/plugink/examples/brpc-client/micro/client.Option) github.com/plugink/plugink/examples/brpc-client/micro/client.Client\ninterface github.com/plugink/plugink/examples/brpc-client/micro/client.Client\nmethod Call(context.Context, string, string, google.golang.org/protobuf/reflect/protoreflect.ProtoMessage, google.golang.org/protobuf/reflect/protoreflect.ProtoMessage, ...github.com/plugink/plugink/examples/brpc-client/micro/client.CallOption) error\nmethod Close() error\nmethod String() string\noption github.com/plugink/plugink/examples/brpc-client/micro/client.CallOption func(*github.com/plugink/plugink/examples/brpc-client/micro/client.CallOptions)\noption github.com/plugink/plugink/examples/brpc-client/micro/client.Option func(*github.com/plugink/plugink/examples/brpc-client/micro/client.Options)\nstruct github.com/plugink/plugink/examples/brpc-client/micro/client.CallOptions struct{Timeout time.Duration; Context context.Context}\nstruct github.com/plugink/plugink/examples/brpc-client/micro/client.Options struct{Address string; Timeout time.Duration; DialTimeout time.Duration; Context context.Context}\ntype time.Duration int64\n",
 }
 
 // pluginkSpec returns the spec of the process plugin kind/name of plugink.yaml: its executable
@@ -58,20 +58,30 @@ func pluginkProcessClient(spec pluginkprocess.Spec) func(...client.Option) clien
 	type pluginkArgs struct {
 		pluginkprocess.Header
 		P0 pluginkOptions
+		S0 []string // the fields the options set
 	}
 	spec.Sentinels = pluginkSentinelsClient
 	p := pluginkprocess.Open(spec)
 	return func(p0 ...client.Option) client.Client {
 		c := &pluginkClientClient{}
 		var o0 client.Options
-		for _, f := range p0 {
-			f(&o0)
+		var s0 []string
+		if len(p0) > 0 {
+			for _, f := range p0 {
+				f(&o0)
+			}
+			var q0 client.Options
+			pluginkprocess.Fill(&q0)
+			for _, f := range p0 {
+				f(&q0)
+			}
+			s0 = pluginkprocess.SetFields(&o0, &q0)
 		}
 		if err := pluginkprocess.CheckContext(o0.Context, "client.Options.Context"); err != nil {
 			c.err = err
 			return c
 		}
-		a := &pluginkArgs{P0: pluginkOptions{Address: o0.Address, Timeout: o0.Timeout, DialTimeout: o0.DialTimeout}}
+		a := &pluginkArgs{S0: s0, P0: pluginkOptions{Address: o0.Address, Timeout: o0.Timeout, DialTimeout: o0.DialTimeout}}
 		c.i, _ = p.New(context.Background(), a)
 		runtime.AddCleanup(c, func(i *pluginkprocess.Instance) {
 			go i.Close()
@@ -98,6 +108,7 @@ func (c *pluginkClientClient) Call(ctx context.Context, p1 string, p2 string, p3
 		P3 pluginkprocess.Message
 		P4 pluginkprocess.Message
 		P5 pluginkCallOptions
+		S5 []string // the fields the options set
 	}
 	type pluginkReply struct {
 		R0 *pluginkprocess.Error
@@ -108,13 +119,22 @@ func (c *pluginkClientClient) Call(ctx context.Context, p1 string, p2 string, p3
 		return c.err
 	}
 	var o5 client.CallOptions
-	for _, f := range p5 {
-		f(&o5)
+	var s5 []string
+	if len(p5) > 0 {
+		for _, f := range p5 {
+			f(&o5)
+		}
+		var q5 client.CallOptions
+		pluginkprocess.Fill(&q5)
+		for _, f := range p5 {
+			f(&q5)
+		}
+		s5 = pluginkprocess.SetFields(&o5, &q5)
 	}
 	if err := pluginkprocess.CheckContext(o5.Context, "client.CallOptions.Context"); err != nil {
 		return err
 	}
-	a := &pluginkArgs{P1: p1, P2: p2, P5: pluginkCallOptions{Timeout: o5.Timeout}}
+	a := &pluginkArgs{P1: p1, P2: p2, S5: s5, P5: pluginkCallOptions{Timeout: o5.Timeout}}
 	var err error
 	if a.P3, err = pluginkprocess.MarshalMessage(p3); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	pluginkprocess "github.com/plugink/plugink/process"
 	"github.com/plugink/plugink/process/internal/transportbench/internal/echo"
 	echoimpl "github.com/plugink/plugink/process/internal/transportbench/internal/echoimpl"
+	"slices"
 )
 
 func main() {
@@ -24,7 +25,7 @@ func main() {
 }
 
 // pluginkShape is the shape of kind echo's interface: the handshake's contract.
-const pluginkShape = "plugink process shape 1\nkind echo\nconstructor func(...github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option) github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\ninterface github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\nmethod Echo(context.Context, []uint8) ([]uint8, error)\noption github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option func(*github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options)\nstruct github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options struct{Max int}\n"
+const pluginkShape = "plugink process shape 2\nkind echo\nconstructor func(...github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option) github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\ninterface github.com/plugink/plugink/process/internal/transportbench/internal/echo.Echoer\nmethod Echo(context.Context, []uint8) ([]uint8, error)\noption github.com/plugink/plugink/process/internal/transportbench/internal/echo.Option func(*github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options)\nstruct github.com/plugink/plugink/process/internal/transportbench/internal/echo.Options struct{Max int}\n"
 
 // pluginkSentinels are the sentinel errors of kind echo's package, and context's:
 // errors.Is holds for them across the process boundary.
@@ -44,12 +45,13 @@ type Plugin struct {
 type PluginkNewArgs struct {
 	pluginkprocess.Header
 	P0 echo.Options
+	S0 []string // the fields the options set
 }
 
 // PluginkNew constructs an instance with echoimpl.New.
 func (s *Plugin) PluginkNew(a *PluginkNewArgs, r *pluginkprocess.NewReply) error {
 	impl := echoimpl.New(func(o *echo.Options) {
-		if !pluginkprocess.IsZero(a.P0.Max) {
+		if slices.Contains(a.S0, "Max") {
 			o.Max = a.P0.Max
 		}
 	})

@@ -365,7 +365,7 @@ func (p *Plugin) current(ctx context.Context) (*generation, error) {
 				case <-t.C:
 				case <-ctx.Done():
 					t.Stop()
-					return nil, p.errorf("", fmt.Errorf("waiting %v to start the plugin again, after %d failures in a row: %w; the last failure: %w", wait, n, ctx.Err(), last))
+					return nil, p.errorf("", fmt.Errorf("waiting %v to start the plugin again, after %d failures in a row: %w; the last failure: %w", wait, n, context.Cause(ctx), last))
 				}
 				continue
 			}
@@ -377,7 +377,7 @@ func (p *Plugin) current(ctx context.Context) (*generation, error) {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return nil, p.errorf("", fmt.Errorf("starting the plugin: %w", ctx.Err()))
+			return nil, p.errorf("", fmt.Errorf("starting the plugin: %w", context.Cause(ctx)))
 		}
 		p.mu.Lock()
 		err := p.startErr
@@ -454,8 +454,15 @@ func (p *Plugin) dropLocked(g *generation, why error) {
 func (p *Plugin) monitor(g *generation) {
 	<-g.exited
 	p.mu.Lock()
+	serving := p.cur == g && !g.dead.Load()
 	p.dropLocked(g, fmt.Errorf("the plugin process ended (%s)", g.how))
 	p.mu.Unlock()
+	if serving && !g.hostKilled.Load() {
+		// Said once here: a call in flight, if any, says it too, but the
+		// end of an idle process would go unnoticed, and with it the
+		// state of the instances it held.
+		log.Printf("plugin %s: its process ended (%s); the next call starts it again, and constructs its instances there anew", p.spec, g.how)
+	}
 }
 
 // launch starts the plugin's executable: verified against plugink.sum and
@@ -507,7 +514,11 @@ func (p *Plugin) launch() (*generation, error) {
 	rc, err := g.client.Client()
 	if err != nil {
 		g.kill()
-		return nil, p.startError(path, sum, err)
+		err = p.startError(path, sum, err)
+		if !g.hostKilled.Load() && g.how != "" && g.how != "unknown" {
+			err = fmt.Errorf("%w (the process ended: %s)", err, g.how)
+		}
+		return nil, err
 	}
 	d, err := rc.Dispense(pluginName)
 	if err != nil {
@@ -518,6 +529,9 @@ func (p *Plugin) launch() (*generation, error) {
 	go p.monitor(g)
 	return g, nil
 }
+
+// buildCommand is how a process plugin's executable is built, for hints.
+const buildCommand = "plugink build -process (plugink build alone, for a plugin with mode: process)"
 
 // pluginVersion finds the plugin's protocol version in go-plugin's error
 // about a version this host does not speak.
@@ -534,7 +548,7 @@ func (p *Plugin) startError(path, want string, err error) error {
 			theirs = m[1]
 		}
 		return runtime.WithHint(fmt.Errorf("%s was built for another shape of kind %s's interface than this host: its protocol version is %s, this host's %d (%w)", path, p.spec.Kind, theirs, Version(p.spec.Shape), err),
-			"build the plugin again from this host's manifest: plugink build")
+			"build the plugin again from this host's manifest: "+buildCommand)
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		got, herr := sums.File(path)
 		if herr != nil {
@@ -546,7 +560,7 @@ func (p *Plugin) startError(path, want string, err error) error {
 		first, _, _ := strings.Cut(msg, "\n")
 		got := strings.TrimSpace(strings.TrimPrefix(first, "Unrecognized remote plugin message:"))
 		return runtime.WithHint(fmt.Errorf("%s is not a plugin executable for this host, or failed as it started: it wrote %s where the handshake was due", path, runtime.Quote(got)),
-			"its standard error is in the log, prefixed with the plugin's name; build it with plugink build")
+			"its standard error is in the log, prefixed with the plugin's name; build it with "+buildCommand)
 	}
 	return fmt.Errorf("start %s: %w", path, err)
 }
@@ -558,7 +572,7 @@ func (p *Plugin) startError(path, want string, err error) error {
 func (p *Plugin) verify(path string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", runtime.WithHint(fmt.Errorf("its executable: %w", err),
-			fmt.Sprintf("build it where %s is: plugink build -process (plugink build alone builds those with mode: process); or point -%s or $%s at the directory that holds it", p.spec.Manifest, runtime.PluginDirFlag, runtime.PluginDirEnv))
+			fmt.Sprintf("build it where %s is: %s; or point -%s or $%s at the directory that holds it", p.spec.Manifest, buildCommand, runtime.PluginDirFlag, runtime.PluginDirEnv))
 	}
 	s, err := sums.InDir(filepath.Dir(path))
 	if err != nil {
@@ -569,7 +583,7 @@ func (p *Plugin) verify(path string) (string, error) {
 	// too would read it twice (some 17 ms each for a 19 MB executable).
 	sum, ok := s.Lookup(path)
 	if !ok && p.spec.RequireSums {
-		return "", runtime.WithHint(fmt.Errorf("%w for %s, and %s requires one (dynamic.require_sums)", sums.ErrNoChecksum, path, p.spec.Manifest), "build the plugin with plugink build, which records its checksum")
+		return "", runtime.WithHint(fmt.Errorf("%w for %s, and %s requires one (dynamic.require_sums)", sums.ErrNoChecksum, path, p.spec.Manifest), "build the plugin with "+buildCommand+", which records its checksum")
 	}
 	var keys signature.Pinned
 	keys.Add(p.spec.TrustedKeys...)
@@ -681,7 +695,7 @@ func (i *Instance) bind(ctx context.Context, g *generation) (uint64, error) {
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return 0, i.p.errorf("", fmt.Errorf("waiting for the instance's construction: %w", ctx.Err()))
+				return 0, i.p.errorf("", fmt.Errorf("waiting for the instance's construction: %w", context.Cause(ctx)))
 			}
 		}
 		done := make(chan struct{})
@@ -725,7 +739,8 @@ func (i *Instance) isClosed() bool {
 // The reply is written only if the call succeeds.
 func (i *Instance) Call(ctx context.Context, method string, args Args, reply any) error {
 	if ctx == nil {
-		c, cancel := context.WithTimeout(context.Background(), NoContextTimeout)
+		c, cancel := context.WithTimeoutCause(context.Background(), NoContextTimeout,
+			fmt.Errorf("%w: no answer within %v (%s takes no context: process.NoContextTimeout bounds it)", context.DeadlineExceeded, NoContextTimeout, method))
 		defer cancel()
 		ctx = c
 	}
@@ -771,7 +786,7 @@ func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod 
 		return p.errorf(method, fmt.Errorf("the reply is a %T, not a pointer to a value to fill", reply))
 	}
 	if err := ctx.Err(); err != nil {
-		return p.errorf(method, err) // nothing sent
+		return p.errorf(method, context.Cause(ctx)) // nothing sent
 	}
 	h := args.header()
 	n := p.next.Add(1)
@@ -790,7 +805,7 @@ func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod 
 		// Tell the plugin, without waiting: its answer, if any, is dropped.
 		cancel := g.rpc.Go("Plugin.PluginkCancel", &CancelArgs{Call: n}, new(struct{}), make(chan *rpc.Call, 1))
 		p.watchHung(g, cancel)
-		return p.errorf(method, ctx.Err())
+		return p.errorf(method, context.Cause(ctx))
 	}
 	var se rpc.ServerError
 	switch err := c.Error; {
@@ -811,7 +826,7 @@ func (p *Plugin) callOnce(ctx context.Context, g *generation, method, rpcMethod 
 				}
 				return p.errorf(method, fmt.Errorf("describe message %s to the plugin: %w", name, d.Error))
 			case <-ctx.Done():
-				return p.errorf(method, ctx.Err())
+				return p.errorf(method, context.Cause(ctx))
 			}
 		}
 		return p.errorf(method, errors.New(string(se)))

@@ -40,7 +40,7 @@ func watch(name string, sig os.Signal) {
 				case err != nil:
 					log.Printf("plugin %s: upgrade on %s: %v; the running process keeps serving", p.spec.String(), name, err)
 				case changed:
-					log.Printf("plugin %s: upgraded on %s: a new process serves new calls; the old one ends when its calls have", p.spec.String(), name)
+					log.Printf("plugin %s: upgraded on %s: a new process serves new calls; the old one ends once its calls in flight have returned", p.spec.String(), name)
 				}
 			}
 		}

@@ -277,8 +277,12 @@ func checkManifest(ctx context.Context, m *gen.Manifest, o Options, pin *pinning
 	for _, f := range old {
 		names = append(names, filepath.Base(f.Path))
 	}
-	o.Warn(fmt.Sprintf("%s: the generated %s differ from what plugink gen writes now (other plugins, or another plugink): a host built from them may not fit the plugins built now; run go generate (plugink gen)",
-		m.File, strings.Join(names, ", ")))
+	what := "the generated files " + strings.Join(names, ", ") + " differ"
+	if len(names) == 1 {
+		what = "the generated file " + names[0] + " differs"
+	}
+	o.Warn(fmt.Sprintf("%s: %s from what plugink gen writes now (the manifest, the kinds' code or plugink changed): a host built from them may not fit the plugins built now; run go generate (plugink gen)",
+		m.File, what))
 	return true, nil
 }
 

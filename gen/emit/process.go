@@ -99,7 +99,11 @@ func Glue(h Host) ([]byte, error) {
 		shapes = append(shapes, jen.Lit(k.Name).Op(":").Lit(k.Glue.Shape()))
 	}
 	if len(shapes) == 0 {
-		f.Comment("No kind of " + h.Manifest + " with plugins can cross a process: " + h.summary() + ".")
+		if len(h.Plugins) == 0 {
+			f.Comment(h.Manifest + " lists no plugin: there is nothing to run as a process.")
+		} else {
+			f.Comment("No plugin of " + h.Manifest + " has a kind that can cross a process (plugink gen says why with mode: process): " + h.summary() + ".")
+		}
 		return render(f, "glue file")
 	}
 	f.Commentf("%s are the shapes of the interfaces of %s's kinds that cross a process:", shapesVar, h.Manifest).Line().
@@ -163,8 +167,8 @@ func Process(h Host) ([]byte, error) {
 		}
 	}
 	f.Commentf("%s registers the plugins of %s, all or none: %s.", InitFunc, h.Manifest, h.summary()).Line().
-		Comment("Built with -tags " + ProcessTag + ", each runs as a child process, from its executable in").Line().
-		Commentf("the plugin directory, which plugink build makes.")
+		Comment("Built with -tags " + ProcessTag + ", each whose kind can cross a process runs as a child").Line().
+		Commentf("process, from its executable in the plugin directory, which plugink build -process makes.")
 	if len(in) > 0 {
 		f.Commentf("Compiled in, as their kinds cannot cross a process: %s.", strings.Join(in, ", "))
 	}

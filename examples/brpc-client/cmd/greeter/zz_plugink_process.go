@@ -7,8 +7,8 @@ package main
 import plugink "github.com/plugink/plugink/runtime"
 
 // initPlugins registers the plugins of plugink.yaml, all or none: client/brpc.
-// Built with -tags plugink_process, each runs as a child process, from its executable in
-// the plugin directory, which plugink build makes.
+// Built with -tags plugink_process, each whose kind can cross a process runs as a child
+// process, from its executable in the plugin directory, which plugink build -process makes.
 // Call it once, after flag.Parse and before selecting implementations.
 func initPlugins() error {
 	return plugink.InitAll([]*plugink.Config{

@@ -442,12 +442,15 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 // not built, recorded, current and fit for host (if any), and why, and
 // returns errStale; else, unless quiet, it prints one line.
 func checkList(fs *flag.FlagSet, w *where, stdout io.Writer, st *build.Status, host *loader.Host, quiet bool) error {
-	enabled, current := 0, 0
+	enabled, current, processes := 0, 0, 0
 	for _, p := range st.Plugins {
 		if p.Disabled {
 			continue
 		}
 		enabled++
+		if p.Process {
+			processes++
+		}
 		var why []string
 		switch {
 		case p.Package != "ok":
@@ -487,7 +490,13 @@ func checkList(fs *flag.FlagSet, w *where, stdout io.Writer, st *build.Status, h
 	if host != nil {
 		fits = ", fits " + host.Path
 	}
-	_, err := fmt.Fprintf(stdout, "list -check: %s current: built, recorded in plugink.sum, inputs unchanged%s\n", count(current, "plugin"), fits)
+	exec := ""
+	if processes > 0 {
+		// An executable records no inputs, and fits any host of its
+		// interface's shape, which only its start checks.
+		exec = fmt.Sprintf(" (%s run as processes: built and recorded; their inputs and shape are checked when they start, not here)", count(processes, "plugin"))
+	}
+	_, err := fmt.Fprintf(stdout, "list -check: %s current: built, recorded in plugink.sum, inputs unchanged%s%s\n", count(current, "plugin"), fits, exec)
 	return err
 }
 

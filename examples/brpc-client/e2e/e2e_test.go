@@ -121,6 +121,12 @@ func buildExecutable(out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
+	// The build keeps the main package it writes beside the manifest:
+	// the test leaves the source tree as it found it.
+	generated := filepath.Join(greeter, "_plugink")
+	if _, err := os.Stat(generated); os.IsNotExist(err) {
+		defer os.RemoveAll(generated)
+	}
 	_, err = execbuild.Build(ctx, "client", "brpc", src, out, execbuild.Options{Dir: greeter, Env: []string{"CGO_ENABLED=0"}})
 	return err
 }

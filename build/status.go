@@ -72,7 +72,8 @@ type Status struct {
 }
 
 // List reports, for each plugin of m, whether its package resolves (one go
-// list call), whether its .so is built, whether the file is the one
+// list call), whether its .so is built (its executable, for a plugin with
+// mode: process, or with o.Process one whose kind can cross a process), whether the file is the one
 // plugink.sum records, whether its inputs changed since it was built (with
 // o's settings, as Plugins would build it), and, with o.Host, whether it
 // would load into that host. Plugins come in manifest order.
@@ -104,10 +105,20 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	procs := map[*gen.PluginDecl]bool{} // with o.Process: those built as executables
+	if o.Process {
+		list, _, _, err := execbuild.Split(ctx, m, resolvable(m.Enabled(), resolved), true, o.Tags)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range list {
+			procs[p] = true
+		}
+	}
 	for _, p := range m.Plugins {
 		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
-			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName()), Process: p.Process}
-		if p.Process {
+			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName()), Process: p.Process || procs[p]}
+		if ps.Process {
 			ps.File = filepath.Join(dir, execbuild.Name(p.Type, p.Name, cmp.Or(os.Getenv("GOOS"), goruntime.GOOS)))
 		}
 		key := ""

@@ -404,6 +404,7 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	var hf hostFlags
 	hf.register(fs, "also check whether each plugin file would load into this host `binary`, and compare inputs with what a build for it would use (list exits 0 whatever it finds, unless -check)")
 	check := fs.Bool("check", false, "exit 1 unless every enabled plugin is built, recorded in plugink.sum, built from its current inputs (sources and settings) and, with -host, fits the host: print each plugin that is not, and why, on standard error; else one line")
+	process := fs.Bool("process", false, "list the executable of each plugin whose kind can cross a process, as plugink build -process makes them for a host built with -tags plugink_process (a plugin with mode: process is listed so in any case)")
 	back, err := start(fs, args, &mf.dir, false)
 	if err != nil {
 		return err
@@ -414,7 +415,7 @@ func runList(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 	if err != nil {
 		return w.explainPath(fs, "-manifest", mf.manifest, err)
 	}
-	var o build.Options
+	o := build.Options{Process: *process}
 	if err := hf.read(fs, w, "list", "", &o); err != nil {
 		return err
 	}
@@ -516,6 +517,9 @@ func writeList(w io.Writer, st *build.Status, fits bool) error {
 		so := "not built"
 		if p.Built {
 			so = p.File
+		}
+		if p.Process {
+			so += " (executable)"
 		}
 		name := p.Type + "/" + p.Name
 		if p.Disabled {

@@ -319,6 +319,12 @@ func (k *Kind) emitHostMethod(f *jen.File, m *method) {
 	fail := func(err jen.Code) []jen.Code { return k.failure(m, err) }
 	body := append(k.mirrorDecls(m.params, false), k.callTypes(m.params, m, "pluginkArgs", "pluginkReply", false)...)
 	body = append(body, jen.If(jen.Id("c").Dot("err").Op("!=").Nil()).Block(fail(jen.Id("c").Dot("err"))...))
+	if m.name == "Close" && len(m.params) == 0 {
+		// The kind's Close releases the instance in the plugin's process
+		// too, once the plugin's Close has returned: the last instance's
+		// Close ends the process.
+		body = append(body, jen.Defer().Id("c").Dot("i").Dot("Close").Call())
+	}
 	body = append(body, k.hostArgs(m.params, fail)...)
 	ctx := jen.Nil()
 	for _, p := range m.params {

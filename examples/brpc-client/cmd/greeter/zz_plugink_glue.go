@@ -166,6 +166,7 @@ func (c *pluginkClientClient) Close() error {
 	if c.err != nil {
 		return c.err
 	}
+	defer c.i.Close()
 	a := &pluginkArgs{}
 	var r pluginkReply
 	if err := c.i.Call(nil, "Close", a, &r); err != nil {

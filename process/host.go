@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -561,6 +562,10 @@ func (p *Plugin) startError(path, want string, err error) error {
 		got := strings.TrimSpace(strings.TrimPrefix(first, "Unrecognized remote plugin message:"))
 		return runtime.WithHint(fmt.Errorf("%s is not a plugin executable for this host, or failed as it started: it wrote %s where the handshake was due", path, runtime.Quote(got)),
 			"its standard error is in the log, prefixed with the plugin's name; build it with "+buildCommand)
+	}
+	if errors.Is(err, syscall.ENOEXEC) || strings.Contains(msg, "exec format error") {
+		return runtime.WithHint(fmt.Errorf("start %s: %w", path, err),
+			"it is not an executable for this system (damaged, empty, or built for another GOOS/GOARCH): build it again with "+buildCommand)
 	}
 	return fmt.Errorf("start %s: %w", path, err)
 }

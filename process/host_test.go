@@ -661,3 +661,23 @@ func TestAbandonedReplyUntouched(t *testing.T) {
 		t.Fatalf("the reply of a call given up on was written: %q", reply.R0)
 	}
 }
+
+// An empty (or foreign) executable is refused with what it is and how to
+// build it, not only go-plugin's "exec format error".
+func TestNotAnExecutable(t *testing.T) {
+	p, path := openTest(t, "empty", false, nil)
+	if err := os.Remove(path); err != nil { // a link to the test binary
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.New(ctxFor(t, bound), &NewArgs{})
+	if err == nil {
+		t.Fatal("an empty executable started")
+	}
+	hints := runtime.Hints(err)
+	if len(hints) == 0 || !strings.Contains(hints[0], "not an executable for this system") || !strings.Contains(hints[0], "plugink build -process") {
+		t.Fatalf("an empty executable: %v, hints %q", err, hints)
+	}
+}

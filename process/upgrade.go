@@ -41,6 +41,10 @@ func watch(name string, sig os.Signal) {
 					log.Printf("plugin %s: upgrade on %s: %v; the running process keeps serving", p.spec.String(), name, err)
 				case changed:
 					log.Printf("plugin %s: upgraded on %s: a new process serves new calls; the old one ends once its calls in flight have returned", p.spec.String(), name)
+				default:
+					// Said, as the loader says it of .so files: a signal
+					// sent before the new build was in place does nothing.
+					log.Printf("plugin %s: %s: nothing to upgrade (no process runs, or its executable is unchanged)", p.spec.String(), name)
 				}
 			}
 		}

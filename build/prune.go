@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/plugink/plugink/gen"
-	"github.com/plugink/plugink/internal/execbuild"
 	"github.com/plugink/plugink/internal/signature"
 	"github.com/plugink/plugink/internal/sums"
 	"github.com/plugink/plugink/runtime"
@@ -27,7 +26,7 @@ func prune(m *gen.Manifest, dir, sumFile string) ([]Result, error) {
 	want := map[string]bool{}
 	for _, p := range m.Enabled() {
 		want[p.FileName()] = true
-		want[execbuild.Name(p.Type, p.Name, "")], want[execbuild.Name(p.Type, p.Name, "windows")] = true, true
+		want[p.ExecutableName("")], want[p.ExecutableName("windows")] = true, true
 	}
 	recorded, err := sums.Read(sumFile)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -119,7 +119,7 @@ func List(ctx context.Context, m *gen.Manifest, o Options) (*Status, error) {
 		ps := PluginStatus{Name: p.Name, Type: p.Type, Path: p.Path, NewFunc: p.Func(), Disabled: p.Disabled,
 			Package: resolved[p.Path], File: filepath.Join(dir, p.FileName()), Process: p.Process || procs[p]}
 		if ps.Process {
-			ps.File = filepath.Join(dir, execbuild.Name(p.Type, p.Name, cmp.Or(os.Getenv("GOOS"), goruntime.GOOS)))
+			ps.File = filepath.Join(dir, p.ExecutableName(cmp.Or(os.Getenv("GOOS"), goruntime.GOOS)))
 		}
 		key := ""
 		if pl := plans[p]; pl != nil {

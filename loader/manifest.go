@@ -97,16 +97,7 @@ func (m *Manifest) PluginDir() string {
 	m.mu.Lock()
 	fs := m.flags
 	m.mu.Unlock()
-	if fs == nil {
-		fs = flag.CommandLine
-	}
-	if f := fs.Lookup(dirFlag); f != nil && f.Value.String() != "" {
-		return f.Value.String()
-	}
-	if dir := os.Getenv(dirEnv); dir != "" {
-		return dir
-	}
-	return m.Dir
+	return runtime.PluginDir(fs, m.Dir)
 }
 
 // Load loads the manifest's plugins from the plugin directory

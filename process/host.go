@@ -144,6 +144,7 @@ type Plugin struct {
 	starting  chan struct{} // closed when the start in progress ends
 	startErr  error         // the last start's error
 	failures  int           // consecutive failures, for the back-off
+	failing   atomic.Bool   // failures > 0, read without mu by succeeded
 	lastFail  error         // the last of them
 	retryAt   time.Time     // no start before
 	gens      int           // processes started
@@ -300,11 +301,8 @@ func (g *generation) kill() {
 // would look a bare name up in $PATH, and run a file other than the one
 // verified.
 func (p *Plugin) path() string {
-	name := p.spec.Kind + "_" + p.spec.Name
-	if goruntime.GOOS == "windows" {
-		name += ".exe"
-	}
-	path := filepath.Join(pluginDir(p.spec.Dir), name)
+	c := runtime.Config{Type: p.spec.Kind, Name: p.spec.Name}
+	path := filepath.Join(runtime.PluginDir(nil, p.spec.Dir), c.ExecutableName(goruntime.GOOS))
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
@@ -323,18 +321,6 @@ func RegisterFlag(fs *flag.FlagSet, def string) {
 	if fs.Lookup(runtime.PluginDirFlag) == nil {
 		fs.String(runtime.PluginDirFlag, "", fmt.Sprintf("directory of plugin executables (default %q, or $%s)", def, runtime.PluginDirEnv))
 	}
-}
-
-// pluginDir returns the plugin directory: the -plugin_dir flag if the
-// program defines it and it is set, else $PLUGINK_DIR, else def.
-func pluginDir(def string) string {
-	if f := flag.CommandLine.Lookup(runtime.PluginDirFlag); f != nil && f.Value.String() != "" {
-		return f.Value.String()
-	}
-	if d := os.Getenv(runtime.PluginDirEnv); d != "" {
-		return d
-	}
-	return def
 }
 
 // current returns the process serving new calls, with the call counted
@@ -420,6 +406,7 @@ func (p *Plugin) start(done chan struct{}) {
 // start: none after the first, then 100ms doubling up to maxBackoff. Call
 // with p.mu held.
 func (p *Plugin) failed(why error) {
+	p.failing.Store(true)
 	p.failures++
 	p.lastFail = why
 	if p.failures > 1 {
@@ -428,10 +415,15 @@ func (p *Plugin) failed(why error) {
 	}
 }
 
-// succeeded ends a run of failures: a call was answered.
+// succeeded ends a run of failures: a call was answered. Every answered
+// call comes here: without a run to end, it takes no lock.
 func (p *Plugin) succeeded() {
+	if !p.failing.Load() {
+		return
+	}
 	p.mu.Lock()
 	p.failures, p.lastFail, p.retryAt = 0, nil, time.Time{}
+	p.failing.Store(false)
 	p.mu.Unlock()
 }
 

@@ -1,6 +1,10 @@
 package runtime
 
-import "fmt"
+import (
+	"flag"
+	"fmt"
+	"os"
+)
 
 // Config describes one plugin: the implementation called Name of the kind
 // Type, whose constructor NewFunc lives in the package at import path Path.
@@ -51,3 +55,19 @@ const (
 	// flag is not set.
 	PluginDirEnv = "PLUGINK_DIR"
 )
+
+// PluginDir returns a host's plugin directory: the flag PluginDirFlag of
+// fs (flag.CommandLine if nil) if the program defines it and it is set,
+// else $PLUGINK_DIR, else def (the manifest's dynamic.dir).
+func PluginDir(fs *flag.FlagSet, def string) string {
+	if fs == nil {
+		fs = flag.CommandLine
+	}
+	if f := fs.Lookup(PluginDirFlag); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	if d := os.Getenv(PluginDirEnv); d != "" {
+		return d
+	}
+	return def
+}

@@ -187,6 +187,16 @@ func CheckUpgradeSignal(name string) error {
 // (kind, name) pairs of valid names never share a file name.
 func (c *Config) FileName() string { return c.Type + "_" + c.Name + ".so" }
 
+// ExecutableName returns the name of c's executable in process mode on
+// goos: "<type>_<name>" (for example "client_brpc"), with ".exe" on
+// windows; one-to-one as FileName is.
+func (c *Config) ExecutableName(goos string) string {
+	if goos == "windows" {
+		return c.Type + "_" + c.Name + ".exe"
+	}
+	return c.Type + "_" + c.Name
+}
+
 // Quote quotes s for an error message, as strconv.Quote does, cut to its
 // first 80 bytes (marked with "...") so that a hostile name cannot flood a
 // terminal.

@@ -445,3 +445,12 @@ func drain(c chan string) []string {
 		}
 	}
 }
+
+func TestExecutableName(t *testing.T) {
+	c := &runtime.Config{Type: "client", Name: "brpc"}
+	for _, tc := range []struct{ goos, want string }{{"linux", "client_brpc"}, {"", "client_brpc"}, {"windows", "client_brpc.exe"}} {
+		if got := c.ExecutableName(tc.goos); got != tc.want {
+			t.Errorf("ExecutableName(%q) = %q, want %q", tc.goos, got, tc.want)
+		}
+	}
+}

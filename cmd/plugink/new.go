@@ -78,7 +78,7 @@ func writeNew(out io.Writer, res *scaffold.NewResult, w *where) error {
 	lines := [][2]string{{static, "compiled in"}, {dynamic, "loaded from " + path.Join(res.Manifest.DynamicDir, p.FileName())}}
 	if k.Glue != nil {
 		process := fmt.Sprintf("go mod tidy && go build -tags %s -o %s . && %s build -process && %s", runtime.ProcessTag, bin, invokedAs(), run)
-		lines = append(lines, [2]string{process, "a child process: " + path.Join(res.Manifest.DynamicDir, p.Type+"_"+p.Name)})
+		lines = append(lines, [2]string{process, "a child process: " + path.Join(res.Manifest.DynamicDir, p.ExecutableName(""))})
 	}
 	width := 0
 	for _, l := range lines {

@@ -36,15 +36,6 @@ type Options struct {
 	Env []string
 }
 
-// Name returns the executable's file name for kind and name on goos:
-// "<kind>_<name>", with ".exe" on windows.
-func Name(kind, name, goos string) string {
-	if goos == "windows" {
-		return kind + "_" + name + ".exe"
-	}
-	return kind + "_" + name
-}
-
 // GOOS returns the target operating system of a build in dir, as the go
 // environment says.
 func GOOS(ctx context.Context, dir string) (string, error) {

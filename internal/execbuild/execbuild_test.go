@@ -12,14 +12,6 @@ import (
 	"github.com/plugink/plugink/internal/testmod"
 )
 
-func TestName(t *testing.T) {
-	for _, tc := range []struct{ goos, want string }{{"linux", "client_brpc"}, {"", "client_brpc"}, {"windows", "client_brpc.exe"}} {
-		if got := Name("client", "brpc", tc.goos); got != tc.want {
-			t.Errorf("Name(client, brpc, %q) = %q, want %q", tc.goos, got, tc.want)
-		}
-	}
-}
-
 // TestBuild: the executable is built whole, its checksum returned; a
 // build that fails leaves neither the output nor the package it wrote.
 func TestBuild(t *testing.T) {

@@ -66,7 +66,7 @@ func Plugins(ctx context.Context, ch *gen.Checked, procs []*gen.PluginDecl, dir 
 	out := make([]Result, len(procs))
 	for i, p := range procs {
 		start := time.Now()
-		r := Result{Plugin: p, File: filepath.Join(dir, Name(p.Type, p.Name, goos))}
+		r := Result{Plugin: p, File: filepath.Join(dir, p.ExecutableName(goos))}
 		k := glueOf(ch, p)
 		var src []byte
 		switch {

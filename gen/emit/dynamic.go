@@ -2,6 +2,27 @@ package emit
 
 import "github.com/dave/jennifer/jen"
 
+// dynamicFields returns the fields, named alike in loader.Manifest and
+// process.Spec, that the manifest's dynamic section sets beside the
+// plugin directory: RequireSums, UpgradeSignal, TrustedKeys.
+func (h Host) dynamicFields() []jen.Code {
+	var out []jen.Code
+	if h.RequireSums {
+		out = append(out, jen.Id("RequireSums").Op(":").True())
+	}
+	if h.UpgradeSignal != "" {
+		out = append(out, jen.Id("UpgradeSignal").Op(":").Lit(h.UpgradeSignal))
+	}
+	if len(h.TrustedKeys) > 0 {
+		var keys []jen.Code
+		for _, k := range h.TrustedKeys {
+			keys = append(keys, jen.Lit(k))
+		}
+		out = append(out, jen.Id("TrustedKeys").Op(":").Index().String().Add(fields(keys...)))
+	}
+	return out
+}
+
 // Dynamic returns the dynamic file: it hands the manifest's data (the
 // plugin directory, the plugins, those that may replace a registered name,
 // the trusted keys) to the loader, which at start-up loads the plugins'
@@ -33,19 +54,7 @@ func Dynamic(h Host) ([]byte, error) {
 	if keys := h.replaceKeys(); len(keys) > 0 {
 		manifest = append(manifest, jen.Id("Replace").Op(":").Index().String().Values(keys...))
 	}
-	if h.RequireSums {
-		manifest = append(manifest, jen.Id("RequireSums").Op(":").True())
-	}
-	if h.UpgradeSignal != "" {
-		manifest = append(manifest, jen.Id("UpgradeSignal").Op(":").Lit(h.UpgradeSignal))
-	}
-	if len(h.TrustedKeys) > 0 {
-		var keys []jen.Code
-		for _, k := range h.TrustedKeys {
-			keys = append(keys, jen.Lit(k))
-		}
-		manifest = append(manifest, jen.Id("TrustedKeys").Op(":").Index().String().Add(fields(keys...)))
-	}
+	manifest = append(manifest, h.dynamicFields()...)
 	f.Comment("A host built with -tags " + DynamicTag + " loads .so files, which Go supports with cgo").Line().
 		Comment("(CGO_ENABLED=1 and a C compiler) on linux, darwin and freebsd only: elsewhere this").Line().
 		Comment("line does not compile. Build without the tag to compile the plugins in instead.")

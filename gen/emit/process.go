@@ -117,19 +117,7 @@ func Glue(h Host) ([]byte, error) {
 		jen.Id("Dir").Op(":").Lit(h.DynamicDir),
 		jen.Id("Shape").Op(":").Id(shapesVar).Index(jen.Id("kind")),
 	}
-	if h.RequireSums {
-		spec = append(spec, jen.Id("RequireSums").Op(":").True())
-	}
-	if len(h.TrustedKeys) > 0 {
-		var keys []jen.Code
-		for _, k := range h.TrustedKeys {
-			keys = append(keys, jen.Lit(k))
-		}
-		spec = append(spec, jen.Id("TrustedKeys").Op(":").Index().String().Add(fields(keys...)))
-	}
-	if h.UpgradeSignal != "" {
-		spec = append(spec, jen.Id("UpgradeSignal").Op(":").Lit(h.UpgradeSignal))
-	}
+	spec = append(spec, h.dynamicFields()...)
 	f.Commentf("%s returns the spec of the process plugin kind/name of %s: its executable", specFunc, h.Manifest).Line().
 		Commentf("is <plugin directory>/<kind>_<name> (%q unless -%s or $%s say otherwise).", h.DynamicDir, runtime.PluginDirFlag, runtime.PluginDirEnv)
 	f.Func().Id(specFunc).Params(jen.List(jen.Id("kind"), jen.Id("name")).String()).Qual(processPath, "Spec").Block(
